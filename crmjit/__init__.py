@@ -1,0 +1,22 @@
+"""crmjit: Numba-JIT kernels for customer analytics at tens of millions of customers.
+
+Public API
+----------
+Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
+Synthetic data: :mod:`crmjit.data_gen` (:func:`crmjit.data_gen.make_customers`).
+Pure-Python yardsticks: :mod:`crmjit.reference`.
+"""
+
+from . import data_gen, reference
+from ._version import __version__
+from .value import cac, channel_summary, clv, conversion_rate
+
+__all__ = [
+    "__version__",
+    "cac",
+    "channel_summary",
+    "clv",
+    "conversion_rate",
+    "data_gen",
+    "reference",
+]

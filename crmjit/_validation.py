@@ -1,0 +1,128 @@
+"""Input checks shared by every public function: done once, before any kernel runs.
+
+Each check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, bad
+value) with a message that names the argument and, for bad values, where they are.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+_MAX_SHOWN = 5
+
+
+def positions(mask) -> str:
+    """Human-readable list of the first few True positions of a boolean array."""
+    idx = np.argwhere(np.atleast_1d(np.asarray(mask)))
+    shown = [tuple(int(v) for v in row) if len(row) > 1 else int(row[0])
+             for row in idx[:_MAX_SHOWN]]
+    more = f" and {len(idx) - _MAX_SHOWN} more" if len(idx) > _MAX_SHOWN else ""
+    return f"{shown}{more}"
+
+
+def _to_numpy(x, name):
+    if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):  # pandas Series/DataFrame
+        x = x.to_numpy()
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be numeric, got a {type(x).__name__}")
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as an array: {exc}") from None
+
+
+def _check_kind(a, name, *, allow_int):
+    kind = a.dtype.kind
+    if kind == "f":
+        return
+    if kind in "iu" and allow_int:
+        return
+    what = {"b": "boolean", "O": "object", "U": "string", "S": "bytes", "c": "complex",
+            "M": "datetime", "m": "timedelta"}.get(kind, str(a.dtype))
+    allowed = "float or integer" if allow_int else "float"
+    raise TypeError(f"{name} must hold {allowed} numbers, got {what} dtype ({a.dtype})")
+
+
+def float_array(x, name, *, ndims=(1, 2)):
+    """Return ``x`` as a float32 or float64 ndarray, copying only when it must.
+
+    float32/float64 arrays pass through uncopied (any memory order); integer arrays and
+    lists are converted to float64 (documented as a copy); other float widths to float64.
+    """
+    a = _to_numpy(x, name)
+    _check_kind(a, name, allow_int=True)
+    if a.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"{name} must be {want}, got a {a.ndim}-D array of shape {a.shape}")
+    if a.dtype not in (np.float32, np.float64):
+        a = a.astype(np.float64)
+    return a
+
+
+def per_customer(x, name, n=None, *, dtype=np.float64):
+    """A scalar or (n,) per-customer argument as a 1-D array of ``dtype`` (length 1 for a
+    scalar, which the kernels broadcast).  Small, so a cast copy is fine here."""
+    a = _to_numpy(x, name)
+    _check_kind(a, name, allow_int=True)
+    if a.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or 1-D, got shape {a.shape}")
+    a = np.ascontiguousarray(a.reshape(-1), dtype=dtype) if a.dtype != dtype or a.ndim == 0 \
+        else np.ascontiguousarray(a)
+    if n is not None and a.shape[0] not in (1, n):
+        raise ValueError(f"{name} has length {a.shape[0]} but there are {n} customers")
+    return a
+
+
+def check_finite(a, name):
+    """Raise ValueError naming the first NaN/inf positions of a float array.
+
+    The fast path is one ``np.sum`` (finite sum implies every element is finite, the
+    scikit-learn trick); only a non-finite sum pays for the element-wise scan.
+    """
+    if a.dtype.kind != "f" or a.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(a, dtype=np.float64)):
+            return
+    bad = ~np.isfinite(a)
+    if bad.any():
+        raise ValueError(f"{name} contains NaN or inf at positions {positions(bad)}")
+
+
+def non_negative_ints(x, name, n=None, *, upper=None, upper_name=None):
+    """Scalar or (n,) non-negative integers (integral floats accepted) as int64 (length 1
+    for a scalar)."""
+    a = _to_numpy(x, name)
+    if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
+        _check_kind(a, name, allow_int=True)
+        raise TypeError(f"{name} must hold integers, got {a.dtype}")
+    if a.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or 1-D, got shape {a.shape}")
+    a = a.reshape(-1)
+    if a.dtype.kind == "f":
+        check_finite(a, name)
+        frac = a != np.floor(a)
+        if frac.any():
+            raise ValueError(f"{name} must hold whole numbers; non-integer values at "
+                             f"positions {positions(frac)}")
+    if a.size and (a < 0).any():
+        raise ValueError(f"{name} must be >= 0; negative values at positions "
+                         f"{positions(a < 0)}")
+    if upper is not None and a.size and (a > upper).any():
+        raise ValueError(f"{name} must be <= {upper_name or upper}; larger values at "
+                         f"positions {positions(a > upper)}")
+    a = np.ascontiguousarray(a, dtype=np.int64)
+    if n is not None and a.shape[0] not in (1, n):
+        raise ValueError(f"{name} has length {a.shape[0]} but there are {n} customers")
+    return a
+
+
+def check_int_scalar(x, name, *, minimum=0):
+    """An integer scalar >= minimum (bools rejected)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(x).__name__} {x!r}")
+    if x < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {x}")
+    return int(x)

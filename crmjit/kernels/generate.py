@@ -1,0 +1,122 @@
+"""Counter-based random numbers and the synthetic-customer row kernel.
+
+Every random number is a pure function of ``(seed, stream, counter)``: SplitMix64's output
+function applied to ``key(seed, stream) + (counter + 1) * golden_gamma``, i.e. SplitMix64
+with random access.  A row's values therefore do not depend on which chunk or thread
+produced it, which is what makes ``make_customers`` byte-identical for any thread count
+and any chunking.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ._jit import parallel, serial
+
+GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TWO_PI = 2.0 * math.pi
+_INV_2_53 = 1.0 / 9007199254740992.0
+
+# Stream ids: one independent stream per generated quantity.
+STREAM_X, STREAM_SEGMENT, STREAM_Y, STREAM_CHANNEL = 0, 1, 2, 3
+STREAM_MARGIN, STREAM_FLOWS, STREAM_RATE, STREAM_LIFE = 4, 5, 6, 7
+STREAM_COEF, STREAM_INTERCEPT = 8, 9
+
+
+@serial
+def _mix64(z):
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
+@serial
+def _stream_key(seed, stream):
+    return _mix64(seed ^ ((np.uint64(stream) + np.uint64(1)) * GAMMA))
+
+
+@serial
+def _uniform(key, counter):
+    """Uniform double in (0, 1], 53 random bits."""
+    z = _mix64(key + (counter + np.uint64(1)) * GAMMA)
+    return (np.float64(z >> np.uint64(11)) + 1.0) * _INV_2_53
+
+
+@serial
+def _normal_pair(key, pair):
+    """Two independent standard normals (Box-Muller) from uniforms 2*pair and 2*pair+1."""
+    c = np.uint64(2) * pair
+    rad = math.sqrt(-2.0 * math.log(_uniform(key, c)))
+    theta = _TWO_PI * _uniform(key, c + np.uint64(1))
+    return rad * math.cos(theta), rad * math.sin(theta)
+
+
+@serial
+def _normals(seed, stream, out):
+    """out.ravel()[k] = k-th standard normal of the stream (flat C-order index)."""
+    key = _stream_key(seed, stream)
+    flat = out.ravel()
+    for k in range(0, flat.shape[0], 2):
+        z0, z1 = _normal_pair(key, np.uint64(k // 2))
+        flat[k] = z0
+        if k + 1 < flat.shape[0]:
+            flat[k + 1] = z1
+    return out
+
+
+@parallel
+def _customer_rows(seed, start, seg_cdf, coef, intercept, chan_cdf, chan_mu, churn,
+                    X, segment, y, channel, cash_flows, rate, lifespan):
+    """Fill rows [start, start + len(y)) of a synthetic customer base into the outputs.
+
+    seed : uint64.  seg_cdf (G,), chan_cdf (K,): cumulative probabilities ending at 1.0.
+    coef (G, d), intercept (G,): true logistic model per segment.  chan_mu (K,): mean log
+    margin per channel.  churn: per-period churn probability for the geometric lifespan.
+    Outputs: X (m, d) float, segment (m,) int32, y (m,) int8, channel (m,) int8,
+    cash_flows (m, p) float, rate (m,) float64, lifespan (m,) int64.
+    """
+    m, d = X.shape
+    p = cash_flows.shape[1]
+    k_x = _stream_key(seed, STREAM_X)
+    k_seg = _stream_key(seed, STREAM_SEGMENT)
+    k_y = _stream_key(seed, STREAM_Y)
+    k_ch = _stream_key(seed, STREAM_CHANNEL)
+    k_mar = _stream_key(seed, STREAM_MARGIN)
+    k_flow = _stream_key(seed, STREAM_FLOWS)
+    k_rate = _stream_key(seed, STREAM_RATE)
+    k_life = _stream_key(seed, STREAM_LIFE)
+    log_keep = math.log1p(-churn)
+    n_px = np.uint64((d + 1) // 2)
+    n_pf = np.uint64((p + 1) // 2)
+    for i in prange(m):
+        g = np.uint64(start + i)
+        # Features: normal pair k fills columns 2k and 2k+1 (row-major pair counter).
+        for k in range((d + 1) // 2):
+            z0, z1 = _normal_pair(k_x, g * n_px + np.uint64(k))
+            X[i, 2 * k] = z0
+            if 2 * k + 1 < d:
+                X[i, 2 * k + 1] = z1
+        s = np.searchsorted(seg_cdf, _uniform(k_seg, g))
+        logit = intercept[s]
+        for j in range(d):
+            logit += coef[s, j] * np.float64(X[i, j])  # the stored (possibly float32) value
+        segment[i] = s
+        prob = 1.0 / (1.0 + math.exp(-logit))
+        y[i] = 1 if _uniform(k_y, g) <= prob else 0
+        ch = np.searchsorted(chan_cdf, _uniform(k_ch, g))
+        channel[i] = ch
+        zm, _ = _normal_pair(k_mar, g)
+        margin = math.exp(chan_mu[ch] + 0.5 * zm)
+        for k in range((p + 1) // 2):
+            z0, z1 = _normal_pair(k_flow, g * n_pf + np.uint64(k))
+            cash_flows[i, 2 * k] = margin * (1.0 + 0.2 * z0)
+            if 2 * k + 1 < p:
+                cash_flows[i, 2 * k + 1] = margin * (1.0 + 0.2 * z1)
+        rate[i] = 0.005 + 0.015 * _uniform(k_rate, g)
+        life = 1 + int(math.floor(math.log(_uniform(k_life, g)) / log_keep))
+        lifespan[i] = min(life, p)

@@ -1,0 +1,42 @@
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from crmjit import cli
+
+
+def test_console_script_help():
+    exe = shutil.which("crmjit")
+    assert exe, "the crmjit console script is not installed"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "demo" in out.stdout
+    out = subprocess.run([exe, "demo", "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "--customers" in out.stdout and "--seed" in out.stdout
+
+
+def test_demo_prints_timings_summary_and_reference_check(capsys):
+    assert cli.main(["demo", "--customers", "3000", "--seed", "5", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "M customers/s" in text and "CLV:CAC" in text
+    diff = float(re.search(r"largest difference (\S+)", text).group(1))
+    assert diff < 1e-9
+    for channel in ("organic", "paid_search", "display"):
+        assert channel in text
+
+
+@pytest.mark.parametrize("argv", [["demo", "--customers", "-5"], ["demo", "--customers", "x"],
+                                  ["demo", "--segments", "0"], ["nope"]])
+def test_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli.main(argv)
+    assert err.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    out = subprocess.run([sys.executable, "-m", "crmjit", "--version"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("crmjit ")

@@ -1,0 +1,130 @@
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from crmjit import reference
+from crmjit.data_gen import CHANNEL_NAMES, CHANNELS, make_customers
+
+FIELDS = ("X", "y", "segment", "cash_flows", "rate", "lifespan", "coef", "intercept")
+
+
+def digest(c):
+    h = hashlib.sha256()
+    for f in FIELDS:
+        h.update(np.ascontiguousarray(getattr(c, f)).tobytes())
+    h.update(np.asarray(c.channel.codes).tobytes())
+    return h.hexdigest()
+
+
+def test_same_seed_same_bytes_any_chunking(seed):
+    a = make_customers(3001, n_features=5, n_segments=7, n_periods=6, seed=seed)
+    b = make_customers(3001, n_features=5, n_segments=7, n_periods=6, seed=seed, chunk_rows=17)
+    c = make_customers(3001, n_features=5, n_segments=7, n_periods=6, seed=seed + 1)
+    assert digest(a) == digest(b)
+    assert digest(a) != digest(c)
+    # a prefix of a bigger base is the smaller base
+    big = make_customers(5000, n_features=5, n_segments=7, n_periods=6, seed=seed)
+    assert_array_equal(big.X[:3001], a.X)
+    assert_array_equal(big.cash_flows[:3001], a.cash_flows)
+
+
+def test_matches_reference_twin(seed):
+    n, d, p, g = 40, 5, 7, 4
+    c = make_customers(n, n_features=d, n_segments=g, n_periods=p, seed=seed)
+    seg_cdf = np.cumsum(1 / np.arange(1, g + 1))
+    seg_cdf = (seg_cdf / seg_cdf[-1]).tolist()
+    seg_cdf[-1] = 1.0
+    chan_cdf = np.cumsum([ch[1] for ch in CHANNELS])
+    chan_cdf = (chan_cdf / chan_cdf[-1]).tolist()
+    chan_cdf[-1] = 1.0
+    coef = np.array(reference.generate.normals(seed, 8, g * d)).reshape(g, d) * 2 / np.sqrt(d)
+    intercept = np.array(reference.generate.normals(seed, 9, g)) * 0.5 - 1.0
+    assert_allclose(c.coef, coef, rtol=1e-13)
+    assert_allclose(c.intercept, intercept, rtol=1e-13)
+    ref = reference.customer_rows(seed, 0, seg_cdf, c.coef.tolist(), c.intercept.tolist(),
+                                  chan_cdf, [float(np.log(ch[2])) for ch in CHANNELS], 0.1,
+                                  n, d, p)
+    assert_allclose(c.X, ref["X"], rtol=1e-13, atol=1e-15)
+    assert_allclose(c.cash_flows, ref["cash_flows"], rtol=1e-13)
+    assert_allclose(c.rate, ref["rate"], rtol=1e-15)
+    assert c.segment.tolist() == ref["segment"]
+    assert c.y.tolist() == ref["y"]
+    assert c.channel.codes.tolist() == ref["channel"]
+    assert c.lifespan.tolist() == ref["lifespan"]
+
+
+def test_shapes_dtypes_and_ranges():
+    c = make_customers(20_000, n_features=3, n_segments=50, n_periods=9, seed=3)
+    assert c.X.shape == (20_000, 3) and c.X.dtype == np.float64 and c.X.flags.c_contiguous
+    assert c.y.dtype == np.int8 and set(np.unique(c.y)) == {0, 1}
+    assert c.segment.min() >= 0 and c.segment.max() < 50
+    assert c.cash_flows.shape == (20_000, 9)
+    assert ((c.rate >= 0.005) & (c.rate < 0.02)).all()
+    assert c.lifespan.min() >= 1 and c.lifespan.max() == 9
+    assert list(c.channel.categories) == list(CHANNEL_NAMES)
+    assert c.coef.shape == (50, 3) and c.intercept.shape == (50,)
+    assert c.new_customers.sum() == 20_000
+    assert_allclose(c.spend / c.new_customers, [ch[3] for ch in CHANNELS])
+    assert len(c) == 20_000
+
+
+def test_float32_features():
+    c64 = make_customers(500, n_features=4, seed=2)
+    c32 = make_customers(500, n_features=4, seed=2, dtype=np.float32)
+    assert c32.X.dtype == np.float32 and c32.cash_flows.dtype == np.float32
+    assert_array_equal(c32.X, c64.X.astype(np.float32))
+
+
+def test_distribution_follows_the_true_model():
+    c = make_customers(200_000, n_features=6, n_segments=3, seed=11)
+    assert abs(c.X.mean()) < 0.01 and abs(c.X.std() - 1) < 0.01
+    logits = c.intercept[c.segment] + np.einsum("ij,ij->i", c.X, c.coef[c.segment])
+    p = 1 / (1 + np.exp(-logits))
+    sd = np.sqrt((p * (1 - p)).sum())
+    assert abs(c.y.sum() - p.sum()) < 5 * sd
+    # Zipf segment sizes: segment 0 about twice segment 1, three times segment 2
+    sizes = np.bincount(c.segment)
+    assert_allclose(sizes / sizes.sum(), np.array([1, 1 / 2, 1 / 3]) / (11 / 6), atol=0.01)
+    eq = np.bincount(make_customers(60_000, n_segments=4, segment_skew=0.0, seed=1).segment)
+    assert_allclose(eq / eq.sum(), 0.25, atol=0.01)
+    shares = np.bincount(c.channel.codes) / len(c)
+    assert_allclose(shares, [ch[1] for ch in CHANNELS], atol=0.01)
+    # geometric lifespan with churn 0.1, capped at 12
+    assert_allclose((c.lifespan == 1).mean(), 0.1, atol=0.01)
+
+
+def test_to_frame():
+    c = make_customers(10, n_features=2, n_periods=3, seed=0)
+    df = c.to_frame()
+    assert list(df.columns) == ["x0", "x1", "y", "segment", "channel", "rate", "lifespan",
+                                "cf1", "cf2", "cf3"]
+    assert isinstance(df["channel"].dtype, pd.CategoricalDtype)
+    assert_array_equal(df[["cf1", "cf2", "cf3"]].to_numpy(), c.cash_flows)
+
+
+def test_empty():
+    c = make_customers(0)
+    assert c.X.shape == (0, 16) and c.new_customers.sum() == 0
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    ({"n_customers": -1}, ValueError, "n_customers must be >= 0"),
+    ({"n_customers": 1.5}, TypeError, "n_customers must be an integer"),
+    ({"n_customers": "10"}, TypeError, "n_customers"),
+    ({"n_customers": 10, "n_features": 0}, ValueError, "n_features"),
+    ({"n_customers": 10, "n_segments": 0}, ValueError, "n_segments"),
+    ({"n_customers": 10, "n_periods": 0}, ValueError, "n_periods"),
+    ({"n_customers": 10, "seed": -3}, ValueError, "seed"),
+    ({"n_customers": 10, "seed": 2**64}, ValueError, "seed"),
+    ({"n_customers": 10, "dtype": np.int32}, TypeError, "dtype"),
+    ({"n_customers": 10, "dtype": "banana"}, TypeError, "dtype"),
+    ({"n_customers": 10, "segment_skew": -1.0}, ValueError, "segment_skew"),
+    ({"n_customers": 10, "churn": 1.0}, ValueError, "churn"),
+    ({"n_customers": 10, "chunk_rows": 0}, ValueError, "chunk_rows"),
+])
+def test_bad_input(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        make_customers(**kwargs)

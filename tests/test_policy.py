@@ -1,0 +1,59 @@
+"""Project rules that can be checked mechanically."""
+
+import ast
+import inspect
+import pathlib
+
+import numba
+
+import crmjit
+from crmjit import kernels, reference
+from crmjit.kernels import generate, value
+
+ROOT = pathlib.Path(crmjit.__file__).parent
+
+
+def test_numba_options_only_in_jit_module():
+    for path in ROOT.rglob("*.py"):
+        if path.name == "_jit.py":
+            continue
+        text = path.read_text()
+        assert "fastmath" not in text, f"{path} spells its own fastmath"
+        assert "njit" not in text and "numba.jit" not in text, f"{path} bypasses _jit"
+
+
+def test_fastmath_keeps_nan_and_inf():
+    from crmjit.kernels._jit import FASTMATH
+    assert not {"nnan", "ninf", "fast", "reassoc"} & set(FASTMATH)
+
+
+def test_every_kernel_has_a_reference_twin():
+    for module in (value, generate):
+        for name, obj in vars(module).items():
+            if isinstance(obj, numba.core.registry.CPUDispatcher):
+                assert name.startswith("_"), f"kernel {name} must be private"
+                twin = name[1:]
+                assert hasattr(reference, twin) or any(
+                    hasattr(m, twin) for m in (reference.value, reference.generate)), \
+                    f"kernel {module.__name__}.{name} has no twin reference.{twin}"
+
+
+def imported(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_reference_is_pure_python():
+    for path in pathlib.Path(reference.__file__).parent.glob("*.py"):
+        assert not imported(path) & {"numpy", "numba", "pandas"}, path
+
+
+def test_kernels_have_no_pandas():
+    for path in pathlib.Path(kernels.__file__).parent.glob("*.py"):
+        assert "pandas" not in imported(path), path
+    assert inspect.getdoc(kernels)

@@ -1,0 +1,49 @@
+"""Results must not depend on NUMBA_NUM_THREADS, and a shared kernel cache must survive a
+change of thread count (numba #7522)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = r"""
+import hashlib, json
+import numpy as np
+import crmjit
+from crmjit.data_gen import make_customers
+from crmjit.kernels.value import _group_sums
+c = make_customers(30_000, n_features=5, n_segments=9, seed=4)
+h = {}
+h["gen"] = hashlib.sha256(c.X.tobytes() + c.cash_flows.tobytes() + c.y.tobytes()).hexdigest()
+v = crmjit.clv(c.cash_flows, c.rate, c.lifespan)
+h["clv"] = hashlib.sha256(v.tobytes()).hexdigest()
+h["clv_const"] = hashlib.sha256(crmjit.clv(c.rate * 100, c.rate, c.lifespan).tobytes()).hexdigest()
+counts, sums = _group_sums(v, c.segment.astype(np.intp), 9, 37)
+h["group"] = hashlib.sha256(counts.tobytes() + sums.tobytes()).hexdigest()
+df = crmjit.channel_summary(c.channel, v, c.spend, c.new_customers)
+h["summary"] = hashlib.sha256(df.to_numpy(dtype=float).tobytes()).hexdigest()
+import numba
+h["threads"] = numba.get_num_threads()
+print(json.dumps(h))
+"""
+
+
+def run(threads, cache_dir):
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), NUMBA_CACHE_DIR=str(cache_dir))
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores to run 2 threads")
+def test_results_identical_for_1_and_2_threads(tmp_path):
+    one = run(1, tmp_path)
+    two = run(2, tmp_path)
+    again_one = run(1, tmp_path)  # cache written under 2 threads, reused under 1
+    assert one.pop("threads") == 1 and two.pop("threads") == 2
+    again_one.pop("threads")
+    assert one == two
+    assert one == again_one
