@@ -1,3 +1,4 @@
+import pathlib
 import re
 import shutil
 import subprocess
@@ -9,7 +10,8 @@ from crmjit import cli
 
 
 def test_console_script_help():
-    exe = shutil.which("crmjit")
+    beside = pathlib.Path(sys.executable).parent / "crmjit"
+    exe = str(beside) if beside.exists() else shutil.which("crmjit")
     assert exe, "the crmjit console script is not installed"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "demo" in out.stdout
