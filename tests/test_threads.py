@@ -24,6 +24,12 @@ counts, sums = _group_sums(v, c.segment.astype(np.intp), 9, 37)
 h["group"] = hashlib.sha256(counts.tobytes() + sums.tobytes()).hexdigest()
 df = crmjit.channel_summary(c.channel, v, c.spend, c.new_customers)
 h["summary"] = hashlib.sha256(df.to_numpy(dtype=float).tobytes()).hexdigest()
+m = crmjit.LogisticRegression().fit(c.X, c.y)
+h["fit"] = hashlib.sha256(m.coef_.tobytes() + m.intercept_.tobytes()).hexdigest()
+big = make_customers(300_000, n_features=4, seed=5)  # several chunks, subsampled Hessian
+m = crmjit.LogisticRegression().fit(big.X, big.y)
+h["fit_big"] = hashlib.sha256(m.coef_.tobytes() + m.intercept_.tobytes()).hexdigest()
+h["score"] = hashlib.sha256(crmjit.predict_proba(big.X, m.coef_[0], m.intercept_[0]).tobytes()).hexdigest()
 import numba
 h["threads"] = numba.get_num_threads()
 print(json.dumps(h))

@@ -5,10 +5,23 @@ the output buffer), same broadcasting conventions.  Slow and obvious on purpose:
 the yardstick the kernels are tested against.
 """
 
-from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
+from . import generate, logistic, value
 from .generate import customer_rows
+from .logistic import (decision_function, exp_neg_abs, fit, log1p_unit, log1pexp,
+                       logistic_pass, predict_proba, row_dot, sigmoid, sigmoid_block)
+from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
+    "decision_function",
+    "exp_neg_abs",
+    "fit",
+    "log1p_unit",
+    "log1pexp",
+    "logistic_pass",
+    "predict_proba",
+    "row_dot",
+    "sigmoid",
+    "sigmoid_block",
     "annuity",
     "cac",
     "clv_constant",

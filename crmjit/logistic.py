@@ -1,0 +1,256 @@
+"""Propensity: a scikit-learn-compatible logistic regression and a fused scoring function."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _newton
+from ._validation import float_array, per_customer, positions
+from .kernels.logistic import _decision_function, _predict_proba
+
+__all__ = ["LogisticRegression", "decision_function", "predict_proba"]
+
+
+def _score_inputs(X, coef, intercept, out, name_out="out"):
+    """Validate scoring inputs; X is never copied when it is float32/float64."""
+    X = float_array(X, "X", ndims=(2,))
+    n, d = X.shape
+    w = per_customer(coef, "coef", dtype=np.float64)
+    if np.ndim(coef) == 2:
+        raise ValueError("coef must be 1-D of length n_features")
+    if w.shape[0] != d:
+        raise ValueError(f"coef has {w.shape[0]} values but X has {d} features")
+    b = per_customer(intercept, "intercept", dtype=np.float64)
+    if b.shape[0] != 1:
+        raise ValueError(f"intercept must be a scalar, got {b.shape[0]} values")
+    if not (np.all(np.isfinite(w)) and np.isfinite(b[0])):
+        raise ValueError("coef and intercept must be finite")
+    if out is None:
+        out = np.empty(n, dtype=X.dtype)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"{name_out} must be a numpy array, got {type(out).__name__}")
+        if out.shape != (n,) or out.dtype != X.dtype:
+            raise ValueError(f"{name_out} must have shape ({n},) and dtype {X.dtype} (X's "
+                             f"dtype); got shape {out.shape} and dtype {out.dtype}")
+        if not out.flags.writeable:
+            raise ValueError(f"{name_out} is read-only")
+    return X, w.astype(X.dtype), X.dtype.type(b[0]), out
+
+
+def _raise_nonfinite_rows(X):
+    bad = ~np.isfinite(X).all(axis=1)
+    raise ValueError(f"X contains NaN or inf in rows {positions(bad)}")
+
+
+def predict_proba(X, coef, intercept, out=None):
+    """Positive-class probability ``1 / (1 + exp(-(intercept + X @ coef)))`` per row.
+
+    One parallel read of X, which is never copied: float32 X is scored in float32 (dot
+    products in float32, the sigmoid in float64, stored as float32), float64 in float64,
+    C- or F-ordered.  Releases the GIL, so several Python threads may call it at once.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_customers, n_features), float32 or float64
+        Features (integers are converted to float64, one copy).
+    coef : array-like of shape (n_features,)
+    intercept : float
+    out : ndarray of shape (n_customers,) and X's dtype, optional
+        Buffer to write into (reused across calls in a pipeline).  On a ValueError about
+        X its contents are undefined.
+
+    Returns
+    -------
+    ndarray of shape (n_customers,), X's dtype.
+
+    Raises
+    ------
+    ValueError
+        NaN/inf in X (rows named), coef of the wrong length, a bad ``out``.
+
+    Examples
+    --------
+    >>> import crmjit
+    >>> round(float(crmjit.predict_proba([[6.0, 35.0]], [0.3, 0.2], 0.5)[0]), 5)
+    0.99991
+    """
+    X, w, b, out = _score_inputs(X, coef, intercept, out)
+    if X.shape[0] and _predict_proba(X, w, b, out):
+        _raise_nonfinite_rows(X)
+    return out
+
+
+def decision_function(X, coef, intercept, out=None):
+    """Linear predictor ``intercept + X @ coef`` per row; same contract as
+    :func:`predict_proba`.
+
+    Examples
+    --------
+    >>> import crmjit
+    >>> float(crmjit.decision_function([[6.0, 35.0]], [0.3, 0.2], 0.5)[0])
+    9.3
+    """
+    X, w, b, out = _score_inputs(X, coef, intercept, out)
+    if X.shape[0] and _decision_function(X, w, b, out):
+        _raise_nonfinite_rows(X)
+    return out
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """Binary L2-penalised logistic regression, scikit-learn's objective, Numba kernels.
+
+    Minimises ``C * sum_i s_i * logloss_i + 0.5 * ||w||^2`` (intercept not penalised), the
+    objective of ``sklearn.linear_model.LogisticRegression``, so the coefficients agree
+    with scikit-learn's at tight tolerance.  Solver: damped Newton, one fused parallel read
+    of X per iteration (loss, gradient and Hessian together), float64 accumulation.
+
+    Parameters
+    ----------
+    C : float > 0, default 1.0
+        Inverse regularisation strength; ``numpy.inf`` means no penalty.
+    fit_intercept : bool, default True
+    tol : float > 0, default 1e-6
+        Stop when the Newton step is below ``tol * max(1, max|theta|)`` in every
+        coordinate.  The step is taken, and the remaining error is the step times the
+        solver's contraction rate (quadratic, or below 1 % with the subsampled Hessian on
+        large data), so the returned coefficients sit far inside ``tol`` of the optimum
+        (measured: 4e-9 from scikit-learn's tol=1e-10 fit on 1M x 16).
+    max_iter : int >= 1, default 100
+        Newton iterations; hitting it gives a ConvergenceWarning.
+
+    Attributes
+    ----------
+    coef_ : ndarray (1, n_features)
+    intercept_ : ndarray (1,)
+    classes_ : ndarray (2,)
+    n_iter_ : ndarray (1,) of int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str, when fitted on a DataFrame with string columns
+
+    Notes
+    -----
+    X is not copied when it is float32 or float64 (C or F order); float32 is accumulated in
+    float64 and reaches the float64 optimum.  Results are identical for any number of
+    numba threads.  Binary only (declared in the estimator tags).
+
+    Examples
+    --------
+    >>> import numpy as np, crmjit
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([0, 0, 1, 1])
+    >>> model = crmjit.LogisticRegression(C=10.0).fit(X, y)
+    >>> model.predict(X).tolist()
+    [0, 0, 1, 1]
+    """
+
+    _parameter_constraints = {
+        "C": [Interval(numbers.Real, 0, None, closed="right")],  # (0, inf]
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-6, max_iter=100):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit on X (n_samples, n_features) and two-class y (n_samples,); returns self.
+
+        sample_weight : array-like (n_samples,), non-negative, not all zero.
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order=None,
+                             accept_sparse=False)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if classes.shape[0] > 2:
+            raise ValueError(f"Only binary classification is supported: y has "
+                             f"{classes.shape[0]} classes {classes[:5].tolist()}; use "
+                             f"BatchedLogisticRegression or one-vs-rest for more")
+        if classes.shape[0] < 2:
+            raise ValueError(f"y needs samples of 2 classes; got 1 class: "
+                             f"{classes.tolist()}")
+        if sample_weight is None:
+            sw = np.ones(1)  # broadcast by the kernel: no (n,) array of ones to read
+        else:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+            if not np.any(sw > 0):
+                raise ValueError("sample_weight must have at least one positive weight")
+            if np.unique(y[sw > 0]).shape[0] < 2:
+                raise ValueError("the rows with positive sample_weight hold only 1 class; "
+                                 "y needs samples of 2 classes with positive weight")
+        self.classes_ = classes
+        y01 = np.equal(y, classes[1]).view(np.uint8)
+        theta, n_iter = fit_binary(X, y01, sw, self.C, self.fit_intercept, self.tol,
+                                   self.max_iter)
+        self.coef_ = theta[None, :-1].copy()
+        self.intercept_ = np.array([theta[-1]])
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        return self
+
+    def _validated(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
+                             order=None, accept_sparse=False, ensure_all_finite=False)
+
+    def decision_function(self, X):
+        """Linear predictor (n_samples,), positive means class ``classes_[1]``."""
+        X = self._validated(X)
+        return decision_function(X, self.coef_[0], self.intercept_[0])
+
+    def predict_proba(self, X):
+        """Class probabilities (n_samples, 2), columns in the order of ``classes_``."""
+        X = self._validated(X)
+        p = predict_proba(X, self.coef_[0], self.intercept_[0]).astype(np.float64)
+        return np.column_stack([1.0 - p, p])
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predicted class labels (n_samples,)."""
+        scores = self.decision_function(X)
+        return self.classes_[(scores > 0).astype(np.intp)]
+
+
+def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
+    """Fit one model on validated arrays (y01 uint8 0/1, sw (1,) or (n,) float64); returns
+    (theta (d+1,), n_iter).  Warns
+    ConvergenceWarning when max_iter is hit; never returns non-finite coefficients."""
+    lam = 0.0 if np.isinf(C) else 1.0 / C
+    d = X.shape[1]
+    theta = np.zeros(d + 1)
+    if fit_intercept:
+        ybar = (float(np.dot(sw, y01) / np.sum(sw)) if sw.shape[0] > 1
+                else float(np.count_nonzero(y01)) / y01.shape[0])
+        ybar = min(max(ybar, 1e-12), 1 - 1e-12)
+        theta[d] = np.log(ybar / (1.0 - ybar))
+    problem = _newton.Problem(X, y01, sw, lam, fit_intercept)
+    theta, n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
+    if not converged:
+        warnings.warn(f"crmjit.LogisticRegression did not converge in {n_iter} iterations "
+                      f"(max_iter={max_iter}); with C=inf on separable data the optimum is "
+                      f"at infinity. Increase max_iter or lower C.", ConvergenceWarning,
+                      stacklevel=3)
+    if not np.all(np.isfinite(theta)):  # pragma: no cover - guarded by the line search
+        raise FloatingPointError("logistic regression diverged to non-finite coefficients")
+    return theta, n_iter
