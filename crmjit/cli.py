@@ -69,6 +69,8 @@ def demo(args, out=None):
     small = make_customers(64, n_segments=args.segments, seed=args.seed)
     crmjit.clv(small.cash_flows, small.rate, small.lifespan)
     crmjit.channel_summary(small.channel, small.rate, small.spend + 1, small.new_customers + 1)
+    crmjit.LogisticRegression().fit(small.X, np.arange(64) % 2)
+    crmjit.predict_proba(small.X, small.coef[0], 0.0)
     print(f"JIT warm-up (compile or load from cache): {time.perf_counter() - t0:.2f} s",
           file=out)
 
@@ -79,6 +81,19 @@ def demo(args, out=None):
                        lambda: crmjit.clv(cust.cash_flows, cust.rate, cust.lifespan))
     summary = timer.run("channel summary", n, lambda: crmjit.channel_summary(
         cust.channel, values, cust.spend, cust.new_customers, zero_division="nan"))
+
+    # Propensity: one model on the largest segment (segment 0: its own true model), fitted
+    # on 80 % of its customers and judged on the other 20 %; then every customer is scored.
+    seg0 = np.flatnonzero(cust.segment == 0)
+    cut = int(0.8 * seg0.size)
+    train, test = seg0[:cut], seg0[cut:]
+    model = None
+    if train.size and np.unique(cust.y[train]).size == 2:
+        Xtr, ytr = cust.X[train], cust.y[train]
+        model = timer.run("fit propensity (segment 0, 80 %)", train.size,
+                          lambda: crmjit.LogisticRegression().fit(Xtr, ytr))
+        scores = timer.run("score propensity (all customers)", n, lambda: crmjit.predict_proba(
+            cust.X, model.coef_[0], model.intercept_[0]))
 
     k = min(n, args.sample)
     rows = np.random.default_rng(args.seed).choice(n, size=k, replace=False) if k else []
@@ -93,6 +108,27 @@ def demo(args, out=None):
     print(f"\nCLV vs pure-Python reference on {k:,} sampled customers: largest difference "
           f"{diff:.3g} (largest CLV {scale:,.2f})", file=out)
 
+    if model is not None:
+        from sklearn.metrics import roc_auc_score
+
+        true_w, true_b = cust.coef[0], cust.intercept[0]
+        coef_err = float(np.max(np.abs(model.coef_[0] - true_w)))
+        print(f"\nPropensity (segment 0): {model.n_iter_[0]} Newton iterations; largest "
+              f"|fitted - true| coefficient {coef_err:.3f} (true coefficients up to "
+              f"{np.max(np.abs(true_w)):.2f}); intercept {model.intercept_[0]:.3f} vs true "
+              f"{true_b:.3f}", file=out)
+        if test.size and np.unique(cust.y[test]).size == 2:
+            auc = roc_auc_score(cust.y[test], scores[test])
+            true_p = crmjit.predict_proba(cust.X[test], true_w, true_b)
+            best = roc_auc_score(cust.y[test], true_p)
+            print(f"Held-out AUC {auc:.4f} on {test.size:,} customers (the true model "
+                  f"scores {best:.4f})", file=out)
+        ref_p = reference.predict_proba(cust.X[rows].tolist(), model.coef_[0].tolist(),
+                                        float(model.intercept_[0]))
+        pdiff = float(np.max(np.abs(scores[rows] - np.asarray(ref_p)))) if k else 0.0
+        print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
+              f"difference {pdiff:.3g}", file=out)
+
     print("\nPer channel", file=out)
     body = [[ch, f"{int(r.customers):,}", f"{r.clv_mean:,.2f}", f"{r.clv_total:,.0f}",
              f"{r.cac:,.2f}", f"{r.clv_to_cac:.2f}"] for ch, r in summary.iterrows()]
@@ -104,15 +140,17 @@ def demo(args, out=None):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="crmjit",
-        description="Numba-JIT customer analytics: CLV, CAC, synthetic customers.")
+        description="Numba-JIT customer analytics: CLV, CAC, propensity, synthetic customers.")
     parser.add_argument("--version", action="version", version=f"crmjit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("demo", help="generate customers, compute CLV and a per-channel "
-                       "summary, print timings and the check against the reference",
+    p = sub.add_parser("demo", help="generate customers; CLV, per-channel summary and a "
+                       "propensity model, with timings and checks against the reference",
                        description="Generate a synthetic customer base, compute each "
                        "customer's discounted-cash-flow CLV and the per-channel CLV:CAC "
-                       "summary, and print timings, throughput and the largest difference "
-                       "against the pure-Python reference on a sample.")
+                       "summary, fit a purchase-propensity model on the largest segment and "
+                       "score every customer, and print timings, throughput, held-out AUC, "
+                       "coefficient recovery and the largest difference against the "
+                       "pure-Python reference on a sample.")
     p.add_argument("--customers", type=_non_negative_int, default=1_000_000,
                    help="customers to generate (default 1,000,000)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")

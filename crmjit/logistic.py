@@ -14,7 +14,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _newton
 from ._validation import float_array, per_customer, positions
-from .kernels.logistic import _decision_function, _predict_proba
+from .kernels.logistic import _decision_function, _predict_proba, _predict_proba_blas
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
 
@@ -56,7 +56,7 @@ def predict_proba(X, coef, intercept, out=None):
 
     One parallel read of X, which is never copied: float32 X is scored in float32 (dot
     products in float32, the sigmoid in float64, stored as float32), float64 in float64,
-    C- or F-ordered.  Releases the GIL, so several Python threads may call it at once.
+    C- or F-ordered (C order takes the faster path: one BLAS gemv per block of rows).  Releases the GIL, so several Python threads may call it at once.
 
     Parameters
     ----------
@@ -84,7 +84,8 @@ def predict_proba(X, coef, intercept, out=None):
     0.99991
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
-    if X.shape[0] and _predict_proba(X, w, b, out):
+    kernel = _predict_proba_blas if X.flags.c_contiguous else _predict_proba
+    if X.shape[0] and kernel(X, w, b, out):
         _raise_nonfinite_rows(X)
     return out
 

@@ -23,8 +23,11 @@ def test_demo_prints_timings_summary_and_reference_check(capsys):
     assert cli.main(["demo", "--customers", "3000", "--seed", "5", "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "M customers/s" in text and "CLV:CAC" in text
-    diff = float(re.search(r"largest difference (\S+)", text).group(1))
-    assert diff < 1e-9
+    diffs = [float(v) for v in re.findall(r"largest difference (\S+)", text)]
+    assert len(diffs) == 2 and max(diffs) < 1e-9
+    auc, best = map(float, re.search(r"Held-out AUC (\S+) .*scores (\S+)\)", text).groups())
+    assert 0.6 < auc <= best + 0.02
+    assert "score propensity" in text
     for channel in ("organic", "paid_search", "display"):
         assert channel in text
 

@@ -263,6 +263,17 @@ def test_scoring_matches_reference(rng):
     assert_allclose(crmjit.predict_proba(np.asfortranarray(X), coef, b), expected, rtol=1e-12)
 
 
+def test_sigmoid_into_matches_reference(rng):
+    from crmjit.kernels.logistic import _sigmoid_into
+    z = np.r_[rng.normal(0, 30, 50), np.nan, np.inf, -np.inf]
+    out = np.full(60, -1.0)
+    bad = _sigmoid_into(z, z.size, out, 7)
+    ref, ref_bad = reference.sigmoid_into(z.tolist(), z.size)
+    assert bad == ref_bad == 3
+    assert_allclose(out[7:57], ref[:50], rtol=1e-15)
+    assert out[0] == -1.0 and out[6] == -1.0
+
+
 def test_scoring_dtypes_out_and_threads(rng):
     X = rng.standard_normal((5000, 16))
     coef = rng.standard_normal(16) * 0.3

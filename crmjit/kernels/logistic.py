@@ -206,6 +206,20 @@ def _sigmoid_block(z, out, m):
         out[r] = _sigmoid(z[r])
 
 
+@serial
+def _sigmoid_into(z, m, out, s0):
+    """out[s0:s0+m] = sigmoid(z[:m]) (vectorised); returns how many of z[:m] are
+    non-finite, i.e. how many rows held a NaN or inf."""
+    nonfinite = 0
+    for r in range(m):
+        nonfinite += 0 if np.isfinite(z[r]) else 1
+    p = np.empty(m)
+    _sigmoid_block(z, p, m)
+    for r in range(m):
+        out[s0 + r] = p[r]
+    return nonfinite
+
+
 @parallel
 def _decision_function(X, coef, intercept, out):
     """out[i] = intercept + X[i] . coef, in X's dtype (coef and intercept cast to it).
@@ -237,15 +251,33 @@ def _predict_proba(X, coef, intercept, out):
     bad = 0
     for blk in prange(n_blocks):
         z = np.empty(BLOCK)
-        p = np.empty(BLOCK)
         s0 = blk * BLOCK
         m = min(BLOCK, n - s0)
-        nonfinite = 0
         for r in range(m):
             z[r] = _row_dot(X, s0 + r, coef, intercept)
-            nonfinite += 0 if np.isfinite(z[r]) else 1
-        _sigmoid_block(z, p, m)
+        bad += _sigmoid_into(z, m, out, s0)
+    return bad
+
+
+GEMV_BLOCK = 1024  # rows per BLAS gemv call when scoring C-contiguous X
+
+
+@parallel
+def _predict_proba_blas(X, coef, intercept, out):
+    """``_predict_proba`` for C-contiguous X: each block of GEMV_BLOCK rows is one BLAS
+    gemv in X's dtype (vectorised, unlike a per-row dot without reassociation), then the
+    vectorised sigmoid.  Block boundaries depend on n only, so results do not depend on the
+    thread count.  Returns the number of non-finite linear predictors.
+    Scratch: 3 * GEMV_BLOCK values per block.
+    """
+    n = X.shape[0]
+    n_blocks = (n + GEMV_BLOCK - 1) // GEMV_BLOCK
+    bad = 0
+    for blk in prange(n_blocks):
+        s0 = blk * GEMV_BLOCK
+        m = min(GEMV_BLOCK, n - s0)
+        z = np.dot(X[s0:s0 + m], coef)
         for r in range(m):
-            out[s0 + r] = p[r]
-        bad += nonfinite
+            z[r] += intercept
+        bad += _sigmoid_into(z, m, out, s0)
     return bad

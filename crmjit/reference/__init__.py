@@ -8,7 +8,8 @@ the yardstick the kernels are tested against.
 from . import generate, logistic, value
 from .generate import customer_rows
 from .logistic import (decision_function, exp_neg_abs, fit, log1p_unit, log1pexp,
-                       logistic_pass, predict_proba, row_dot, sigmoid, sigmoid_block)
+                       logistic_pass, predict_proba, row_dot, sigmoid, sigmoid_block,
+                       sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "row_dot",
     "sigmoid",
     "sigmoid_block",
+    "sigmoid_into",
     "annuity",
     "cac",
     "clv_constant",

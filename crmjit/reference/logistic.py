@@ -40,6 +40,12 @@ def sigmoid_block(z, m):
     return [sigmoid(v) for v in z[:m]]
 
 
+def sigmoid_into(z, m):
+    """(sigmoid of the first m values, how many of them are NaN or inf)."""
+    bad = sum(1 for v in z[:m] if math.isnan(v) or math.isinf(v))
+    return sigmoid_block(z, m), bad
+
+
 def decision_function(X, coef, intercept):
     """intercept + x . coef per row."""
     return [row_dot(X, i, coef, intercept) for i in range(len(X))]
@@ -48,6 +54,10 @@ def decision_function(X, coef, intercept):
 def predict_proba(X, coef, intercept):
     """sigmoid(intercept + x . coef) per row."""
     return [sigmoid(z) for z in decision_function(X, coef, intercept)]
+
+
+#: twin of ``_predict_proba_blas`` (same numbers; only the kernel's dot product differs)
+predict_proba_blas = predict_proba
 
 
 def logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride):

@@ -1,0 +1,92 @@
+"""Propensity: scoring against scikit-learn's predict_proba, the NumPy expression and the
+memory-read floor (NumPy ``.sum()`` over the same X); fitting against scikit-learn's
+``LogisticRegression()`` defaults (lbfgs) and ``solver="newton-cholesky"``."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SkLogReg
+
+import crmjit
+from crmjit.data_gen import make_customers
+
+D = 16
+SIZES = {"quick": [200_000], "full": [10_000, 100_000, 1_000_000, 10_000_000]}
+FIT_SIZES = {"quick": [100_000], "full": [10_000, 100_000, 1_000_000]}
+_DATA = {}
+
+
+def data(n, dtype):
+    key = (n, np.dtype(dtype).name)
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = make_customers(n, n_features=D, seed=0, dtype=dtype)
+    return _DATA[key]
+
+
+def numpy_proba(X, w, b):
+    return 1.0 / (1.0 + np.exp(-(X @ w + b)))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("impl", ["crmjit", "sklearn", "numpy", "floor"])
+def test_score(record, impl, dtype, n):
+    c = data(n, dtype)
+    X = c.X
+    w, b = c.coef[0].astype(X.dtype), X.dtype.type(c.intercept[0])
+    sk = SkLogReg()
+    sk.classes_, sk.coef_, sk.intercept_ = np.array([0, 1]), c.coef[:1].astype(X.dtype), \
+        c.intercept[:1].astype(X.dtype)
+    sk.n_features_in_ = D
+    out = np.empty(n, dtype=X.dtype)
+    funcs = {
+        "crmjit": lambda: crmjit.predict_proba(X, w, b, out=out),
+        "sklearn": lambda: sk.predict_proba(X),
+        "numpy": lambda: numpy_proba(X, w, b),
+        "floor": lambda: X.sum(),
+    }
+    record(funcs[impl], work=f"score {dtype}", impl=impl, size=n, items=n)
+    if impl == "sklearn":
+        np.testing.assert_allclose(sk.predict_proba(X)[:, 1],
+                                   crmjit.predict_proba(X, w, b), rtol=1e-4, atol=1e-6)
+
+
+def _fit_crmjit(X, y):
+    return crmjit.LogisticRegression().fit(X, y)
+
+
+def _fit_sklearn(X, y):
+    return SkLogReg().fit(X, y)
+
+
+def _fit_sklearn_newton(X, y):
+    return SkLogReg(solver="newton-cholesky").fit(X, y)
+
+
+FITS = {"crmjit": _fit_crmjit, "sklearn": _fit_sklearn, "sklearn-newton": _fit_sklearn_newton}
+
+
+@pytest.mark.parametrize("impl", list(FITS))
+@pytest.mark.parametrize("n_fit", FIT_SIZES["full"])
+def test_fit(record, request, impl, n_fit):
+    quick = request.config.getoption("--quick")
+    if quick and n_fit not in FIT_SIZES["quick"]:
+        pytest.skip("quick mode")
+    c = data(n_fit, "float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            model = FITS[impl](c.X, c.y)  # warm-up and convergence check
+        except ConvergenceWarning:
+            pytest.skip(f"{impl} did not converge: not timed")
+    if impl == "crmjit":
+        tight = SkLogReg(solver="newton-cholesky", tol=1e-10, max_iter=1000).fit(c.X, c.y)
+        err = float(np.abs(model.coef_ - tight.coef_).max())
+        assert err < 1e-6, f"crmjit coef {err:.2g} from the tight optimum"
+        request.node.user_properties.append(("coef_error", err))
+    record(lambda: FITS[impl](c.X, c.y), work="fit float64", impl=impl, size=n_fit,
+           items=n_fit, rounds=3, warmup=False)
