@@ -30,17 +30,29 @@ def hess_stride(n):
     return max(1, n // HESS_MIN_ROWS)
 
 
-class Problem:
-    """The objective on fixed data; ``evaluate`` runs one fused pass."""
+def row_stride(n):
+    """Every stride-th block for the warm-start stage (>= HESS_MIN_ROWS rows); 1 (no
+    warm start) below 4 * HESS_MIN_ROWS rows, where it would not pay."""
+    return n // HESS_MIN_ROWS if n >= 4 * HESS_MIN_ROWS else 1
 
-    def __init__(self, X, y, sample_weight, lam, fit_intercept):
+
+class Problem:
+    """The objective on fixed data; ``evaluate`` runs one fused pass.
+
+    With ``rows > 1`` it is the objective on every rows-th block, its loss and gradient
+    scaled up by total weight / weight read: a cheap stand-in for the full objective, used
+    only to find a starting point.
+    """
+
+    def __init__(self, X, y, sample_weight, lam, fit_intercept, rows=1):
         self.X, self.y, self.sw = X, y, sample_weight
         self.lam = lam
         self.fit_intercept = fit_intercept
         n, d = X.shape
         self.d = d
         self.n_chunks = fixed_chunks(n)
-        self.stride = hess_stride(n)
+        self.rows = rows
+        self.stride = hess_stride(n // rows)
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
                              else float(np.sum(sample_weight)))
         self.grad = np.empty(d + 1)
@@ -48,14 +60,16 @@ class Problem:
         self.passes = 0
 
     def evaluate(self, theta):
-        loss, hw = _logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks, self.stride,
-                                  self.grad, self.hess)
+        loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks,
+                                          self.rows, self.stride, self.grad, self.hess)
         self.passes += 1
+        scale = 1.0 if self.rows == 1 else self.total_weight / max(weight, 1e-300)
         w = theta[:self.d]
-        f = loss + 0.5 * self.lam * float(w @ w)
-        g = self.grad.copy()
+        f = scale * loss + 0.5 * self.lam * float(w @ w)
+        g = scale * self.grad
         g[:self.d] += self.lam * w
-        H = self.hess * (self.total_weight / hw if hw > 0 else 1.0)
+        exact = self.rows == 1 and self.stride == 1
+        H = self.hess * (1.0 if exact or hw <= 0 else self.total_weight / hw)
         H[np.arange(self.d), np.arange(self.d)] += self.lam
         if not self.fit_intercept:
             g[self.d] = 0.0

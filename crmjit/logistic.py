@@ -245,6 +245,12 @@ def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
                 else float(np.count_nonzero(y01)) / y01.shape[0])
         ybar = min(max(ybar, 1e-12), 1 - 1e-12)
         theta[d] = np.log(ybar / (1.0 - ybar))
+    rows = _newton.row_stride(X.shape[0])
+    if rows > 1:  # warm start on an evenly spread subset of row blocks (cheap passes)
+        sub = _newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows)
+        start, _, _ = _newton.minimize(sub, theta, 1e-3, max_iter)
+        if np.all(np.isfinite(start)):
+            theta = start
     problem = _newton.Problem(X, y01, sw, lam, fit_intercept)
     theta, n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
     if not converged:

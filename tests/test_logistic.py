@@ -138,13 +138,15 @@ def test_matches_reference_fit(rng):
     assert_allclose(ours.intercept_[0], b, atol=1e-9)
 
 
-def test_large_n_uses_subsampled_hessian_and_keeps_the_optimum():
-    c = crmjit.data_gen.make_customers(300_000, n_features=8, seed=3)
-    from crmjit._newton import hess_stride
-    assert hess_stride(300_000) == 2
+@pytest.mark.parametrize("n", [300_000, 600_000])
+def test_large_n_subsampling_keeps_the_optimum(n):
+    """300k rows: subsampled Hessian; 600k: also the warm start on a subset of blocks."""
+    from crmjit._newton import hess_stride, row_stride
+    assert hess_stride(n) == n // 131072 and row_stride(n) == (1 if n < 524288 else 4)
+    c = crmjit.data_gen.make_customers(n, n_features=8, seed=3)
     ours = crmjit.LogisticRegression().fit(c.X, c.y)
     sk = SkLogReg(tol=1e-10, max_iter=10_000, solver="newton-cholesky").fit(c.X, c.y)
-    assert_same_fit(ours, sk, "300k rows, subsampled Hessian")
+    assert_same_fit(ours, sk, f"{n} rows, subsampled Hessian / warm start")
     assert_allclose(ours.coef_[0], c.coef[0], atol=0.05)  # recovers the truth
 
 
@@ -209,11 +211,12 @@ def test_stable_helpers_match_math():
         assert np.isfinite(_log1pexp(z)) and 0.0 <= _sigmoid(z) <= 1.0
 
 
-def _pass(X, y, sw, theta, stride=1, chunks=None):
+def _pass(X, y, sw, theta, stride=1, chunks=None, rows=1):
     d = X.shape[1]
     g, H = np.empty(d + 1), np.empty((d + 1, d + 1))
-    loss, hw = _logistic_pass(X, y, sw, theta, chunks or fixed_chunks(len(y)), stride, g, H)
-    return loss, hw, g, H
+    loss, weight, hw = _logistic_pass(X, y, sw, theta, chunks or fixed_chunks(len(y)), rows,
+                                      stride, g, H)
+    return loss, weight, hw, g, H
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -224,11 +227,13 @@ def test_fused_pass_matches_reference(rng, dtype):
     sw = rng.uniform(0, 2, n)
     theta = rng.standard_normal(d + 1)
     theta[0] = 30.0  # push some |z| far out
-    for stride in (1, 2, 0):
-        loss, hw, g, H = _pass(X, y, sw, theta, stride, chunks=3)
-        rl, rhw, rg, rH = reference.logistic_pass(X.astype(np.float64).tolist(), y.tolist(),
-                                                  sw.tolist(), theta.tolist(), 3, stride)
+    for rows, stride in ((1, 1), (1, 2), (1, 0), (2, 1), (3, 2)):
+        loss, weight, hw, g, H = _pass(X, y, sw, theta, stride, chunks=3, rows=rows)
+        rl, rw, rhw, rg, rH = reference.logistic_pass(X.astype(np.float64).tolist(),
+                                                      y.tolist(), sw.tolist(), theta.tolist(),
+                                                      3, rows, stride)
         assert loss == pytest.approx(rl, rel=1e-12)
+        assert weight == pytest.approx(rw, rel=1e-12)
         assert hw == pytest.approx(rhw, rel=1e-12)
         assert_allclose(g, rg, rtol=1e-11, atol=1e-9)
         if stride:
@@ -241,13 +246,13 @@ def test_gradient_and_hessian_match_finite_differences(rng):
     y = (rng.random(n) < 0.5).astype(np.uint8)
     sw = np.ones(1)
     theta = rng.standard_normal(d + 1) * 0.5
-    _, _, g, H = _pass(X, y, sw, theta)
+    _, _, _, g, H = _pass(X, y, sw, theta)
     h = 1e-6
     for j in range(d + 1):
         e = np.zeros(d + 1)
         e[j] = h
-        lp, _, gp, _ = _pass(X, y, sw, theta + e)
-        lm, _, gm, _ = _pass(X, y, sw, theta - e)
+        lp, _, _, gp, _ = _pass(X, y, sw, theta + e)
+        lm, _, _, gm, _ = _pass(X, y, sw, theta - e)
         assert (lp - lm) / (2 * h) == pytest.approx(g[j], rel=1e-6, abs=1e-6)
         assert_allclose((gp - gm) / (2 * h), H[j], rtol=1e-5, atol=1e-5)
 

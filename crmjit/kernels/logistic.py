@@ -114,13 +114,14 @@ def _row_dot(X, i, w, b):
 
 
 @parallel
-def _logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride, grad, hess):
-    """One fused read of X.
+def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride, grad,
+                   hess):
+    """One fused read of X (of every ``row_stride``-th block of BLOCK rows; 1 = all rows).
 
-    Returns ``(loss, hess_weight)``: loss = sum_i s_i logloss_i (exact, all rows).  Fills
-    grad (d+1,) with sum_i s_i (p_i - y_i) (x_i, 1) (exact, all rows) and hess (d+1, d+1)
-    with sum_i s_i p_i (1 - p_i) (x_i, 1)(x_i, 1)^T over the rows of every
-    ``hess_stride``-th block of BLOCK rows (``hess_weight`` = sum of s_i over those rows, so
+    Returns ``(loss, weight, hess_weight)``: loss = sum_i s_i logloss_i over the rows read,
+    weight = sum_i s_i over them.  Fills grad (d+1,) with sum_i s_i (p_i - y_i) (x_i, 1)
+    over the rows read, and hess (d+1, d+1) with sum_i s_i p_i (1 - p_i) (x_i, 1)(x_i, 1)^T
+    over every ``hess_stride``-th block of those (``hess_weight`` = sum of s_i over them, so
     the solver can rescale; stride 1 is the exact Hessian, 0 skips it).  No penalty, no C.
 
     X : (n, d) float32/float64, any order (copied block by block into a float64 buffer,
@@ -134,6 +135,7 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride, grad, hess
     k = d + 1
     chunk = ((n + n_chunks - 1) // n_chunks + BLOCK - 1) // BLOCK * BLOCK
     part_loss = np.zeros(n_chunks)
+    part_w = np.zeros(n_chunks)
     part_hw = np.zeros(n_chunks)
     part_g = np.zeros((n_chunks, k))
     part_h = np.zeros((n_chunks, k, k))
@@ -149,10 +151,13 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride, grad, hess
         qb = np.zeros(BLOCK)
         lb = np.zeros(BLOCK)
         loss = 0.0
+        wsum = 0.0
         hw = 0.0
         g = np.zeros(k)
         h = np.zeros((k, k))
         for s0 in range(start, stop, BLOCK):
+            if (s0 // BLOCK) % row_stride != 0:
+                continue
             m = min(BLOCK, stop - s0)
             for r in range(m):
                 for j in range(d):
@@ -175,8 +180,9 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride, grad, hess
                 qb[r] = sb[r] * p * (1.0 - p)
             for r in range(m):
                 loss += lb[r]
+                wsum += sb[r]
             g += np.dot(xb.T, rb)
-            if hess_stride > 0 and (s0 // BLOCK) % hess_stride == 0:
+            if hess_stride > 0 and (s0 // BLOCK) % (row_stride * hess_stride) == 0:
                 for r in range(BLOCK):
                     for j in range(k):
                         xq[r, j] = xb[r, j] * qb[r]
@@ -184,19 +190,22 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride, grad, hess
                     hw += sb[r]
                 h += np.dot(xq.T, xb)
         part_loss[c] = loss
+        part_w[c] = wsum
         part_hw[c] = hw
         part_g[c] = g
         part_h[c] = h
     total = 0.0
+    weight = 0.0
     hess_weight = 0.0
     grad[:] = 0.0
     hess[:, :] = 0.0
     for c in range(n_chunks):
         total += part_loss[c]
+        weight += part_w[c]
         hess_weight += part_hw[c]
         grad += part_g[c]
         hess += part_h[c]
-    return total, hess_weight
+    return total, weight, hess_weight
 
 
 @serial

@@ -60,27 +60,31 @@ def predict_proba(X, coef, intercept):
 predict_proba_blas = predict_proba
 
 
-def logistic_pass(X, y, sample_weight, theta, n_chunks, hess_stride):
-    """(loss, hess_weight, grad, hess): sums of s*logloss, s*(p-y)*(x,1), and
-    s*p*(1-p)*(x,1)(x,1)^T over rows of every hess_stride-th block of BLOCK rows."""
+def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride):
+    """(loss, weight, hess_weight, grad, hess): sums of s*logloss, s, s*(p-y)*(x,1) over
+    the rows of every row_stride-th block of BLOCK rows, and s*p*(1-p)*(x,1)(x,1)^T over
+    every hess_stride-th of those blocks."""
     d = len(theta) - 1
-    loss, hw = 0.0, 0.0
+    loss, weight, hw = 0.0, 0.0, 0.0
     grad = [0.0] * (d + 1)
     hess = [[0.0] * (d + 1) for _ in range(d + 1)]
     for i, row in enumerate(X):
+        if (i // BLOCK) % row_stride != 0:
+            continue
         s = sample_weight[0] if len(sample_weight) == 1 else sample_weight[i]
+        weight += s
         x = list(row) + [1.0]
         z = sum(a * b for a, b in zip(x, theta))
         p = sigmoid(z)
         loss += s * (log1pexp(z) - y[i] * z)
         for j in range(d + 1):
             grad[j] += s * (p - y[i]) * x[j]
-        if hess_stride > 0 and (i // BLOCK) % hess_stride == 0:
+        if hess_stride > 0 and (i // BLOCK) % (row_stride * hess_stride) == 0:
             hw += s
             for j in range(d + 1):
                 for m in range(d + 1):
                     hess[j][m] += s * p * (1 - p) * x[j] * x[m]
-    return loss, hw, grad, hess
+    return loss, weight, hw, grad, hess
 
 
 def solve(A, b):
@@ -106,7 +110,7 @@ def fit(X, y, sample_weight, C, fit_intercept=True, tol=1e-12, max_iter=100):
     theta = [0.0] * (d + 1)
     k = d + 1 if fit_intercept else d
     for _ in range(max_iter):
-        _, _, g, H = logistic_pass(X, y, sample_weight, theta, 1, 1)
+        _, _, _, g, H = logistic_pass(X, y, sample_weight, theta, 1, 1, 1)
         g = [C * v + (theta[j] if j < d else 0.0) for j, v in enumerate(g)]
         H = [[C * H[j][m] + (1.0 if j == m and j < d else 0.0) for m in range(d + 1)]
              for j in range(d + 1)]
