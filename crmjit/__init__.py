@@ -2,7 +2,7 @@
 
 Public API
 ----------
-Propensity: :class:`LogisticRegression`, :func:`predict_proba`, :func:`decision_function`.
+Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`, :func:`predict_proba`, :func:`decision_function`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Synthetic data: :mod:`crmjit.data_gen` (:func:`crmjit.data_gen.make_customers`).
 Pure-Python yardsticks: :mod:`crmjit.reference`.
@@ -10,10 +10,12 @@ Pure-Python yardsticks: :mod:`crmjit.reference`.
 
 from . import data_gen, reference
 from ._version import __version__
+from .batched import BatchedLogisticRegression
 from .logistic import LogisticRegression, decision_function, predict_proba
 from .value import cac, channel_summary, clv, conversion_rate
 
 __all__ = [
+    "BatchedLogisticRegression",
     "LogisticRegression",
     "__version__",
     "cac",

@@ -1,133 +1,150 @@
-"""Damped Newton solver for L2-penalised logistic regression on top of the fused pass.
+"""Damped Newton for L2-penalised logistic regression: one solver for one model and for
+thousands of per-segment models (solved in lock-step, each with its own step length).
 
-Minimises ``f(theta) = sum_i s_i logloss_i + 0.5 * lam * ||w||^2`` with ``lam = 1 / C``,
-which has the same minimiser as scikit-learn's ``C * sum_i s_i logloss_i + 0.5 ||w||^2``
-(``C = inf`` is ``lam = 0``).  The intercept is the last slot of theta and is not penalised.
+Each problem minimises ``f(theta) = sum_i s_i logloss_i + 0.5 * lam * ||w||^2`` with
+``lam = 1 / C``: the same minimiser as scikit-learn's ``C * sum_i s_i logloss_i +
+0.5 ||w||^2`` (``C = inf`` is ``lam = 0``).  theta is ``(w, b)``; b is not penalised.
 
-Each iteration costs one fused read of X (loss, exact gradient, Hessian).  On large data the
-Hessian is taken from a fixed, evenly spread subset of row blocks (at least
-``HESS_MIN_ROWS`` rows) and rescaled: the fixed point is still where the *exact* gradient is
-zero, so the optimum is unchanged, and a Hessian error of a fraction of a percent only turns
-quadratic convergence into a linear rate of that size.  Steps are solved by Cholesky after
-Jacobi scaling (unscaled columns), with a growing ridge if the system is singular (C = inf on
-separable or rank-deficient data), and damped by a backtracking Armijo line search.
+One model (``Problem``): each evaluation is one fused, row-parallel read of X (loss, exact
+gradient, Hessian).  On large data the Hessian is taken from a fixed, evenly spread subset of
+row blocks (>= ``HESS_MIN_ROWS`` rows) and rescaled, and above ``4 * HESS_MIN_ROWS`` rows
+the solve starts from the optimum of an evenly spread subset of blocks.  The fixed point is
+still where the *exact* full gradient vanishes, so the optimum is unchanged; a Hessian
+error of a fraction of a percent only makes quadratic convergence linear at that rate.
+
+Segments (``SegmentProblem``): each evaluation is one segment-parallel pass over the active
+segments, exact Hessians.
+
+Steps: Jacobi-scaled Cholesky with a growing ridge when singular (``_newton_direction``),
+then backtracking: Armijo, or, where float64 cannot resolve a change in f (near the
+optimum of a badly scaled problem, or a loss underflowing on separable data), no increase
+beyond rounding and a smaller gradient.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-import scipy.linalg
 
 from .kernels._jit import fixed_chunks
-from .kernels.logistic import BLOCK, _logistic_pass
+from .kernels.logistic import _logistic_pass, _newton_directions, _segment_pass
 
 HESS_MIN_ROWS = 1 << 17
 
 
 def hess_stride(n):
-    """Use every stride-th block of BLOCK rows for the Hessian, keeping >= HESS_MIN_ROWS
-    rows: 1 (the exact Hessian) below 2 * HESS_MIN_ROWS rows."""
+    """Use every stride-th block of rows for the Hessian, keeping >= HESS_MIN_ROWS rows."""
     return max(1, n // HESS_MIN_ROWS)
 
 
 def row_stride(n):
-    """Every stride-th block for the warm-start stage (>= HESS_MIN_ROWS rows); 1 (no
-    warm start) below 4 * HESS_MIN_ROWS rows, where it would not pay."""
+    """Every stride-th block for the warm-start stage (>= HESS_MIN_ROWS rows); 1 (no warm
+    start) below 4 * HESS_MIN_ROWS rows, where it would not pay."""
     return n // HESS_MIN_ROWS if n >= 4 * HESS_MIN_ROWS else 1
 
 
-class Problem:
-    """The objective on fixed data; ``evaluate`` runs one fused pass.
+def _add_penalty(theta, lam, d, fit_intercept, f, g, H, idx):
+    w = theta[idx, :d]
+    f[idx] += 0.5 * lam[idx] * np.einsum("ij,ij->i", w, w)
+    g[idx, :d] += lam[idx, None] * w
+    diag = np.arange(d)
+    H[idx[:, None], diag, diag] += lam[idx, None]
+    if not fit_intercept:
+        g[idx, d] = 0.0
 
-    With ``rows > 1`` it is the objective on every rows-th block, its loss and gradient
-    scaled up by total weight / weight read: a cheap stand-in for the full objective, used
-    only to find a starting point.
-    """
+
+class Problem:
+    """One model on X (n, d).  ``rows > 1``: the objective on every rows-th block of rows,
+    loss and gradient scaled up by total weight / weight read (a warm-start stand-in)."""
 
     def __init__(self, X, y, sample_weight, lam, fit_intercept, rows=1):
         self.X, self.y, self.sw = X, y, sample_weight
-        self.lam = lam
+        self.lam = np.array([lam], dtype=np.float64)
         self.fit_intercept = fit_intercept
-        n, d = X.shape
-        self.d = d
+        n, self.d = X.shape
         self.n_chunks = fixed_chunks(n)
         self.rows = rows
         self.stride = hess_stride(n // rows)
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
                              else float(np.sum(sample_weight)))
-        self.grad = np.empty(d + 1)
-        self.hess = np.empty((d + 1, d + 1))
-        self.passes = 0
+        self.n_problems = 1
 
-    def evaluate(self, theta):
-        loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks,
-                                          self.rows, self.stride, self.grad, self.hess)
-        self.passes += 1
-        scale = 1.0 if self.rows == 1 else self.total_weight / max(weight, 1e-300)
-        w = theta[:self.d]
-        f = scale * loss + 0.5 * self.lam * float(w @ w)
-        g = scale * self.grad
-        g[:self.d] += self.lam * w
+    def evaluate(self, theta, idx, f, g, H):
+        loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta[0], self.n_chunks,
+                                          self.rows, self.stride, g[0], H[0])
         exact = self.rows == 1 and self.stride == 1
-        H = self.hess * (1.0 if exact or hw <= 0 else self.total_weight / hw)
-        H[np.arange(self.d), np.arange(self.d)] += self.lam
-        if not self.fit_intercept:
-            g[self.d] = 0.0
-        return f, g, H
+        scale = 1.0 if self.rows == 1 else self.total_weight / max(weight, 1e-300)
+        f[0] = scale * loss
+        g[0] *= scale
+        if not exact and hw > 0:
+            H[0] *= self.total_weight / hw
+        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx)
 
 
-def newton_direction(g, H, fit_intercept):
-    """-H^-1 g via Jacobi-scaled Cholesky; a growing ridge when H is (near) singular."""
-    k = g.shape[0] if fit_intercept else g.shape[0] - 1
-    Hk, gk = H[:k, :k], g[:k]
-    dscale = np.sqrt(np.maximum(np.diag(Hk), np.finfo(float).tiny))
-    A = Hk / np.outer(dscale, dscale)
-    rhs = -gk / dscale
-    ridge = 0.0
-    for _ in range(12):
-        try:
-            c = scipy.linalg.cho_factor(A + ridge * np.eye(k), check_finite=False)
-            step = scipy.linalg.cho_solve(c, rhs, check_finite=False)
-            if np.all(np.isfinite(step)):
-                break
-        except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-            pass
-        ridge = 1e-12 if ridge == 0.0 else ridge * 100.0
-    else:
-        step = rhs  # scaled gradient step: always a descent direction
-    out = np.zeros_like(g)
-    out[:k] = step / dscale
-    return out
+class SegmentProblem:
+    """One model per segment of grouped data: segment s is rows offsets[s]:offsets[s+1]."""
+
+    def __init__(self, X, y, sample_weight, offsets, lam, fit_intercept):
+        self.X, self.y, self.sw, self.offsets = X, y, sample_weight, offsets
+        self.lam = lam
+        self.fit_intercept = fit_intercept
+        self.d = X.shape[1]
+        self.n_problems = offsets.shape[0] - 1
+        self.sizes = np.diff(offsets)
+        self.weight = np.empty(self.n_problems)
+
+    def evaluate(self, theta, idx, f, g, H):
+        order = idx[np.argsort(-self.sizes[idx], kind="stable")]  # largest first
+        with numba.parallel_chunksize(1):
+            _segment_pass(self.X, self.y, self.sw, self.offsets, order, theta, f,
+                          self.weight, g, H)
+        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx)
 
 
-def minimize(problem, theta, tol, max_iter):
-    """Run damped Newton from theta.  Returns (theta, n_iter, converged)."""
-    f, g, H = problem.evaluate(theta)
-    for it in range(1, max_iter + 1):
-        step = newton_direction(g, H, problem.fit_intercept)
-        size = float(np.max(np.abs(step))) if step.size else 0.0
-        scale = max(1.0, float(np.max(np.abs(theta))) if theta.size else 0.0)
-        if size <= tol * scale:
-            return theta + step, it, True
-        slope = float(g @ step)
-        gmax = float(np.max(np.abs(g)))
-        t = 1.0
-        accepted = False
-        for _ in range(40):
-            trial = theta + t * step
-            ft, gt, Ht = problem.evaluate(trial)
-            if not np.isfinite(ft):
-                t *= 0.5
-                continue
-            # Armijo decrease; or, where float64 cannot resolve a change of f (near the
-            # optimum of a badly scaled problem, or a loss underflowing to 0 on separable
-            # data), no increase beyond rounding and a smaller gradient.
-            if ft <= f + 1e-4 * t * slope or (
-                    ft <= f + 1e-12 * abs(f) and float(np.max(np.abs(gt))) < gmax):
-                accepted = True
-                break
-            t *= 0.5
-        if not accepted:
-            return theta, it, False
-        theta, f, g, H = trial, ft, gt, Ht
-    return theta, max_iter, False
+def minimize(problem, theta, tol, max_iter, active=None):
+    """Damped Newton on every problem at once (those where ``active`` is True, default
+    all) from theta (G, d+1), which is updated in place.  Returns (n_iter (G,),
+    converged (G,) bool)."""
+    G, k = theta.shape
+    n_free = k if problem.fit_intercept else k - 1
+    f, g, H = np.zeros(G), np.zeros((G, k)), np.zeros((G, k, k))
+    step = np.zeros((G, k))
+    t = np.ones(G)
+    n_iter = np.zeros(G, dtype=np.int64)
+    converged = np.zeros(G, dtype=bool)
+    done = np.zeros(G, dtype=bool) if active is None else ~np.asarray(active, dtype=bool)
+    all_idx = np.flatnonzero(~done)
+    problem.evaluate(theta, all_idx, f, g, H)
+    _newton_directions(g, H, all_idx, n_free, step)
+    ft, gt, Ht = f.copy(), g.copy(), H.copy()
+    while True:
+        # Converged: the Newton step from the current point is below tol; take it.
+        fresh = ~done & (t == 1.0)
+        size = np.max(np.abs(step), axis=1)
+        scale = np.maximum(1.0, np.max(np.abs(theta), axis=1))
+        conv = fresh & (size <= tol * scale)
+        theta[conv] += step[conv]
+        n_iter[conv] += 1
+        converged |= conv
+        done |= conv | (n_iter >= max_iter)
+        idx = np.flatnonzero(~done)
+        if idx.size == 0:
+            break
+        trial = theta.copy()
+        trial[idx] += t[idx, None] * step[idx]
+        problem.evaluate(trial, idx, ft, gt, Ht)
+        slope = np.einsum("ij,ij->i", g[idx], step[idx])
+        fi, fti = f[idx], ft[idx]
+        ok = np.isfinite(fti) & (
+            (fti <= fi + 1e-4 * t[idx] * slope)
+            | ((fti <= fi + 1e-12 * np.abs(fi))
+               & (np.max(np.abs(gt[idx]), axis=1) < np.max(np.abs(g[idx]), axis=1))))
+        acc, rej = idx[ok], idx[~ok]
+        theta[acc], f[acc], g[acc], H[acc] = trial[acc], ft[acc], gt[acc], Ht[acc]
+        n_iter[acc] += 1
+        t[acc] = 1.0
+        if acc.size:
+            _newton_directions(g, H, acc, n_free, step)
+        t[rej] *= 0.5
+        done[rej[t[rej] < 2.0 ** -40]] = True  # no acceptable step: give up, not converged
+    return n_iter, converged

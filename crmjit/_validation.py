@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 
 _MAX_SHOWN = 5
 
@@ -126,3 +127,53 @@ def check_int_scalar(x, name, *, minimum=0):
     if x < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {x}")
     return int(x)
+
+
+def label_codes(labels, name):
+    """Integer codes (n,) int64 and the sorted distinct labels of a 1-D array of labels
+    (strings, integers, integral floats, a pandas Categorical or Series).
+
+    Raises ValueError naming ``name`` for missing labels (None/NaN), non-integral float
+    labels and arrays that are not 1-D.  A Categorical's own codes are reused (factorizing
+    10M categorical values again would cost a second); other labels are hashed
+    (``pandas.factorize``), not sorted, so this is O(n).
+    """
+    if isinstance(labels, (str, bytes)) or np.ndim(labels) != 1:
+        raise ValueError(f"{name} must be 1-D (one label per row), got {np.ndim(labels)}-D")
+    if isinstance(labels, pd.Series) and isinstance(labels.dtype, pd.CategoricalDtype):
+        labels = labels.array
+    if isinstance(labels, pd.Categorical):
+        codes = np.asarray(labels.codes, dtype=np.int64)
+        cats = labels.categories
+        if not labels.ordered:
+            order = np.argsort(np.asarray(cats, dtype=object).astype(str), kind="stable")
+            remap = np.empty(len(cats), dtype=np.int64)
+            remap[order] = np.arange(len(cats))
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+            cats = cats[order]
+        present = (np.bincount(codes[codes >= 0], minlength=len(cats)) > 0 if codes.size
+                   else np.zeros(len(cats), dtype=bool))
+        if not present.all():
+            new_code = np.cumsum(present) - 1
+            codes = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
+            cats = cats[present]
+    else:
+        if isinstance(labels, pd.Series):
+            labels = labels.to_numpy()
+        if not isinstance(labels, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
+            labels = np.asarray(labels, dtype=object)
+        if isinstance(labels, np.ndarray) and labels.dtype.kind == "f":
+            nan = np.isnan(labels)
+            if nan.any():
+                raise ValueError(f"{name} has missing labels (NaN) at positions "
+                                 f"{positions(nan)}")
+            frac = labels != np.floor(labels)
+            if frac.any():
+                raise ValueError(f"{name} holds non-integer float labels at positions "
+                                 f"{positions(frac)}; use integer or string labels")
+            labels = labels.astype(np.int64)
+        codes, cats = pd.factorize(labels, sort=True, use_na_sentinel=True)
+        codes = codes.astype(np.int64, copy=False)
+    if (codes < 0).any():
+        raise ValueError(f"{name} has missing labels at positions {positions(codes < 0)}")
+    return codes, cats

@@ -18,6 +18,8 @@ from .kernels.logistic import _decision_function, _predict_proba, _predict_proba
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
 
+_ONE_MODEL = np.zeros(1, dtype=np.int64)  # codes of length 1: every row uses model 0
+
 
 def _score_inputs(X, coef, intercept, out, name_out="out"):
     """Validate scoring inputs; X is never copied when it is float32/float64."""
@@ -84,9 +86,11 @@ def predict_proba(X, coef, intercept, out=None):
     0.99991
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
-    kernel = _predict_proba_blas if X.flags.c_contiguous else _predict_proba
-    if X.shape[0] and kernel(X, w, b, out):
-        _raise_nonfinite_rows(X)
+    if X.shape[0]:
+        bad = (_predict_proba_blas(X, w, b, out) if X.flags.c_contiguous else
+               _predict_proba(X, _ONE_MODEL, w[None, :], np.array([b]), out))
+        if bad:
+            _raise_nonfinite_rows(X)
     return out
 
 
@@ -101,7 +105,7 @@ def decision_function(X, coef, intercept, out=None):
     9.3
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
-    if X.shape[0] and _decision_function(X, w, b, out):
+    if X.shape[0] and _decision_function(X, _ONE_MODEL, w[None, :], np.array([b]), out):
         _raise_nonfinite_rows(X)
     return out
 
@@ -233,10 +237,28 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(scores > 0).astype(np.intp)]
 
 
+def fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter, theta0):
+    """Row-parallel damped Newton for one model from theta0 (d+1,): a warm start on a
+    subset of row blocks above 4 * HESS_MIN_ROWS rows, then the full data.  Returns
+    (theta (1, d+1), (n_iter, converged)).  Shared by LogisticRegression and the large
+    segments of BatchedLogisticRegression."""
+    theta = np.array(theta0, dtype=np.float64).reshape(1, -1)
+    rows = _newton.row_stride(X.shape[0])
+    if rows > 1:  # warm start on an evenly spread subset of row blocks (cheap passes)
+        start = theta.copy()
+        _newton.minimize(_newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows), start,
+                         1e-3, max_iter)
+        if np.all(np.isfinite(start)):
+            theta = start
+    n_iter, converged = _newton.minimize(_newton.Problem(X, y01, sw, lam, fit_intercept),
+                                         theta, tol, max_iter)
+    return theta, (int(n_iter[0]), bool(converged[0]))
+
+
 def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
     """Fit one model on validated arrays (y01 uint8 0/1, sw (1,) or (n,) float64); returns
-    (theta (d+1,), n_iter).  Warns
-    ConvergenceWarning when max_iter is hit; never returns non-finite coefficients."""
+    (theta (d+1,), n_iter).  Warns ConvergenceWarning when it stops unconverged; never
+    returns non-finite coefficients."""
     lam = 0.0 if np.isinf(C) else 1.0 / C
     d = X.shape[1]
     theta = np.zeros(d + 1)
@@ -245,14 +267,8 @@ def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
                 else float(np.count_nonzero(y01)) / y01.shape[0])
         ybar = min(max(ybar, 1e-12), 1 - 1e-12)
         theta[d] = np.log(ybar / (1.0 - ybar))
-    rows = _newton.row_stride(X.shape[0])
-    if rows > 1:  # warm start on an evenly spread subset of row blocks (cheap passes)
-        sub = _newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows)
-        start, _, _ = _newton.minimize(sub, theta, 1e-3, max_iter)
-        if np.all(np.isfinite(start)):
-            theta = start
-    problem = _newton.Problem(X, y01, sw, lam, fit_intercept)
-    theta, n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
+    theta, (n_iter, converged) = fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter,
+                                          theta)
     if not converged:
         warnings.warn(f"crmjit.LogisticRegression did not converge in {n_iter} iterations "
                       f"(max_iter={max_iter}); with C=inf on separable data the optimum is "
@@ -260,4 +276,4 @@ def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
                       stacklevel=3)
     if not np.all(np.isfinite(theta)):  # pragma: no cover - guarded by the line search
         raise FloatingPointError("logistic regression diverged to non-finite coefficients")
-    return theta, n_iter
+    return theta[0], n_iter

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ._validation import (check_finite, float_array, non_negative_ints, per_customer,
-                          positions)
+from ._validation import (check_finite, float_array, label_codes, non_negative_ints,
+                          per_customer, positions)
 from .kernels._jit import fixed_chunks
 from .kernels.value import _clv_constant, _clv_matrix, _group_sums
 
@@ -258,32 +258,6 @@ def _by_channel(values, name, labels):
         raise TypeError(f"{name} must map channels to numbers") from None
 
 
-def _codes(labels):
-    """Integer codes and sorted distinct labels; a Categorical's own codes are reused
-    (factorizing 10M categorical values again would cost a second)."""
-    if isinstance(labels, pd.Series) and isinstance(labels.dtype, pd.CategoricalDtype):
-        labels = labels.array
-    if isinstance(labels, pd.Categorical):
-        codes = np.asarray(labels.codes)
-        cats = labels.categories
-        if not labels.ordered:
-            order = np.argsort(np.asarray(cats, dtype=object).astype(str), kind="stable")
-            remap = np.empty(len(cats), dtype=np.int64)
-            remap[order] = np.arange(len(cats))
-            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-            cats = cats[order]
-        present = np.bincount(codes[codes >= 0], minlength=len(cats)) > 0 \
-            if codes.size else np.zeros(len(cats), dtype=bool)
-        if not present.all():
-            new_code = np.cumsum(present) - 1
-            codes = np.where(codes >= 0, new_code[np.maximum(codes, 0)], -1)
-            cats = cats[present]
-        return codes, cats
-    if not isinstance(labels, (np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
-        labels = np.asarray(labels, dtype=object)
-    return pd.factorize(labels, sort=True, use_na_sentinel=True)
-
-
 def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"):
     """Per-channel customers, CLV, CAC and CLV:CAC.
 
@@ -319,12 +293,7 @@ def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"
     shop             1      40.0  60.0    0.666667
     web              2     150.0  50.0    3.000000
     """
-    if isinstance(channel, (str, bytes)) or np.ndim(channel) != 1:
-        raise ValueError(f"channel must be 1-D (one label per customer), got "
-                         f"{np.ndim(channel)}-D")
-    codes, labels = _codes(channel)
-    if (codes < 0).any():
-        raise ValueError(f"channel has missing labels at positions {positions(codes < 0)}")
+    codes, labels = label_codes(channel, "channel")
     values = float_array(clv, "clv", ndims=(1,))
     if values.shape[0] != codes.shape[0]:
         raise ValueError(f"clv has length {values.shape[0]} but channel has "

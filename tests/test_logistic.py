@@ -260,11 +260,12 @@ def test_gradient_and_hessian_match_finite_differences(rng):
 def test_scoring_matches_reference(rng):
     X = rng.standard_normal((1000, 7)) * 50  # |z| well past the cutoffs
     coef, b = rng.standard_normal(7), 0.3
-    expected = reference.predict_proba(X.tolist(), coef.tolist(), b)
+    expected = reference.predict_proba(X.tolist(), [0], [coef.tolist()], [b])
     # exp(z) turns the dot product's rounding (summation order) into |z| * 1e-16 relative
     assert_allclose(crmjit.predict_proba(X, coef, b), expected, rtol=1e-12, atol=1e-300)
     assert_allclose(crmjit.decision_function(X, coef, b),
-                    reference.decision_function(X.tolist(), coef.tolist(), b), rtol=1e-12)
+                    reference.decision_function(X.tolist(), [0], [coef.tolist()], [b]),
+                    rtol=1e-12)
     assert_allclose(crmjit.predict_proba(np.asfortranarray(X), coef, b), expected, rtol=1e-12)
 
 

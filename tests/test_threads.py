@@ -30,6 +30,10 @@ big = make_customers(300_000, n_features=4, seed=5)  # several chunks, subsample
 m = crmjit.LogisticRegression().fit(big.X, big.y)
 h["fit_big"] = hashlib.sha256(m.coef_.tobytes() + m.intercept_.tobytes()).hexdigest()
 h["score"] = hashlib.sha256(crmjit.predict_proba(big.X, m.coef_[0], m.intercept_[0]).tobytes()).hexdigest()
+seg = make_customers(20_000, n_features=4, n_segments=300, seed=6)
+b = crmjit.BatchedLogisticRegression(invalid="flag").fit(seg.X, seg.y, seg.segment)
+h["batched"] = hashlib.sha256(b.coef_.tobytes() + b.intercept_.tobytes()).hexdigest()
+h["batched_score"] = hashlib.sha256(b.predict_proba(seg.X[b.valid_[seg.segment]], seg.segment[b.valid_[seg.segment]]).tobytes()).hexdigest()
 import numba
 h["threads"] = numba.get_num_threads()
 print(json.dumps(h))

@@ -7,12 +7,20 @@ the yardstick the kernels are tested against.
 
 from . import generate, logistic, value
 from .generate import customer_rows
-from .logistic import (decision_function, exp_neg_abs, fit, log1p_unit, log1pexp,
-                       logistic_pass, predict_proba, row_dot, sigmoid, sigmoid_block,
-                       sigmoid_into)
+from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
+                       gather_rows, group_order, log1p_unit, log1pexp, logistic_pass,
+                       newton_direction, predict_proba, predict_proba_blas, row_dot,
+                       segment_pass, sigmoid, sigmoid_block, sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
+    "block_terms",
+    "fit_grouped",
+    "gather_rows",
+    "group_order",
+    "newton_direction",
+    "predict_proba_blas",
+    "segment_pass",
     "decision_function",
     "exp_neg_abs",
     "fit",

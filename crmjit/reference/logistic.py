@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from .value import _at
+
 BLOCK = 256
 
 
@@ -46,18 +48,20 @@ def sigmoid_into(z, m):
     return sigmoid_block(z, m), bad
 
 
-def decision_function(X, coef, intercept):
-    """intercept + x . coef per row."""
-    return [row_dot(X, i, coef, intercept) for i in range(len(X))]
+def decision_function(X, codes, coefs, intercepts):
+    """intercepts[c] + x . coefs[c] per row, c its code (one code: the same for all)."""
+    return [row_dot(X, i, coefs[_at(codes, i)], intercepts[_at(codes, i)])
+            for i in range(len(X))]
 
 
-def predict_proba(X, coef, intercept):
-    """sigmoid(intercept + x . coef) per row."""
-    return [sigmoid(z) for z in decision_function(X, coef, intercept)]
+def predict_proba(X, codes, coefs, intercepts):
+    """sigmoid(intercepts[c] + x . coefs[c]) per row."""
+    return [sigmoid(z) for z in decision_function(X, codes, coefs, intercepts)]
 
 
-#: twin of ``_predict_proba_blas`` (same numbers; only the kernel's dot product differs)
-predict_proba_blas = predict_proba
+def predict_proba_blas(X, coef, intercept):
+    """sigmoid(intercept + x . coef) per row (one model)."""
+    return predict_proba(X, [0], [coef], [intercept])
 
 
 def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride):
@@ -85,6 +89,70 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
                 for m in range(d + 1):
                     hess[j][m] += s * p * (1 - p) * x[j] * x[m]
     return loss, weight, hw, grad, hess
+
+
+def block_terms(X, y, sample_weight, s0, m, theta, want_h):
+    """(loss, weight, grad, hess or None) of rows s0 .. s0+m-1."""
+    rows = X[s0:s0 + m]
+    sw = sample_weight if len(sample_weight) == 1 else sample_weight[s0:s0 + m]
+    loss, weight, _, grad, hess = logistic_pass(rows, y[s0:s0 + m], sw, theta, 1, 1,
+                                                1 if want_h else 0)
+    return loss, weight, grad, (hess if want_h else None)
+
+
+def block_scratch(k):
+    """The kernel's scratch buffers: nothing to compute in Python."""
+    return None
+
+
+def segment_pass(X, y, sample_weight, offsets, active, thetas):
+    """{segment: (loss, weight, grad, hess)} for the active segments of grouped data."""
+    out = {}
+    for s in active:
+        lo, hi = offsets[s], offsets[s + 1]
+        sw = sample_weight if len(sample_weight) == 1 else sample_weight[lo:hi]
+        loss, weight, _, grad, hess = logistic_pass(X[lo:hi], y[lo:hi], sw, thetas[s], 1, 1,
+                                                    1)
+        out[s] = (loss, weight, grad, hess)
+    return out
+
+
+def newton_direction(g, H, k):
+    """-H[:k, :k]^-1 g[:k] padded with zeros to len(g)."""
+    step = solve([row[:k] for row in H[:k]], [-v for v in g[:k]])
+    return step + [0.0] * (len(g) - k)
+
+
+def newton_directions(grads, hess, idx, k):
+    """{s: newton_direction(grads[s], hess[s], k)} for s in idx."""
+    return {s: newton_direction(grads[s], hess[s], k) for s in idx}
+
+
+def group_order(codes, n_groups):
+    """(order, offsets): a stable sort of row indices by code, and segment boundaries."""
+    order = sorted(range(len(codes)), key=lambda i: codes[i])
+    offsets = [0] * (n_groups + 1)
+    for c in codes:
+        offsets[c + 1] += 1
+    for s in range(n_groups):
+        offsets[s + 1] += offsets[s]
+    return order, offsets
+
+
+def gather_rows(X, order):
+    """[X[i] for i in order]."""
+    return [list(X[i]) for i in order]
+
+
+def fit_grouped(X, y, groups, sample_weight, C, fit_intercept=True):
+    """The plain fit applied group by group: {label: (coef, intercept)}."""
+    out = {}
+    for label in sorted(set(groups)):
+        rows = [i for i, g in enumerate(groups) if g == label]
+        sw = sample_weight if len(sample_weight) == 1 else [sample_weight[i] for i in rows]
+        c = C[label] if isinstance(C, dict) else C
+        out[label] = fit([X[i] for i in rows], [y[i] for i in rows], sw, c, fit_intercept)
+    return out
 
 
 def solve(A, b):

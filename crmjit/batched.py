@@ -1,0 +1,234 @@
+"""One logistic-regression model per customer segment, thousands of segments in one call."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _newton
+from ._validation import label_codes, positions
+from .kernels.logistic import (_decision_function, _gather_rows, _group_order,
+                               _predict_proba)
+from .logistic import _raise_nonfinite_rows, fit_rows
+
+__all__ = ["BatchedLogisticRegression"]
+
+#: segments with at least this many rows get the row-parallel single-model solver
+BIG_SEGMENT = 1 << 16
+
+_SHOWN = 5
+
+
+def _name_labels(labels):
+    labels = np.asarray(labels).tolist()
+    more = f" and {len(labels) - _SHOWN} more" if len(labels) > _SHOWN else ""
+    return f"{len(labels)} segment(s): {labels[:_SHOWN]}{more}"
+
+
+class BatchedLogisticRegression(BaseEstimator):
+    """One independent L2-penalised logistic regression per segment, fitted in one call.
+
+    Each segment's model minimises scikit-learn's objective on that segment's rows alone,
+    ``C_g * sum_i s_i * logloss_i + 0.5 * ||w_g||^2`` (intercept not penalised), so it
+    agrees with ``sklearn.linear_model.LogisticRegression(C=C_g)`` fitted on the segment.
+
+    The rows are grouped once (a counting sort of the labels) into one grouped copy of
+    X, y and sample_weight (skipped when the labels are already sorted), so peak memory is
+    about the input plus one copy of X.  Segments are then solved in parallel, largest
+    first, each thread taking the next segment as it frees up, so a few large segments
+    among thousands of small ones stay balanced.  Each segment is solved by damped Newton
+    (the solver and loss of :class:`crmjit.LogisticRegression`, exact Hessians); results
+    do not depend on the number of threads.
+
+    Parameters
+    ----------
+    C : float > 0 or array-like of shape (n_segments,), default 1.0
+        Inverse regularisation strength, one value for all segments or one per segment in
+        the order of ``groups_`` (sorted labels); ``numpy.inf`` means no penalty.
+    fit_intercept : bool, default True
+    tol : float > 0, default 1e-6
+        Newton-step tolerance per segment, as in :class:`crmjit.LogisticRegression`.
+    max_iter : int >= 1, default 100
+    invalid : {"raise", "flag"}, default "raise"
+        A segment whose positively weighted rows are all one class cannot be fitted.
+        "raise": a ValueError naming the first few such labels and how many there are.
+        "flag": fit the others; those get ``valid_ = False``, zero coefficients, and
+        predicting for their rows raises.
+
+    Attributes
+    ----------
+    groups_ : ndarray (n_segments,) sorted segment labels
+    coef_ : ndarray (n_segments, n_features)
+    intercept_ : ndarray (n_segments,)
+    n_iter_ : ndarray (n_segments,) Newton iterations per segment
+    converged_ : ndarray (n_segments,) bool
+    valid_ : ndarray (n_segments,) bool, False for flagged segments
+    classes_ : ndarray (2,) the two labels of y; class 1 is ``classes_[1]``
+    n_features_in_ : int, feature_names_in_ : when fitted on a DataFrame
+
+    Examples
+    --------
+    >>> import numpy as np, crmjit
+    >>> X = np.array([[0.], [1.], [2.], [3.], [0.], [1.], [2.], [3.]])
+    >>> y = np.array([0, 0, 1, 1, 1, 1, 0, 0])
+    >>> groups = np.array(["a"] * 4 + ["b"] * 4)
+    >>> m = crmjit.BatchedLogisticRegression(C=10.0).fit(X, y, groups)
+    >>> m.groups_.tolist(), bool(m.coef_[0, 0] > 0), bool(m.coef_[1, 0] < 0)
+    (['a', 'b'], True, True)
+    """
+
+    _parameter_constraints = {
+        "C": [Interval(numbers.Real, 0, None, closed="right"), "array-like"],
+        "fit_intercept": ["boolean"],
+        "tol": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "invalid": [StrOptions({"raise", "flag"})],
+    }
+
+    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-6, max_iter=100,
+                 invalid="raise"):
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.invalid = invalid
+
+    def _per_segment_C(self, n_segments):
+        C = np.asarray(self.C, dtype=np.float64) if not np.isscalar(self.C) else None
+        if C is None:
+            return np.full(n_segments, float(self.C))
+        if C.ndim != 1 or C.shape[0] != n_segments:
+            raise ValueError(f"C must be a scalar or have one value per segment "
+                             f"({n_segments}, in the order of groups_), got shape {C.shape}")
+        bad = ~(C > 0)  # also catches NaN
+        if bad.any():
+            raise ValueError(f"C must be > 0 for every segment; bad values at positions "
+                             f"{positions(bad)}")
+        return C
+
+    def fit(self, X, y, groups, sample_weight=None):
+        """Fit one model per distinct label of ``groups``; returns self.
+
+        X : (n, d) float32/float64 (not copied beyond the one grouped copy), y : (n,) two
+        class labels, groups : (n,) labels (integers, integral floats, strings or a
+        Categorical) in any order, sample_weight : (n,) non-negative, optional.
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order=None)
+        check_classification_targets(y)
+        n = X.shape[0]
+        if np.ndim(groups) == 1 and len(groups) != n:
+            raise ValueError(f"groups has length {len(groups)} but X has {n} rows")
+        codes, labels = label_codes(groups, "groups")
+        classes = np.unique(y)
+        if classes.shape[0] > 2:
+            raise ValueError(f"Only binary classification is supported: y has "
+                             f"{classes.shape[0]} classes {classes[:5].tolist()}")
+        G, d = len(labels), X.shape[1]
+        lam = 1.0 / self._per_segment_C(G)
+        if sample_weight is None:
+            sw = np.ones(1)
+        else:
+            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                      ensure_non_negative=True)
+        y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
+            np.zeros(n, dtype=np.uint8)
+        present = (sw > 0) if sw.shape[0] > 1 else np.ones(n, dtype=bool)
+        pos = np.bincount(codes, weights=y01 * present, minlength=G)
+        tot = np.bincount(codes, weights=present, minlength=G)
+        invalid = (pos == 0) | (pos == tot)
+        if invalid.any() and (self.invalid == "raise" or invalid.all()):
+            raise ValueError(f"y needs samples of 2 classes (with positive weight) in every "
+                             f"segment; {_name_labels(labels[invalid])} hold only 1 class. "
+                             f"Pass invalid='flag' to fit the others.")
+
+        order, offsets = _group_order(codes, G)
+        if n > 1 and np.all(codes[1:] >= codes[:-1]):  # already grouped: no copy
+            Xg, yg, swg = X, y01, sw
+        else:
+            Xg = _gather_rows(X, order, np.empty(X.shape, dtype=X.dtype))
+            yg = y01[order]
+            swg = sw[order] if sw.shape[0] > 1 else sw
+        theta = np.zeros((G, d + 1))
+        if self.fit_intercept:
+            ybar = np.clip(pos / np.maximum(tot, 1), 1e-12, 1 - 1e-12)
+            if sw.shape[0] > 1:
+                wpos = np.bincount(codes, weights=y01 * sw, minlength=G)
+                wtot = np.bincount(codes, weights=sw, minlength=G)
+                ybar = np.clip(wpos / np.maximum(wtot, 1e-300), 1e-12, 1 - 1e-12)
+            theta[:, d] = np.log(ybar / (1 - ybar))
+        theta[invalid, d] = 0.0
+        # Large segments (>= BIG_SEGMENT rows) are solved one at a time by the row-parallel
+        # single-model solver (both threads on one segment, subsampled Hessian), the rest
+        # together by the segment-parallel pass: skewed sizes stay balanced.
+        sizes = np.diff(offsets)
+        big = (sizes >= BIG_SEGMENT) & ~invalid
+        problem = _newton.SegmentProblem(Xg, yg, swg, offsets, lam, self.fit_intercept)
+        n_iter, converged = _newton.minimize(problem, theta, self.tol, self.max_iter,
+                                             active=~invalid & ~big)
+        for s in np.flatnonzero(big):
+            lo, hi = offsets[s], offsets[s + 1]
+            sws = swg[lo:hi] if swg.shape[0] > 1 else swg
+            one, it = fit_rows(Xg[lo:hi], yg[lo:hi], sws, lam[s], self.fit_intercept,
+                               self.tol, self.max_iter, theta[s])
+            theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
+        late = ~converged & ~invalid
+        if late.any():
+            warnings.warn(f"{late.sum()} of {G} segments did not converge in max_iter="
+                          f"{self.max_iter} iterations: {_name_labels(labels[late])}",
+                          ConvergenceWarning, stacklevel=2)
+        theta[invalid] = 0.0
+        self.classes_ = classes
+        self.groups_ = np.asarray(labels)
+        self.coef_ = theta[:, :d].copy()
+        self.intercept_ = theta[:, d].copy()
+        self.n_iter_ = n_iter.astype(np.int32)
+        self.converged_ = converged
+        self.valid_ = ~invalid
+        return self
+
+    def _prepare(self, X, groups):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order=None,
+                          ensure_all_finite=False)
+        n = X.shape[0]
+        if np.ndim(groups) != 1 or len(groups) != n:
+            raise ValueError(f"groups must be 1-D with one label per row of X ({n})")
+        codes, labels = label_codes(groups, "groups")
+        import pandas as pd
+
+        where = pd.Index(self.groups_).get_indexer(pd.Index(labels))
+        unseen = where < 0
+        if unseen.any():
+            raise ValueError(f"groups holds labels not seen in fit: "
+                             f"{_name_labels(np.asarray(labels)[unseen])}")
+        flagged = ~self.valid_[where]
+        if flagged.any():
+            raise ValueError(f"no model for {_name_labels(np.asarray(labels)[flagged])} "
+                             f"(flagged at fit: only one class)")
+        return X, where[codes]
+
+    def _score(self, X, groups, kernel):
+        X, codes = self._prepare(X, groups)
+        out = np.empty(X.shape[0], dtype=X.dtype)
+        coefs = self.coef_.astype(X.dtype)
+        intercepts = self.intercept_.astype(X.dtype)
+        if X.shape[0] and kernel(X, codes, coefs, intercepts, out):
+            _raise_nonfinite_rows(X)
+        return out
+
+    def predict_proba(self, X, groups):
+        """Probability of ``classes_[1]`` for each row under its own segment's model:
+        (n,) in X's dtype (float32 X scored in float32)."""
+        return self._score(X, groups, _predict_proba)
+
+    def decision_function(self, X, groups):
+        """Linear predictor of each row under its own segment's model, (n,)."""
+        return self._score(X, groups, _decision_function)

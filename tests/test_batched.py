@@ -1,0 +1,247 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SkLogReg
+
+import crmjit
+from crmjit import reference
+from crmjit.data_gen import make_customers
+from crmjit.kernels.logistic import (_block_scratch, _block_terms, _gather_rows, _group_order,
+                                     _newton_direction, _newton_directions, _segment_pass)
+
+
+def sk_fit(X, y, C=1.0, sw=None):
+    return SkLogReg(C=C, tol=1e-10, max_iter=10_000).fit(X, y, sample_weight=sw)
+
+
+def varied_segments(seed, n=30_000, d=4, g=200):
+    c = make_customers(n, n_features=d, n_segments=g, seed=seed, segment_skew=0.8)
+    return c
+
+
+def test_hundreds_of_segments_match_sklearn(seed):
+    c = varied_segments(seed)
+    sizes = np.bincount(c.segment)
+    assert sizes.min() < 100 < 1000 < sizes.max()  # varied sizes
+    m = crmjit.BatchedLogisticRegression(invalid="flag").fit(c.X, c.y, c.segment)
+    assert m.coef_.shape == (len(m.groups_), 4) and m.converged_[m.valid_].all()
+    checked = 0
+    for k, label in enumerate(m.groups_):
+        rows = c.segment == label
+        if not m.valid_[k]:
+            assert np.unique(c.y[rows]).size == 1
+            continue
+        sk = sk_fit(c.X[rows], c.y[rows])
+        assert_allclose(m.coef_[k], sk.coef_[0], atol=1e-6,
+                        err_msg=f"segment {label} ({rows.sum()} rows): crmjit vs sklearn")
+        assert_allclose(m.intercept_[k], sk.intercept_[0], atol=1e-6)
+        checked += 1
+    assert checked >= 150
+
+
+def test_per_segment_C_and_sample_weight(rng):
+    c = make_customers(6000, n_features=3, n_segments=12, seed=7, segment_skew=0.0)
+    C = np.logspace(-3, 3, 12)
+    sw = rng.uniform(0.1, 3.0, 6000)
+    m = crmjit.BatchedLogisticRegression(C=C).fit(c.X, c.y, c.segment, sample_weight=sw)
+    for k, label in enumerate(m.groups_):
+        rows = c.segment == label
+        sk = sk_fit(c.X[rows], c.y[rows], C=C[k], sw=sw[rows])
+        assert_allclose(m.coef_[k], sk.coef_[0], atol=1e-6, err_msg=f"C={C[k]}")
+        assert_allclose(m.intercept_[k], sk.intercept_[0], atol=1e-6)
+
+
+def test_label_kinds_and_row_order_agree(rng):
+    c = make_customers(4000, n_features=3, n_segments=5, seed=3, segment_skew=0.0)
+    names = np.array(["north", "east", "south", "west", "centre"])[c.segment]
+    base = crmjit.BatchedLogisticRegression().fit(c.X, c.y, names)
+    assert base.groups_.tolist() == sorted(set(names))
+    perm = rng.permutation(4000)
+    for groups, X, y in [(pd.Categorical(names), c.X, c.y),
+                         (pd.Series(names, dtype="category"), c.X, c.y),
+                         (names[perm], c.X[perm], c.y[perm])]:
+        m = crmjit.BatchedLogisticRegression().fit(X, y, groups)
+        assert m.groups_.tolist() == base.groups_.tolist()
+        assert_allclose(m.coef_, base.coef_, atol=1e-9)
+    ints = crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment)
+    floats = crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment.astype(float))
+    assert_array_equal(ints.coef_, floats.coef_)
+    order = np.argsort(c.segment, kind="stable")  # already grouped: the no-copy path
+    grouped = crmjit.BatchedLogisticRegression().fit(c.X[order], c.y[order], c.segment[order])
+    assert_allclose(grouped.coef_, ints.coef_, atol=1e-9)
+
+
+def test_large_segments_take_the_row_parallel_path():
+    from crmjit.batched import BIG_SEGMENT
+    n = BIG_SEGMENT + 3000
+    c = make_customers(n, n_features=3, n_segments=1, seed=9)
+    seg = np.where(np.arange(n) < BIG_SEGMENT, 0, 1 + np.arange(n) % 3)
+    m = crmjit.BatchedLogisticRegression().fit(c.X, c.y, seg)
+    for k in range(4):
+        rows = seg == k
+        sk = SkLogReg(tol=1e-10, max_iter=10_000, solver="newton-cholesky").fit(c.X[rows],
+                                                                               c.y[rows])
+        assert_allclose(m.coef_[k], sk.coef_[0], atol=1e-6, err_msg=f"segment {k}")
+
+
+def test_matches_reference_fit_grouped(rng):
+    X = rng.standard_normal((90, 2))
+    y = (rng.random(90) < 0.5).astype(int)
+    groups = rng.integers(0, 3, 90)
+    ref = reference.fit_grouped(X.tolist(), y.tolist(), groups.tolist(), [1.0], 0.5)
+    m = crmjit.BatchedLogisticRegression(C=0.5, tol=1e-10).fit(X, y, groups)
+    for k, label in enumerate(m.groups_):
+        coef, b = ref[label]
+        assert_allclose(m.coef_[k], coef, atol=1e-9)
+        assert_allclose(m.intercept_[k], b, atol=1e-9)
+
+
+def test_prediction_matches_reference_and_single_models(rng):
+    c = make_customers(3000, n_features=4, n_segments=6, seed=2, segment_skew=0.0)
+    m = crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment)
+    codes = np.searchsorted(m.groups_, c.segment)
+    p = m.predict_proba(c.X, c.segment)
+    expected = reference.predict_proba(c.X.tolist(), codes.tolist(), m.coef_.tolist(),
+                                               m.intercept_.tolist())
+    assert_allclose(p, expected, rtol=1e-12)
+    z = m.decision_function(c.X, c.segment)
+    assert_allclose(z, reference.decision_function(
+        c.X.tolist(), codes.tolist(), m.coef_.tolist(), m.intercept_.tolist()), rtol=1e-12)
+    k = 2
+    rows = c.segment == m.groups_[k]
+    assert_allclose(p[rows], crmjit.predict_proba(c.X[rows], m.coef_[k], m.intercept_[k]),
+                    rtol=1e-12)
+    p32 = m.predict_proba(c.X.astype(np.float32), c.segment)
+    assert p32.dtype == np.float32
+    assert_allclose(p32, p, rtol=1e-5, atol=1e-6)
+
+
+def test_one_class_segments_raise_or_flag():
+    c = make_customers(2000, n_features=3, n_segments=4, seed=5, segment_skew=0.0)
+    y = c.y.copy()
+    y[c.segment == 1] = 0
+    y[c.segment == 3] = 1
+    with pytest.raises(ValueError, match=r"2 segment\(s\): \[1, 3\] hold only 1 class"):
+        crmjit.BatchedLogisticRegression().fit(c.X, y, c.segment)
+    m = crmjit.BatchedLogisticRegression(invalid="flag").fit(c.X, y, c.segment)
+    assert m.valid_.tolist() == [True, False, True, False]
+    assert np.all(np.isfinite(m.coef_)) and np.all(m.coef_[1] == 0)
+    rows = c.segment == 0
+    assert_allclose(m.coef_[0], sk_fit(c.X[rows], y[rows]).coef_[0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"no model for 2 segment\(s\): \[1, 3\]"):
+        m.predict_proba(c.X, c.segment)
+    ok = np.isin(c.segment, [0, 2])
+    assert m.predict_proba(c.X[ok], c.segment[ok]).shape == (ok.sum(),)
+    with pytest.raises(ValueError, match="hold only 1 class"):
+        crmjit.BatchedLogisticRegression(invalid="flag").fit(c.X, np.zeros(2000), c.segment)
+
+
+def test_convergence_warning_names_segments():
+    c = make_customers(2000, n_features=3, n_segments=4, seed=5, segment_skew=0.0)
+    with pytest.warns(ConvergenceWarning, match=r"4 of 4 segments did not converge"):
+        m = crmjit.BatchedLogisticRegression(max_iter=1).fit(c.X, c.y, c.segment)
+    assert not m.converged_.any() and np.all(np.isfinite(m.coef_))
+
+
+def test_bad_input():
+    c = make_customers(300, n_features=3, n_segments=3, seed=1, segment_skew=0.0)
+    m = crmjit.BatchedLogisticRegression()
+    with pytest.raises(ValueError, match="groups has length 299"):
+        m.fit(c.X, c.y, c.segment[:-1])
+    with pytest.raises(ValueError, match=r"groups has missing labels \(NaN\) at positions \[4\]"):
+        m.fit(c.X, c.y, np.where(np.arange(300) == 4, np.nan, c.segment.astype(float)))
+    with pytest.raises(ValueError, match="non-integer float labels at positions"):
+        m.fit(c.X, c.y, c.segment + 0.5)
+    with pytest.raises(ValueError, match="groups has missing labels"):
+        m.fit(c.X, c.y, np.array(["a", None, "b"] * 100, dtype=object))
+    with pytest.raises(ValueError, match=r"one value per segment \(3"):
+        crmjit.BatchedLogisticRegression(C=[1.0, 2.0]).fit(c.X, c.y, c.segment)
+    with pytest.raises(ValueError, match="C must be > 0"):
+        crmjit.BatchedLogisticRegression(C=[1.0, 0.0, 2.0]).fit(c.X, c.y, c.segment)
+    with pytest.raises(ValueError, match="C must be > 0"):
+        crmjit.BatchedLogisticRegression(C=[1.0, np.nan, 2.0]).fit(c.X, c.y, c.segment)
+    with pytest.raises(ValueError, match="invalid"):
+        crmjit.BatchedLogisticRegression(invalid="drop").fit(c.X, c.y, c.segment)
+    Xn = c.X.copy()
+    Xn[7, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit(Xn, c.y, c.segment)
+    with pytest.raises(ValueError, match="Only binary"):
+        m.fit(c.X, np.arange(300) % 3, c.segment)
+    with pytest.raises(ValueError, match="(?i)negative"):
+        m.fit(c.X, c.y, c.segment, sample_weight=-np.ones(300))
+    with pytest.raises(ValueError, match="0 sample"):
+        m.fit(np.empty((0, 3)), np.empty(0), np.empty(0))
+    m.fit(c.X, c.y, c.segment)
+    with pytest.raises(ValueError, match=r"not seen in fit: 1 segment\(s\): \[7\]"):
+        m.predict_proba(c.X[:5], [0, 1, 7, 0, 1])
+    with pytest.raises(ValueError, match="one label per row"):
+        m.predict_proba(c.X[:5], [0, 1])
+    with pytest.raises(ValueError, match="3 features"):
+        m.predict_proba(c.X[:, :2], c.segment)
+    with pytest.raises(ValueError, match=r"rows \[7\]"):
+        m.predict_proba(Xn, c.segment)
+    with pytest.raises(Exception, match="not fitted"):
+        crmjit.BatchedLogisticRegression().predict_proba(c.X, c.segment)
+
+
+# ---------------------------------------------------------------- kernels vs twins
+def test_group_order_and_gather_match_reference(rng):
+    codes = rng.integers(0, 7, 500)
+    order, offsets = _group_order(codes, 7)
+    r_order, r_offsets = reference.group_order(codes.tolist(), 7)
+    assert order.tolist() == r_order and offsets.tolist() == r_offsets
+    X = rng.standard_normal((500, 3))
+    assert_array_equal(_gather_rows(X, order, np.empty_like(X)),
+                       reference.gather_rows(X.tolist(), order.tolist()))
+
+
+def test_segment_pass_and_block_terms_match_reference(rng):
+    n, d = 900, 3
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.4).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    offsets = np.array([0, 10, 300, 900])
+    thetas = rng.standard_normal((3, d + 1))
+    loss, weight = np.zeros(3), np.zeros(3)
+    grads, hess = np.zeros((3, d + 1)), np.zeros((3, d + 1, d + 1))
+    _segment_pass(X, y, sw, offsets, np.array([2, 0]), thetas, loss, weight, grads, hess)
+    ref = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2, 0],
+                                 thetas.tolist())
+    for s in (0, 2):
+        assert loss[s] == pytest.approx(ref[s][0], rel=1e-12)
+        assert weight[s] == pytest.approx(ref[s][1], rel=1e-12)
+        assert_allclose(grads[s], ref[s][2], rtol=1e-11, atol=1e-11)
+        assert_allclose(hess[s], ref[s][3], rtol=1e-11, atol=1e-11)
+    assert loss[1] == 0 and not grads[1].any()  # inactive segment untouched
+    g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
+    bl, bw = _block_terms(X, y, sw, 5, 40, thetas[0], True, *_block_scratch(d + 1), g, h)
+    rl, rw, rg, rh = reference.block_terms(X.tolist(), y.tolist(), sw.tolist(), 5, 40,
+                                           thetas[0].tolist(), True)
+    assert bl == pytest.approx(rl, rel=1e-12) and bw == pytest.approx(rw, rel=1e-12)
+    assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
+    assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
+
+
+def test_newton_direction_matches_reference(rng):
+    k = 5
+    A = rng.standard_normal((k, k))
+    H = A @ A.T + np.diag([1e6, 1e-3, 1, 10, 1])  # badly scaled but positive definite
+    g = rng.standard_normal(k)
+    out = np.empty(k)
+    _newton_direction(g, H, k, out)
+    assert_allclose(out, reference.newton_direction(g.tolist(), H.tolist(), k), rtol=1e-9)
+    out2 = np.empty(k)
+    _newton_direction(g, H, k - 1, out2)  # intercept fixed: last coordinate untouched
+    assert out2[-1] == 0.0
+    assert_allclose(out2, reference.newton_direction(g.tolist(), H.tolist(), k - 1), rtol=1e-9)
+    steps = np.zeros((3, k))
+    _newton_directions(np.stack([g] * 3), np.stack([H] * 3), np.array([0, 2]), k, steps)
+    assert_allclose(steps[0], out) and not steps[1].any()
+    singular = np.zeros((k, k))
+    _newton_direction(g, singular, k, out)  # ridge / gradient fallback: finite, descending
+    assert np.all(np.isfinite(out)) and g @ out < 0
