@@ -66,6 +66,23 @@ def peak_bytes(func):
         tracemalloc.stop()
 
 
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Store, in each crmjit benchmark's extra_info, its ratio to every peer measured in the
+    same run on the same work and size: ``ratio_to[peer] = peer seconds / crmjit seconds``
+    (> 1: crmjit is faster; a sampled peer's ``scale`` is applied)."""
+    groups = {}
+    for b in output_json["benchmarks"]:
+        info = b.get("extra_info", {})
+        if "work" in info:
+            sec = b["stats"]["min"] * float(info.get("scale", 1.0))
+            groups.setdefault((info["work"], info["size"]), {})[info["impl"]] = (sec, info)
+    for impls in groups.values():
+        if "crmjit" in impls:
+            base, info = impls["crmjit"]
+            info["ratio_to"] = {peer: sec / base for peer, (sec, _) in impls.items()
+                                if peer != "crmjit"}
+
+
 @pytest.fixture
 def record(benchmark):
     """Time ``func`` with pytest-benchmark and store work, size, impl, items/s and memory."""

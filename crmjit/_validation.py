@@ -172,6 +172,12 @@ def label_codes(labels, name):
                 raise ValueError(f"{name} holds non-integer float labels at positions "
                                  f"{positions(frac)}; use integer or string labels")
             labels = labels.astype(np.int64)
+        if (isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.size
+                and labels.min() >= 0 and labels.max() < max(4 * labels.size, 1 << 16)):
+            # small non-negative integers (segment ids): a table lookup, no hashing
+            present = np.bincount(labels) > 0
+            table = np.cumsum(present) - 1
+            return table[labels], np.flatnonzero(present).astype(labels.dtype)
         codes, cats = pd.factorize(labels, sort=True, use_na_sentinel=True)
         codes = codes.astype(np.int64, copy=False)
     if (codes < 0).any():

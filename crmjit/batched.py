@@ -6,6 +6,7 @@ import numbers
 import warnings
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -202,8 +203,6 @@ class BatchedLogisticRegression(BaseEstimator):
         if np.ndim(groups) != 1 or len(groups) != n:
             raise ValueError(f"groups must be 1-D with one label per row of X ({n})")
         codes, labels = label_codes(groups, "groups")
-        import pandas as pd
-
         where = pd.Index(self.groups_).get_indexer(pd.Index(labels))
         unseen = where < 0
         if unseen.any():

@@ -47,11 +47,13 @@ def _table(rows, headers):
 class _Timer:
     def __init__(self):
         self.rows = []
+        self.seconds = 0.0
 
     def run(self, name, n, func):
         t0 = time.perf_counter()
         result = func()
         dt = time.perf_counter() - t0
+        self.seconds = dt
         self.rows.append([name, f"{n:,}", f"{dt:.3f}", f"{n / dt / 1e6:.1f}" if dt else "-"])
         return result
 
@@ -95,6 +97,12 @@ def demo(args, out=None):
         scores = timer.run("score propensity (all customers)", n, lambda: crmjit.predict_proba(
             cust.X, model.coef_[0], model.intercept_[0]))
 
+    # One model per segment, every segment in one call.
+    batched = timer.run(f"fit one model per segment ({args.segments} segments)", n,
+                        lambda: crmjit.BatchedLogisticRegression(invalid="flag").fit(
+                            cust.X, cust.y, cust.segment))
+    batched_seconds = timer.seconds
+
     k = min(n, args.sample)
     rows = np.random.default_rng(args.seed).choice(n, size=k, replace=False) if k else []
     rows = np.sort(rows)
@@ -129,12 +137,109 @@ def demo(args, out=None):
         print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
               f"difference {pdiff:.3g}", file=out)
 
+    _report_batched(cust, batched, batched_seconds, out)
+
     print("\nPer channel", file=out)
     body = [[ch, f"{int(r.customers):,}", f"{r.clv_mean:,.2f}", f"{r.clv_total:,.0f}",
              f"{r.cac:,.2f}", f"{r.clv_to_cac:.2f}"] for ch, r in summary.iterrows()]
     print(_table(body, ["channel", "customers", "mean CLV", "total CLV", "CAC", "CLV:CAC"]),
           file=out)
     return 0
+
+
+def bench(args, out=None):
+    """Run the benchmark suite (bench/ in the source tree) and write the report."""
+    import os
+    import pathlib
+    import subprocess
+
+    from . import _report
+
+    out = sys.stdout if out is None else out
+    os.makedirs(args.out, exist_ok=True)
+    new_json = args.json
+    if new_json is None:
+        suite = pathlib.Path(__file__).resolve().parent.parent / "bench"
+        if not (suite / "conftest.py").exists():
+            print(f"crmjit bench: the benchmark suite ships with the source tree and was "
+                  f"not found at {suite}; run from a checkout (pip install -e .), or pass "
+                  f"--json to report on an existing run", file=sys.stderr)
+            return 2
+        new_json = os.path.join(args.out, "bench.json")
+        cmd = [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider",
+               f"--benchmark-json={new_json}", "--benchmark-disable-gc"]
+        if args.quick:
+            cmd.append("--quick")
+        print("running: " + " ".join(cmd), file=out)
+        done = subprocess.run(cmd, cwd=str(suite.parent))
+        if done.returncode != 0:
+            print(f"crmjit bench: the suite failed (pytest exit {done.returncode})",
+                  file=sys.stderr)
+            return 1
+    md = _report.write(new_json, args.out)
+    print(md, file=out)
+    print(f"wrote {os.path.join(args.out, 'report.md')}, "
+          f"{os.path.join(args.out, 'throughput.png')} and {new_json}", file=out)
+    if args.compare:
+        worse, n = _report.compare(args.compare, new_json, args.threshold)
+        if worse:
+            print(f"{len(worse)} of {n} crmjit-to-peer ratios fell by more than "
+                  f"{args.threshold:.0%}:", file=out)
+            for line in worse:
+                print("  " + line, file=out)
+            return 1
+        print(f"no ratio fell by more than {args.threshold:.0%} ({n} compared)", file=out)
+    return 0
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {value}")
+    return value
+
+
+def _sklearn_loop_seconds(cust, labels, max_rows=2_000_000, sample=5):
+    """Seconds for scikit-learn's LogisticRegression() fitted segment by segment: timed
+    on every segment up to max_rows customers, else on `sample` segments scaled by rows."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression as SkLogReg
+
+    n = cust.y.shape[0]
+    order = np.argsort(cust.segment, kind="stable")
+    bounds = np.searchsorted(cust.segment[order], np.arange(cust.coef.shape[0] + 1))
+    chosen = list(labels) if n <= max_rows else list(labels[:: max(1, len(labels) // sample)])
+    rows = 0
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in chosen:
+            idx = order[bounds[g]:bounds[g + 1]]
+            SkLogReg().fit(cust.X[idx], cust.y[idx])
+            rows += idx.size
+    elapsed = time.perf_counter() - t0
+    if n <= max_rows:
+        return elapsed, "timed on every segment"
+    return elapsed * n / max(rows, 1), f"estimated from {len(chosen)} segments, scaled by rows"
+
+
+def _report_batched(cust, model, ours, out):
+    valid = model.valid_
+    labels = model.groups_[valid]
+    sk, how = _sklearn_loop_seconds(cust, labels)
+    err = np.max(np.abs(model.coef_[valid] - cust.coef[labels]), axis=1)
+    sizes = np.bincount(cust.segment, minlength=cust.coef.shape[0])[labels]
+    worst = int(np.argmax(err))
+    print(f"\nOne model per segment: {valid.sum()} of {valid.size} segments fitted "
+          f"({(~valid).sum()} flagged: one class only) in {ours:.2f} s; scikit-learn "
+          f"looping over segments: {sk:.2f} s ({how}), {sk / ours:.1f}x slower", file=out)
+    print(f"Recovery of the true per-segment coefficients: median over segments of the "
+          f"largest |fitted - true| {np.median(err):.3f}; worst {err[worst]:.3f} (segment "
+          f"{labels[worst]}, {sizes[worst]:,} customers)", file=out)
 
 
 def build_parser():
@@ -160,6 +265,24 @@ def build_parser():
                    help="customers checked against the pure-Python reference (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=demo)
+    b = sub.add_parser("bench", help="run the benchmark suite against its peers and write "
+                       "report.md, throughput.png and the raw JSON",
+                       description="Run the pytest-benchmark suite in bench/ (crmjit beside "
+                       "scikit-learn, NumPy and the pure-Python reference, in the same run) "
+                       "and write report.md, throughput.png and bench.json to --out. Ratios "
+                       "(peer time / crmjit time), not absolute times, are what to track: "
+                       "shared CI machines are noisy. With --compare OLD.json, exit 1 when "
+                       "any crmjit-to-peer ratio fell by more than --threshold.")
+    b.add_argument("--quick", action="store_true",
+                   help="small sizes (the whole suite in under 3 minutes; what CI runs)")
+    b.add_argument("--out", default="bench-out", help="output folder (default bench-out)")
+    b.add_argument("--compare", metavar="OLD.json",
+                   help="a previous bench.json; exit 1 when a ratio fell by > threshold")
+    b.add_argument("--threshold", type=_fraction, default=0.25,
+                   help="allowed fall of a ratio, as a fraction (default 0.25)")
+    b.add_argument("--json", metavar="NEW.json",
+                   help="report on (and compare) this existing run instead of running")
+    b.set_defaults(func=bench)
     return parser
 
 

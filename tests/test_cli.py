@@ -28,6 +28,11 @@ def test_demo_prints_timings_summary_and_reference_check(capsys):
     auc, best = map(float, re.search(r"Held-out AUC (\S+) .*scores (\S+)\)", text).groups())
     assert 0.6 < auc <= best + 0.02
     assert "score propensity" in text
+    ratio = float(re.search(r"\(timed on every segment\), (\S+)x slower", text).group(1))
+    assert ratio > 0
+    med, worst = map(float, re.search(r"largest \|fitted - true\| (\S+); worst (\S+)",
+                                      text).groups())
+    assert med <= worst < 5
     for channel in ("organic", "paid_search", "display"):
         assert channel in text
 

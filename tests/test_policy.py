@@ -23,8 +23,18 @@ def test_numba_options_only_in_jit_module():
 
 
 def test_fastmath_keeps_nan_and_inf():
-    from crmjit.kernels._jit import FASTMATH
+    from crmjit.kernels._jit import FASTMATH, FASTMATH_REDUCE
     assert not {"nnan", "ninf", "fast", "reassoc"} & set(FASTMATH)
+    assert not {"nnan", "ninf", "fast"} & set(FASTMATH_REDUCE)
+
+
+def test_reassociation_only_in_per_row_reductions():
+    """serial_reduce may only decorate a reduction within one row (thread-independent)."""
+    import re
+    users = []
+    for path in (ROOT / "kernels").glob("*.py"):
+        users += re.findall(r"@serial_reduce\ndef (\w+)", path.read_text())
+    assert users == ["_row_dot"]
 
 
 def test_every_kernel_has_a_reference_twin():

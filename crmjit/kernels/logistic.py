@@ -18,7 +18,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._jit import parallel, serial
+from ._jit import parallel, serial, serial_reduce
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
@@ -91,26 +91,14 @@ def _log1pexp(z):
     return max(z, 0.0) + _log1p_unit(_exp_neg_abs(z))
 
 
-@serial
+@serial_reduce
 def _row_dot(X, i, w, b):
-    """b + X[i] . w in X's dtype (float32 rows stay float32), four partial sums so the FMA
-    latency chain is d/4 long."""
-    d = X.shape[1]
-    a0 = X[i, 0] * 0 if d else w.dtype.type(0)
-    a1 = a0
-    a2 = a0
-    a3 = a0
-    j = 0
-    while j + 4 <= d:
-        a0 += X[i, j] * w[j]
-        a1 += X[i, j + 1] * w[j + 1]
-        a2 += X[i, j + 2] * w[j + 2]
-        a3 += X[i, j + 3] * w[j + 3]
-        j += 4
-    while j < d:
-        a0 += X[i, j] * w[j]
-        j += 1
-    return b + ((a0 + a1) + (a2 + a3))
+    """b + X[i] . w in X's dtype (float32 rows stay float32); reassociated so LLVM
+    vectorises it (per-row order: thread-count independent)."""
+    acc = X.dtype.type(0)
+    for j in range(X.shape[1]):
+        acc += X[i, j] * w[j]
+    return b + acc
 
 
 @serial
@@ -393,23 +381,14 @@ def _decision_function(X, codes, coefs, intercepts, out):
 
 
 @serial
-def _sigmoid_block(z, out, m):
-    """out[:m] = sigmoid(z[:m]); a branch-free loop that vectorises."""
-    for r in range(m):
-        out[r] = _sigmoid(z[r])
-
-
-@serial
 def _sigmoid_into(z, m, out, s0):
-    """out[s0:s0+m] = sigmoid(z[:m]) (vectorised); returns how many of z[:m] are
+    """out[s0:s0+m] = sigmoid(z[:m]) in one vectorised loop; returns how many of z[:m] are
     non-finite, i.e. how many rows held a NaN or inf."""
     nonfinite = 0
     for r in range(m):
-        nonfinite += 0 if np.isfinite(z[r]) else 1
-    p = np.empty(m)
-    _sigmoid_block(z, p, m)
-    for r in range(m):
-        out[s0 + r] = p[r]
+        zr = z[r]
+        nonfinite += 0 if np.isfinite(zr) else 1
+        out[s0 + r] = _sigmoid(zr)
     return nonfinite
 
 

@@ -10,7 +10,7 @@ from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
                        gather_rows, group_order, log1p_unit, log1pexp, logistic_pass,
                        newton_direction, predict_proba, predict_proba_blas, row_dot,
-                       segment_pass, sigmoid, sigmoid_block, sigmoid_into)
+                       segment_pass, sigmoid, sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "predict_proba",
     "row_dot",
     "sigmoid",
-    "sigmoid_block",
     "sigmoid_into",
     "annuity",
     "cac",

@@ -37,15 +37,10 @@ def row_dot(X, i, w, b):
     return b + sum(x * c for x, c in zip(X[i], w))
 
 
-def sigmoid_block(z, m):
-    """sigmoid of the first m values."""
-    return [sigmoid(v) for v in z[:m]]
-
-
 def sigmoid_into(z, m):
     """(sigmoid of the first m values, how many of them are NaN or inf)."""
     bad = sum(1 for v in z[:m] if math.isnan(v) or math.isinf(v))
-    return sigmoid_block(z, m), bad
+    return [sigmoid(v) for v in z[:m]], bad
 
 
 def decision_function(X, codes, coefs, intercepts):
