@@ -13,7 +13,10 @@ still where the *exact* full gradient vanishes, so the optimum is unchanged; a H
 error of a fraction of a percent only makes quadratic convergence linear at that rate.
 
 Segments (``SegmentProblem``): each evaluation is one segment-parallel pass over the active
-segments, exact Hessians.
+segments.  A segment's exact Hessian is recomputed in its first ``FRESH_HESSIAN_ITERS``
+iterations and while its step is larger than ``LAG_STEP`` (relative); closer to the optimum
+the last one is reused, which skips the costliest part of the pass and still contracts the
+error by about ``LAG_STEP`` per iteration.
 
 Steps: Jacobi-scaled Cholesky with a growing ridge when singular (``_newton_direction``),
 then backtracking: Armijo, or, where float64 cannot resolve a change in f (near the
@@ -30,6 +33,8 @@ from .kernels._jit import fixed_chunks
 from .kernels.logistic import _logistic_pass, _newton_directions, _segment_pass
 
 HESS_MIN_ROWS = 1 << 17
+FRESH_HESSIAN_ITERS = 2  # segments: exact Hessian in the first iterations ...
+LAG_STEP = 1e-2  # ... and while the step is larger than this (relative); else reuse it
 
 
 def hess_stride(n):
@@ -43,12 +48,13 @@ def row_stride(n):
     return n // HESS_MIN_ROWS if n >= 4 * HESS_MIN_ROWS else 1
 
 
-def _add_penalty(theta, lam, d, fit_intercept, f, g, H, idx):
+def _add_penalty(theta, lam, d, fit_intercept, f, g, H, idx, h_idx):
+    """Add the L2 term to f and g of problems idx, and to the Hessians of h_idx."""
     w = theta[idx, :d]
     f[idx] += 0.5 * lam[idx] * np.einsum("ij,ij->i", w, w)
     g[idx, :d] += lam[idx, None] * w
     diag = np.arange(d)
-    H[idx[:, None], diag, diag] += lam[idx, None]
+    H[h_idx[:, None], diag, diag] += lam[h_idx, None]
     if not fit_intercept:
         g[idx, d] = 0.0
 
@@ -69,7 +75,8 @@ class Problem:
                              else float(np.sum(sample_weight)))
         self.n_problems = 1
 
-    def evaluate(self, theta, idx, f, g, H):
+    def evaluate(self, theta, idx, f, g, H, want_h=None):
+        """f, g, H at theta for problem 0 (H always: it is already subsampled, cheap)."""
         loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta[0], self.n_chunks,
                                           self.rows, self.stride, g[0], H[0])
         exact = self.rows == 1 and self.stride == 1
@@ -78,7 +85,8 @@ class Problem:
         g[0] *= scale
         if not exact and hw > 0:
             H[0] *= self.total_weight / hw
-        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx)
+        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, idx)
+        return idx
 
 
 class SegmentProblem:
@@ -93,12 +101,18 @@ class SegmentProblem:
         self.sizes = np.diff(offsets)
         self.weight = np.empty(self.n_problems)
 
-    def evaluate(self, theta, idx, f, g, H):
+    def evaluate(self, theta, idx, f, g, H, want_h=None):
+        """f, g at theta for problems idx, and H for those where want_h (default all);
+        returns the indices whose H was recomputed."""
         order = idx[np.argsort(-self.sizes[idx], kind="stable")]  # largest first
+        if want_h is None:
+            want_h = np.ones(self.n_problems, dtype=bool)
         with numba.parallel_chunksize(1):
-            _segment_pass(self.X, self.y, self.sw, self.offsets, order, theta, f,
+            _segment_pass(self.X, self.y, self.sw, self.offsets, order, theta, want_h, f,
                           self.weight, g, H)
-        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx)
+        h_idx = idx[want_h[idx]]
+        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, h_idx)
+        return h_idx
 
 
 def minimize(problem, theta, tol, max_iter, active=None):
@@ -132,7 +146,12 @@ def minimize(problem, theta, tol, max_iter, active=None):
             break
         trial = theta.copy()
         trial[idx] += t[idx, None] * step[idx]
-        problem.evaluate(trial, idx, ft, gt, Ht)
+        # Lagged Hessian: a fresh one in the first iterations and for large steps; near the
+        # optimum the last one is kept (the fixed point, g = 0, is unchanged).
+        want_h = (n_iter < FRESH_HESSIAN_ITERS) | (size * t > LAG_STEP * scale)
+        fresh_h = problem.evaluate(trial, idx, ft, gt, Ht, want_h)
+        Ht_ok = np.zeros(G, dtype=bool)
+        Ht_ok[fresh_h] = True
         slope = np.einsum("ij,ij->i", g[idx], step[idx])
         fi, fti = f[idx], ft[idx]
         ok = np.isfinite(fti) & (
@@ -140,7 +159,9 @@ def minimize(problem, theta, tol, max_iter, active=None):
             | ((fti <= fi + 1e-12 * np.abs(fi))
                & (np.max(np.abs(gt[idx]), axis=1) < np.max(np.abs(g[idx]), axis=1))))
         acc, rej = idx[ok], idx[~ok]
-        theta[acc], f[acc], g[acc], H[acc] = trial[acc], ft[acc], gt[acc], Ht[acc]
+        theta[acc], f[acc], g[acc] = trial[acc], ft[acc], gt[acc]
+        new_h = acc[Ht_ok[acc]]
+        H[new_h] = Ht[new_h]
         n_iter[acc] += 1
         t[acc] = 1.0
         if acc.size:

@@ -209,7 +209,8 @@ def test_segment_pass_and_block_terms_match_reference(rng):
     thetas = rng.standard_normal((3, d + 1))
     loss, weight = np.zeros(3), np.zeros(3)
     grads, hess = np.zeros((3, d + 1)), np.zeros((3, d + 1, d + 1))
-    _segment_pass(X, y, sw, offsets, np.array([2, 0]), thetas, loss, weight, grads, hess)
+    want_h = np.array([True, True, True])
+    _segment_pass(X, y, sw, offsets, np.array([2, 0]), thetas, want_h, loss, weight, grads, hess)
     ref = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2, 0],
                                  thetas.tolist())
     for s in (0, 2):
@@ -218,6 +219,14 @@ def test_segment_pass_and_block_terms_match_reference(rng):
         assert_allclose(grads[s], ref[s][2], rtol=1e-11, atol=1e-11)
         assert_allclose(hess[s], ref[s][3], rtol=1e-11, atol=1e-11)
     assert loss[1] == 0 and not grads[1].any()  # inactive segment untouched
+    kept = hess.copy()
+    want_h[2] = False  # lagged Hessian: gradient refreshed, Hessian left as it was
+    _segment_pass(X, y, sw, offsets, np.array([2]), thetas * 0.5, want_h, loss, weight, grads,
+                  hess)
+    assert_array_equal(hess[2], kept[2])
+    ref2 = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2],
+                                  (thetas * 0.5).tolist())
+    assert_allclose(grads[2], ref2[2][2], rtol=1e-11, atol=1e-11)
     g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
     bl, bw = _block_terms(X, y, sw, 5, 40, thetas[0], True, *_block_scratch(d + 1), g, h)
     rl, rw, rg, rh = reference.block_terms(X.tolist(), y.tolist(), sw.tolist(), 5, 40,

@@ -147,9 +147,10 @@ def _block_terms(X, y, sample_weight, s0, m, theta, want_h, xb, xq, yb, sb, rb, 
 
 @serial
 def _block_scratch(k):
-    """Scratch for _block_terms: xb, xq (BLOCK, k) and five (BLOCK,) vectors."""
-    return (np.zeros((BLOCK, k)), np.zeros((BLOCK, k)), np.zeros(BLOCK), np.zeros(BLOCK),
-            np.zeros(BLOCK), np.zeros(BLOCK), np.zeros(BLOCK))
+    """Scratch for _block_terms: xb, xq (BLOCK, k) and five (BLOCK,) vectors.  Left
+    uninitialised: _block_terms writes rows [0, m) of each before reading them."""
+    return (np.empty((BLOCK, k)), np.empty((BLOCK, k)), np.empty(BLOCK), np.empty(BLOCK),
+            np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK))
 
 
 @parallel
@@ -216,8 +217,10 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
 
 
 @parallel
-def _segment_pass(X, y, sample_weight, offsets, active, thetas, loss, weight, grads, hess):
-    """Loss, weight, gradient and exact Hessian of every active segment (no penalty, no C).
+def _segment_pass(X, y, sample_weight, offsets, active, thetas, want_h, loss, weight, grads,
+                  hess):
+    """Loss, weight, gradient and (where want_h[s]) exact Hessian of every active segment
+    (no penalty, no C); hess[s] is left as it was where want_h[s] is False.
 
     X, y, sample_weight are grouped: segment s is rows offsets[s] .. offsets[s+1]-1
     (sample_weight may be (1,)).  active : (A,) segment indices, largest first; run with a
@@ -237,13 +240,14 @@ def _segment_pass(X, y, sample_weight, offsets, active, thetas, loss, weight, gr
         wsum = 0.0
         for s0 in range(offsets[s], offsets[s + 1], BLOCK):
             bl, bw = _block_terms(X, y, sample_weight, s0, min(BLOCK, offsets[s + 1] - s0),
-                                  thetas[s], True, xb, xq, yb, sb, rb, qb, lb, g, h)
+                                  thetas[s], want_h[s], xb, xq, yb, sb, rb, qb, lb, g, h)
             total += bl
             wsum += bw
         loss[s] = total
         weight[s] = wsum
         grads[s] = g
-        hess[s] = h
+        if want_h[s]:
+            hess[s] = h
     return loss
 
 
