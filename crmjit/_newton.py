@@ -89,6 +89,24 @@ class Problem:
         return idx
 
 
+SLOTS = 64
+
+
+def deal(idx, sizes, slots=SLOTS):
+    """Deal segments idx into at most ``slots`` slots, largest first, round robin: returns
+    (slot_ptr, slot_items) with slot j = slot_items[slot_ptr[j]:slot_ptr[j+1]].  Slot j's
+    first segment is the j-th largest, so the few large ones start first and the many
+    small ones fill in behind them."""
+    order = idx[np.argsort(-sizes[idx], kind="stable")]
+    n_slots = max(1, min(slots, order.size))
+    slot_of = np.arange(order.size) % n_slots
+    by_slot = np.argsort(slot_of, kind="stable")
+    counts = np.bincount(slot_of, minlength=n_slots)
+    slot_ptr = np.zeros(n_slots + 1, dtype=np.int64)
+    np.cumsum(counts, out=slot_ptr[1:])
+    return slot_ptr, order[by_slot]
+
+
 class SegmentProblem:
     """One model per segment of grouped data: segment s is rows offsets[s]:offsets[s+1]."""
 
@@ -104,12 +122,12 @@ class SegmentProblem:
     def evaluate(self, theta, idx, f, g, H, want_h=None):
         """f, g at theta for problems idx, and H for those where want_h (default all);
         returns the indices whose H was recomputed."""
-        order = idx[np.argsort(-self.sizes[idx], kind="stable")]  # largest first
         if want_h is None:
             want_h = np.ones(self.n_problems, dtype=bool)
+        slot_ptr, slot_items = deal(idx, self.sizes)
         with numba.parallel_chunksize(1):
-            _segment_pass(self.X, self.y, self.sw, self.offsets, order, theta, want_h, f,
-                          self.weight, g, H)
+            _segment_pass(self.X, self.y, self.sw, self.offsets, slot_ptr, slot_items, theta,
+                          want_h, f, self.weight, g, H)
         h_idx = idx[want_h[idx]]
         _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, h_idx)
         return h_idx

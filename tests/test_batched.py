@@ -210,7 +210,8 @@ def test_segment_pass_and_block_terms_match_reference(rng):
     loss, weight = np.zeros(3), np.zeros(3)
     grads, hess = np.zeros((3, d + 1)), np.zeros((3, d + 1, d + 1))
     want_h = np.array([True, True, True])
-    _segment_pass(X, y, sw, offsets, np.array([2, 0]), thetas, want_h, loss, weight, grads, hess)
+    slots = (np.array([0, 1, 2]), np.array([2, 0]))  # two slots, one segment each
+    _segment_pass(X, y, sw, offsets, *slots, thetas, want_h, loss, weight, grads, hess)
     ref = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2, 0],
                                  thetas.tolist())
     for s in (0, 2):
@@ -221,8 +222,8 @@ def test_segment_pass_and_block_terms_match_reference(rng):
     assert loss[1] == 0 and not grads[1].any()  # inactive segment untouched
     kept = hess.copy()
     want_h[2] = False  # lagged Hessian: gradient refreshed, Hessian left as it was
-    _segment_pass(X, y, sw, offsets, np.array([2]), thetas * 0.5, want_h, loss, weight, grads,
-                  hess)
+    _segment_pass(X, y, sw, offsets, np.array([0, 1]), np.array([2]), thetas * 0.5, want_h,
+                  loss, weight, grads, hess)
     assert_array_equal(hess[2], kept[2])
     ref2 = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2],
                                   (thetas * 0.5).tolist())
@@ -234,6 +235,15 @@ def test_segment_pass_and_block_terms_match_reference(rng):
     assert bl == pytest.approx(rl, rel=1e-12) and bw == pytest.approx(rw, rel=1e-12)
     assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
     assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
+
+
+def test_deal_spreads_segments_largest_first():
+    from crmjit._newton import deal
+    sizes = np.array([5, 100, 7, 50, 1, 9])
+    ptr, items = deal(np.array([0, 1, 2, 3, 5]), sizes, slots=2)
+    assert ptr.tolist() == [0, 3, 5]
+    assert items.tolist() == [1, 5, 0, 3, 2]  # slot 0: 100, 9, 5; slot 1: 50, 7
+    assert deal(np.array([], dtype=np.int64), sizes)[0].tolist() == [0, 0]
 
 
 def test_newton_direction_matches_reference(rng):

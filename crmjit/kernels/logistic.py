@@ -217,37 +217,42 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
 
 
 @parallel
-def _segment_pass(X, y, sample_weight, offsets, active, thetas, want_h, loss, weight, grads,
-                  hess):
-    """Loss, weight, gradient and (where want_h[s]) exact Hessian of every active segment
-    (no penalty, no C); hess[s] is left as it was where want_h[s] is False.
+def _segment_pass(X, y, sample_weight, offsets, slot_ptr, slot_items, thetas, want_h, loss,
+                  weight, grads, hess):
+    """Loss, weight, gradient and (where want_h[s]) exact Hessian of segments (no penalty,
+    no C); hess[s] is left as it was where want_h[s] is False.
 
     X, y, sample_weight are grouped: segment s is rows offsets[s] .. offsets[s+1]-1
-    (sample_weight may be (1,)).  active : (A,) segment indices, largest first; run with a
-    parallel chunk size of 1 so threads take the next segment as they free up (skewed
-    sizes stay balanced).  thetas (G, d+1); outputs loss, weight (G,), grads (G, d+1),
-    hess (G, d+1, d+1), written for active segments only.  Each segment is one thread's
-    serial pass, so results do not depend on the thread count.
-    Scratch: BLOCK * (2d + 7) float64 per segment in flight.
+    (sample_weight may be (1,)).  The segments to evaluate are dealt into slots:
+    slot j holds slot_items[slot_ptr[j]:slot_ptr[j+1]].  Run with a parallel chunk size of
+    1 so threads take the next slot as they free up; the caller deals segments largest
+    first, round robin, so skewed sizes stay balanced.  Scratch is allocated once per slot.
+    thetas (G, d+1); outputs loss, weight (G,), grads (G, d+1), hess (G, d+1, d+1).  Each
+    segment is one serial pass, so results depend neither on the slots nor on the threads.
+    Scratch: BLOCK * (2d + 7) float64 per slot in flight.
     """
     k = X.shape[1] + 1
-    for t in prange(active.shape[0]):
-        s = active[t]
+    for j in prange(slot_ptr.shape[0] - 1):
         xb, xq, yb, sb, rb, qb, lb = _block_scratch(k)
-        g = np.zeros(k)
-        h = np.zeros((k, k))
-        total = 0.0
-        wsum = 0.0
-        for s0 in range(offsets[s], offsets[s + 1], BLOCK):
-            bl, bw = _block_terms(X, y, sample_weight, s0, min(BLOCK, offsets[s + 1] - s0),
-                                  thetas[s], want_h[s], xb, xq, yb, sb, rb, qb, lb, g, h)
-            total += bl
-            wsum += bw
-        loss[s] = total
-        weight[s] = wsum
-        grads[s] = g
-        if want_h[s]:
-            hess[s] = h
+        g = np.empty(k)
+        h = np.empty((k, k))
+        for t in range(slot_ptr[j], slot_ptr[j + 1]):
+            s = slot_items[t]
+            g[:] = 0.0
+            h[:, :] = 0.0
+            total = 0.0
+            wsum = 0.0
+            for s0 in range(offsets[s], offsets[s + 1], BLOCK):
+                bl, bw = _block_terms(X, y, sample_weight, s0,
+                                      min(BLOCK, offsets[s + 1] - s0), thetas[s], want_h[s],
+                                      xb, xq, yb, sb, rb, qb, lb, g, h)
+                total += bl
+                wsum += bw
+            loss[s] = total
+            weight[s] = wsum
+            grads[s] = g
+            if want_h[s]:
+                hess[s] = h
     return loss
 
 

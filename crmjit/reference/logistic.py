@@ -101,7 +101,8 @@ def block_scratch(k):
 
 
 def segment_pass(X, y, sample_weight, offsets, active, thetas):
-    """{segment: (loss, weight, grad, hess)} for the active segments of grouped data."""
+    """{segment: (loss, weight, grad, hess)} for the active segments of grouped data (the
+    kernel takes them dealt into slots; the order does not change any result)."""
     out = {}
     for s in active:
         lo, hi = offsets[s], offsets[s + 1]
