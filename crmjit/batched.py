@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _newton
 from ._validation import label_codes, positions
 from .kernels.logistic import (_decision_function, _gather_rows, _group_order,
-                               _predict_proba)
+                               _map_labels, _predict_proba)
 from .logistic import _raise_nonfinite_rows, fit_rows
 
 __all__ = ["BatchedLogisticRegression"]
@@ -202,6 +202,9 @@ class BatchedLogisticRegression(BaseEstimator):
         n = X.shape[0]
         if np.ndim(groups) != 1 or len(groups) != n:
             raise ValueError(f"groups must be 1-D with one label per row of X ({n})")
+        fast = self._integer_codes(groups)
+        if fast is not None:
+            return X, fast
         codes, labels = label_codes(groups, "groups")
         where = pd.Index(self.groups_).get_indexer(pd.Index(labels))
         unseen = where < 0
@@ -213,6 +216,28 @@ class BatchedLogisticRegression(BaseEstimator):
             raise ValueError(f"no model for {_name_labels(np.asarray(labels)[flagged])} "
                              f"(flagged at fit: only one class)")
         return X, where[codes]
+
+    def _integer_codes(self, groups):
+        """Model index per row for integer labels through a lookup table, in one parallel
+        pass that also validates them; None when the labels are not small integers."""
+        g = groups.to_numpy() if isinstance(groups, pd.Series) else groups
+        fitted = self.groups_
+        if not (isinstance(g, np.ndarray) and g.dtype.kind in "iu"
+                and fitted.dtype.kind in "iu" and fitted.size
+                and 0 <= fitted.min() and fitted.max() < (1 << 24)):
+            return None
+        table = np.full(int(fitted.max()) + 1, -1, dtype=np.int32)
+        table[fitted[self.valid_]] = np.flatnonzero(self.valid_)
+        codes = np.empty(g.shape[0], dtype=np.int32)
+        if _map_labels(g, table, codes):
+            bad = np.unique(g[codes < 0])
+            known = np.isin(bad, fitted)
+            if not known.all():
+                raise ValueError(f"groups holds labels not seen in fit: "
+                                 f"{_name_labels(bad[~known])}")
+            raise ValueError(f"no model for {_name_labels(bad)} (flagged at fit: only one "
+                             f"class)")
+        return codes
 
     def _score(self, X, groups, kernel):
         X, codes = self._prepare(X, groups)

@@ -11,7 +11,8 @@ import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
 from crmjit.kernels.logistic import (_block_scratch, _block_terms, _gather_rows, _group_order,
-                                     _newton_direction, _newton_directions, _segment_pass)
+                                     _map_labels, _newton_direction, _newton_directions,
+                                     _segment_pass)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -190,6 +191,26 @@ def test_bad_input():
 
 
 # ---------------------------------------------------------------- kernels vs twins
+def test_map_labels_matches_reference(rng):
+    table = np.array([2, -1, 0, 1], dtype=np.int32)
+    labels = np.array([0, 3, 1, 7, -2, 2, 2])
+    out = np.empty(7, dtype=np.int32)
+    bad = _map_labels(labels, table, out)
+    ref, ref_bad = reference.map_labels(labels.tolist(), table.tolist())
+    assert out.tolist() == ref == [2, 1, -1, -1, -1, 0, 0] and bad == ref_bad == 3
+
+
+def test_integer_and_string_labels_score_alike():
+    c = make_customers(3000, n_features=3, n_segments=5, seed=4, segment_skew=0.0)
+    labels = c.segment * 10 + 3  # sparse integer labels
+    m = crmjit.BatchedLogisticRegression().fit(c.X, c.y, labels)
+    p_int = m.predict_proba(c.X, labels)
+    p_obj = m.predict_proba(c.X, labels.astype(object))  # the general (hashing) path
+    assert_array_equal(p_int, p_obj)
+    with pytest.raises(ValueError, match=r"not seen in fit: 2 segment\(s\): \[-4, 5\]"):
+        m.predict_proba(c.X[:4], np.array([3, 5, -4, 13]))
+
+
 def test_group_order_and_gather_match_reference(rng):
     codes = rng.integers(0, 7, 500)
     order, offsets = _group_order(codes, 7)

@@ -8,7 +8,7 @@ the yardstick the kernels are tested against.
 from . import generate, logistic, value
 from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
-                       gather_rows, group_order, log1p_unit, log1pexp, logistic_pass,
+                       gather_rows, group_order, log1p_unit, log1pexp, logistic_pass, map_labels,
                        newton_direction, predict_proba, predict_proba_blas, row_dot,
                        segment_pass, sigmoid, sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
@@ -18,6 +18,7 @@ __all__ = [
     "fit_grouped",
     "gather_rows",
     "group_order",
+    "map_labels",
     "newton_direction",
     "predict_proba_blas",
     "segment_pass",

@@ -135,6 +135,12 @@ def group_order(codes, n_groups):
     return order, offsets
 
 
+def map_labels(labels, table):
+    """([table[v] or -1 outside the table, ...], how many are negative)."""
+    out = [table[v] if 0 <= v < len(table) else -1 for v in labels]
+    return out, sum(1 for c in out if c < 0)
+
+
 def gather_rows(X, order):
     """[X[i] for i in order]."""
     return [list(X[i]) for i in order]
