@@ -16,7 +16,7 @@ from crmjit.data_gen import make_customers
 
 D = 16
 SIZES = {"quick": [200_000], "full": [10_000, 100_000, 1_000_000, 10_000_000]}
-FIT_SIZES = {"quick": [100_000], "full": [10_000, 100_000, 1_000_000]}
+FIT_SIZES = {"quick": [100_000], "full": [10_000, 100_000, 1_000_000, 10_000_000]}
 _DATA = {}
 _TIGHT = {}
 
