@@ -69,9 +69,11 @@ def peak_bytes(func):
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """Store, in each crmjit benchmark's extra_info, its ratio to every peer measured in the
     same run on the same work and size: ``ratio_to[peer] = peer seconds / crmjit seconds``
-    (> 1: crmjit is faster; a sampled peer's ``scale`` is applied)."""
+    (> 1: crmjit is faster; a sampled peer's ``scale`` is applied).  Per-round timings are
+    dropped to keep the JSON small (the summary statistics stay)."""
     groups = {}
     for b in output_json["benchmarks"]:
+        b["stats"].pop("data", None)  # every round's time: megabytes, and unused here
         info = b.get("extra_info", {})
         if "work" in info:
             sec = b["stats"]["min"] * float(info.get("scale", 1.0))

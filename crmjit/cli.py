@@ -98,10 +98,14 @@ def demo(args, out=None):
             cust.X, model.coef_[0], model.intercept_[0]))
 
     # One model per segment, every segment in one call.
-    batched = timer.run(f"fit one model per segment ({args.segments} segments)", n,
-                        lambda: crmjit.BatchedLogisticRegression(invalid="flag").fit(
-                            cust.X, cust.y, cust.segment))
-    batched_seconds = timer.seconds
+    batched, batched_seconds, skipped = None, 0.0, ""
+    try:
+        batched = timer.run(f"fit one model per segment ({args.segments} segments)", n,
+                            lambda: crmjit.BatchedLogisticRegression(invalid="flag").fit(
+                                cust.X, cust.y, cust.segment))
+        batched_seconds = timer.seconds
+    except ValueError as exc:  # too few customers: no segment has both classes
+        skipped = str(exc)
 
     k = min(n, args.sample)
     rows = np.random.default_rng(args.seed).choice(n, size=k, replace=False) if k else []
@@ -137,7 +141,10 @@ def demo(args, out=None):
         print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
               f"difference {pdiff:.3g}", file=out)
 
-    _report_batched(cust, batched, batched_seconds, out)
+    if batched is not None:
+        _report_batched(cust, batched, batched_seconds, out)
+    else:
+        print(f"\nOne model per segment: skipped ({skipped})", file=out)
 
     print("\nPer channel", file=out)
     body = [[ch, f"{int(r.customers):,}", f"{r.clv_mean:,.2f}", f"{r.clv_total:,.0f}",
@@ -256,7 +263,7 @@ def build_parser():
                        "score every customer, and print timings, throughput, held-out AUC, "
                        "coefficient recovery and the largest difference against the "
                        "pure-Python reference on a sample.")
-    p.add_argument("--customers", type=_non_negative_int, default=1_000_000,
+    p.add_argument("--customers", type=_positive_int, default=1_000_000,
                    help="customers to generate (default 1,000,000)")
     p.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     p.add_argument("--segments", type=_positive_int, default=20,

@@ -37,7 +37,13 @@ def test_demo_prints_timings_summary_and_reference_check(capsys):
         assert channel in text
 
 
+def test_demo_with_a_handful_of_customers(capsys):
+    assert cli.main(["demo", "--customers", "7", "--quiet"]) == 0
+    assert "Per channel" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("argv", [["demo", "--customers", "-5"], ["demo", "--customers", "x"],
+                                  ["demo", "--customers", "0"],
                                   ["demo", "--segments", "0"], ["nope"]])
 def test_bad_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as err:
