@@ -69,8 +69,7 @@ def per_customer(x, name, n=None, *, dtype=np.float64):
     _check_kind(a, name, allow_int=True)
     if a.ndim > 1:
         raise ValueError(f"{name} must be a scalar or 1-D, got shape {a.shape}")
-    a = np.ascontiguousarray(a.reshape(-1), dtype=dtype) if a.dtype != dtype or a.ndim == 0 \
-        else np.ascontiguousarray(a)
+    a = np.ascontiguousarray(a.reshape(-1), dtype=dtype)  # no copy when already right
     if n is not None and a.shape[0] not in (1, n):
         raise ValueError(f"{name} has length {a.shape[0]} but there are {n} customers")
     return a

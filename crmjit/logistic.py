@@ -25,9 +25,7 @@ def _score_inputs(X, coef, intercept, out, name_out="out"):
     """Validate scoring inputs; X is never copied when it is float32/float64."""
     X = float_array(X, "X", ndims=(2,))
     n, d = X.shape
-    w = per_customer(coef, "coef", dtype=np.float64)
-    if np.ndim(coef) == 2:
-        raise ValueError("coef must be 1-D of length n_features")
+    w = per_customer(coef, "coef", dtype=np.float64)  # rejects 2-D coef by name
     if w.shape[0] != d:
         raise ValueError(f"coef has {w.shape[0]} values but X has {d} features")
     b = per_customer(intercept, "intercept", dtype=np.float64)

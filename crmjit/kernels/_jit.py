@@ -1,7 +1,7 @@
 """The one place that sets numba options for every crmjit kernel.
 
 Every kernel is decorated with :func:`serial` or :func:`parallel` from here, never with
-``numba.njit`` directly (``tests/test_jit_policy.py`` greps for that).
+``numba.njit`` directly (``tests/test_policy.py`` greps for that).
 
 * ``nogil=True``: callers may run kernels from several Python threads.
 * ``error_model="numpy"``: division by zero gives inf/NaN instead of raising inside the
