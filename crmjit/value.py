@@ -175,7 +175,7 @@ def _ratio(num, den, num_name, den_name, scale, zero_division):
     out = np.where(np.broadcast_to(zero, out.shape), np.nan, out)
     if scalar:
         return float(out[0])
-    if index is not None:
+    if index is not None and len(index) == out.shape[0]:
         return pd.Series(out, index=index)
     return out
 

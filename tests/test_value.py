@@ -179,6 +179,8 @@ def test_ratio_series_align_and_keep_index():
     assert out.to_dict() == {"a": 25.0, "b": 10.0}
     with pytest.raises(ValueError, match="same index labels"):
         crmjit.cac(spend, pd.Series({"a": 1, "c": 2}))
+    # a one-value Series broadcast against an array keeps the array's shape
+    assert_allclose(crmjit.cac(pd.Series({"all": 90.0}), [1, 2, 3]), [90.0, 45.0, 30.0])
 
 
 @pytest.mark.parametrize("call, words", [
