@@ -68,7 +68,7 @@ class Problem:
         self.lam = np.array([lam], dtype=np.float64)
         self.fit_intercept = fit_intercept
         n, self.d = X.shape
-        self.n_chunks = fixed_chunks(n)
+        self.n_chunks = fixed_chunks(n, min_chunk=1 << 12)  # small n still uses both threads
         self.rows = rows
         self.stride = hess_stride(n // rows)
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
