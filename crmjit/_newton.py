@@ -73,7 +73,6 @@ class Problem:
         self.stride = hess_stride(n // rows)
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
                              else float(np.sum(sample_weight)))
-        self.n_problems = 1
 
     def evaluate(self, theta, idx, f, g, H, want_h=None):
         """f, g, H at theta for problem 0 (H always: it is already subsampled, cheap)."""
