@@ -3,6 +3,8 @@
 Public API
 ----------
 Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`, :func:`predict_proba`, :func:`decision_function`.
+Probabilistic CLV: :func:`rfm_summary`, :class:`BetaGeoModel`, :class:`GammaGammaModel`,
+:func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Synthetic data: :mod:`crmjit.data_gen` (:func:`crmjit.data_gen.make_customers`).
 Pure-Python yardsticks: :mod:`crmjit.reference`.
@@ -11,11 +13,16 @@ Pure-Python yardsticks: :mod:`crmjit.reference`.
 from . import data_gen, reference
 from ._version import __version__
 from .batched import BatchedLogisticRegression
+from .btyd import BetaGeoModel, GammaGammaModel, customer_lifetime_value
+from .rfm import rfm_summary
 from .logistic import LogisticRegression, decision_function, predict_proba
 from .value import cac, channel_summary, clv, conversion_rate
 
 __all__ = [
     "BatchedLogisticRegression",
+    "BetaGeoModel",
+    "GammaGammaModel",
+    "customer_lifetime_value",
     "LogisticRegression",
     "__version__",
     "cac",
@@ -26,4 +33,5 @@ __all__ = [
     "decision_function",
     "predict_proba",
     "reference",
+    "rfm_summary",
 ]

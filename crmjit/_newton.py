@@ -1,5 +1,6 @@
 """Damped Newton for L2-penalised logistic regression: one solver for one model and for
 thousands of per-segment models (solved in lock-step, each with its own step length).
+:func:`minimize` also solves the probabilistic-CLV likelihoods (``crmjit.btyd``).
 
 Each problem minimises ``f(theta) = sum_i s_i logloss_i + 0.5 * lam * ||w||^2`` with
 ``lam = 1 / C``: the same minimiser as scikit-learn's ``C * sum_i s_i logloss_i +
@@ -132,10 +133,28 @@ class SegmentProblem:
         return h_idx
 
 
+def _directions(problem, g, H, idx, n_free, step):
+    """Newton directions of problems idx; with ``problem.max_step`` set, a direction whose
+    largest coordinate exceeds it is shortened to it (a trust region for likelihoods whose
+    Hessian is indefinite far from the optimum)."""
+    _newton_directions(g, H, idx, n_free, step)
+    cap = getattr(problem, "max_step", None)
+    if cap is not None and idx.size:
+        size = np.max(np.abs(step[idx]), axis=1)
+        shrink = np.minimum(1.0, cap / np.maximum(size, 1e-300))
+        step[idx] *= shrink[:, None]
+
+
 def minimize(problem, theta, tol, max_iter, active=None):
     """Damped Newton on every problem at once (those where ``active`` is True, default
-    all) from theta (G, d+1), which is updated in place.  Returns (n_iter (G,),
-    converged (G,) bool)."""
+    all) from theta (G, k), which is updated in place.  Returns (n_iter (G,),
+    converged (G,) bool).
+
+    ``problem`` is anything with ``evaluate(theta, idx, f, g, H, want_h)`` (writes the
+    objective, gradient and Hessian of problems idx; returns the indices whose Hessian it
+    recomputed) and ``fit_intercept`` (False: the last coordinate is held fixed).  The
+    logistic problems here and the BG/NBD and Gamma-Gamma likelihoods (``crmjit.btyd``)
+    share it."""
     G, k = theta.shape
     n_free = k if problem.fit_intercept else k - 1
     f, g, H = np.zeros(G), np.zeros((G, k)), np.zeros((G, k, k))
@@ -146,7 +165,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
     done = np.zeros(G, dtype=bool) if active is None else ~np.asarray(active, dtype=bool)
     all_idx = np.flatnonzero(~done)
     problem.evaluate(theta, all_idx, f, g, H)
-    _newton_directions(g, H, all_idx, n_free, step)
+    _directions(problem, g, H, all_idx, n_free, step)
     ft, gt, Ht = f.copy(), g.copy(), H.copy()
     while True:
         # Converged: the Newton step from the current point is below tol; take it.
@@ -182,7 +201,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
         n_iter[acc] += 1
         t[acc] = 1.0
         if acc.size:
-            _newton_directions(g, H, acc, n_free, step)
+            _directions(problem, g, H, acc, n_free, step)
         t[rej] *= 0.5
         done[rej[t[rej] < 2.0 ** -40]] = True  # no acceptable step: give up, not converged
     return n_iter, converged

@@ -13,3 +13,19 @@ def seed(request):
 @pytest.fixture
 def rng(seed):
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def lifetimes_quiet():
+    """A context manager for calls into lifetimes (unmaintained since 2020: under pandas 3
+    and NumPy 2 it warns about deprecated options, which the test config turns into
+    errors).  lifetimes is only ever the yardstick, in tests and benchmarks."""
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def quiet():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            yield
+    return quiet

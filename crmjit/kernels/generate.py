@@ -120,3 +120,117 @@ def _customer_rows(seed, start, seg_cdf, coef, intercept, chan_cdf, chan_mu, chu
         rate[i] = 0.005 + 0.015 * _uniform(k_rate, g)
         life = 1 + int(math.floor(math.log(_uniform(k_life, g)) / log_keep))
         lifespan[i] = min(life, p)
+
+
+# ------------------------------------------------------------------ BG/NBD + Gamma-Gamma
+
+STREAM_BTYD = 10
+
+
+@serial
+def _gamma(key, counter, shape):
+    """Gamma(shape, 1) variate (Marsaglia-Tsang; shape < 1 boosted by U^(1/shape)) from
+    the uniforms key, counter, counter+1, ...  Returns (value, next counter)."""
+    boost = 1.0
+    if shape < 1.0:
+        boost = _uniform(key, counter) ** (1.0 / shape)
+        counter += np.uint64(1)
+        shape += 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        rad = math.sqrt(-2.0 * math.log(_uniform(key, counter)))
+        z = rad * math.cos(_TWO_PI * _uniform(key, counter + np.uint64(1)))
+        counter += np.uint64(2)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _uniform(key, counter)
+        counter += np.uint64(1)
+        if math.log(u) < 0.5 * z * z + d - d * v + d * math.log(v):
+            return d * v * boost, counter
+
+
+@serial
+def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, times, amounts):
+    """Simulate one customer: age T ~ U(0, t_max]; rate lambda ~ Gamma(r, alpha); death
+    probability ~ Beta(a, b); spend scale nu ~ Gamma(q, v).  Purchases at 0 and after
+    Exp(lambda) gaps up to T, dying after each repeat purchase with that probability;
+    each spend ~ Gamma(p, nu).  Writes purchase times (age at purchase) and amounts into
+    times/amounts when they are long enough (a first, counting pass passes length 0).
+    Returns (T, purchases incl. the first, age at the last purchase, repeat spend total)."""
+    ctr = np.uint64(0)
+    T = t_max * _uniform(key, ctr)
+    ctr += np.uint64(1)
+    g, ctr = _gamma(key, ctr, r)
+    lam = g / alpha
+    ga, ctr = _gamma(key, ctr, a)
+    gb, ctr = _gamma(key, ctr, b)
+    death = ga / (ga + gb)
+    gn, ctr = _gamma(key, ctr, q)
+    nu = gn / v
+    t = 0.0
+    last = 0.0
+    spent = 0.0
+    k = 0
+    while True:
+        z, ctr = _gamma(key, ctr, p)
+        if k < times.shape[0]:
+            times[k] = t
+            amounts[k] = z / nu
+        if k > 0:
+            spent += z / nu
+        last = t
+        k += 1
+        if k > 1:
+            if _uniform(key, ctr) <= death:
+                break
+            ctr += np.uint64(1)
+        t += -math.log(_uniform(key, ctr)) / lam
+        ctr += np.uint64(1)
+        if t > T:
+            break
+    return T, k, last, spent
+
+
+@parallel
+def _btyd_summary(seed, start, params, t_max, x, tx, T, m):
+    """Customers [start, start + len(x)): exact summaries (frequency = repeat purchases,
+    recency = age at the last purchase, T, mean repeat spend, 0 without repeats).
+    params (7,) = (r, alpha, a, b, p, q, v)."""
+    base = _stream_key(seed, STREAM_BTYD)
+    times = np.empty(0)
+    amounts = np.empty(0)
+    for i in prange(x.shape[0]):
+        key = _stream_key(base, np.uint64(start + i))
+        age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],
+                                             params[4], params[5], params[6], t_max, times,
+                                             amounts)
+        T[i] = age
+        x[i] = k - 1
+        tx[i] = last
+        m[i] = spent / (k - 1) if k > 1 else 0.0
+    return x
+
+
+@parallel
+def _btyd_fill(seed, start, params, t_max, counts_ptr, x, tx, T, m, birth, when, amount):
+    """Second pass: purchases of customer i at when[counts_ptr[i]:counts_ptr[i+1]] (age at
+    purchase + birth), amounts likewise, and the exact summary (x, tx, T, m)."""
+    base = _stream_key(seed, STREAM_BTYD)
+    for i in prange(x.shape[0]):
+        key = _stream_key(base, np.uint64(start + i))
+        lo, hi = counts_ptr[i], counts_ptr[i + 1]
+        age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],
+                                             params[4], params[5], params[6], t_max,
+                                             when[lo:hi], amount[lo:hi])
+        T[i] = age
+        x[i] = k - 1
+        tx[i] = last
+        m[i] = spent / (k - 1) if k > 1 else 0.0
+        b0 = t_max - age
+        birth[i] = b0
+        for j in range(lo, hi):
+            when[j] += b0
+    return x

@@ -1,11 +1,12 @@
 """Pure-Python twins of the kernels: lists and ``math`` only, no NumPy.
 
 One function per kernel, same name without the leading underscore, same arguments (minus
-the output buffer), same broadcasting conventions.  Slow and obvious on purpose: they are
+the output buffer), same broadcasting conventions; where a kernel works on a sorted or
+chunked layout, its twin may take the plain per-customer lists instead.  Slow and obvious on purpose: they are
 the yardstick the kernels are tested against.
 """
 
-from . import generate, logistic, value
+from . import btyd, generate, logistic, rfm, special, value
 from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
                        gather_rows, group_order, log1p_unit, log1pexp, logistic_pass, map_labels,
@@ -14,6 +15,9 @@ from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_gro
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
+    "btyd",
+    "rfm",
+    "special",
     "block_terms",
     "fit_grouped",
     "gather_rows",

@@ -76,3 +76,78 @@ def customer_rows(seed, start, seg_cdf, coef, intercept, chan_cdf, chan_mu, chur
         out["rate"].append(0.005 + 0.015 * uniform(keys["rate"], g))
         out["lifespan"].append(min(life, n_periods))
     return out
+
+
+BTYD_STREAM = 10
+
+
+def gamma(key, counter, shape):
+    """Gamma(shape, 1) by Marsaglia-Tsang from uniforms key, counter, ...: (value, next)."""
+    boost = 1.0
+    if shape < 1.0:
+        boost = uniform(key, counter) ** (1.0 / shape)
+        counter += 1
+        shape += 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9.0 * d)
+    while True:
+        rad = math.sqrt(-2.0 * math.log(uniform(key, counter)))
+        z = rad * math.cos(2.0 * math.pi * uniform(key, counter + 1))
+        counter += 2
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v ** 3
+        u = uniform(key, counter)
+        counter += 1
+        if math.log(u) < 0.5 * z * z + d - d * v + d * math.log(v):
+            return d * v * boost, counter
+
+
+def btyd_customer(key, r, alpha, a, b, p, q, v, t_max):
+    """One simulated customer: (T, purchase ages, amounts)."""
+    T = t_max * uniform(key, 0)
+    ctr = 1
+    g, ctr = gamma(key, ctr, r)
+    lam = g / alpha
+    ga, ctr = gamma(key, ctr, a)
+    gb, ctr = gamma(key, ctr, b)
+    death = ga / (ga + gb)
+    gn, ctr = gamma(key, ctr, q)
+    nu = gn / v
+    t, times, amounts = 0.0, [], []
+    while True:
+        z, ctr = gamma(key, ctr, p)
+        times.append(t)
+        amounts.append(z / nu)
+        if len(times) > 1:
+            if uniform(key, ctr) <= death:
+                break
+            ctr += 1
+        t += -math.log(uniform(key, ctr)) / lam
+        ctr += 1
+        if t > T:
+            break
+    return T, times, amounts
+
+
+def btyd_summary(seed, start, params, t_max, n):
+    """Exact (frequency, recency, T, mean repeat spend) of customers start..start+n-1."""
+    base = stream_key(seed, BTYD_STREAM)
+    out = []
+    for i in range(start, start + n):
+        T, times, amounts = btyd_customer(stream_key(base, i), *params, t_max)
+        x = len(times) - 1
+        out.append((float(x), times[-1], T, sum(amounts[1:]) / x if x else 0.0))
+    return out
+
+
+def btyd_fill(seed, start, params, t_max, n):
+    """Purchase dates (days from the window start) and amounts of customers start.., flat."""
+    base = stream_key(seed, BTYD_STREAM)
+    when, amount = [], []
+    for i in range(start, start + n):
+        T, times, amounts = btyd_customer(stream_key(base, i), *params, t_max)
+        when += [t + t_max - T for t in times]
+        amount += amounts
+    return when, amount

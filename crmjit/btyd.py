@@ -1,0 +1,556 @@
+"""Probabilistic CLV ("buy till you die"): BG/NBD purchases, Gamma-Gamma spend and
+lifetimes' customer lifetime value, with per-segment fits in one call.
+
+Definitions follow the ``lifetimes`` package (Fader, Hardie & Lee 2005; Fader & Hardie
+2013) so that its users get the same numbers:
+
+* BG/NBD: each customer buys at Poisson rate lambda ~ Gamma(r, alpha) while alive and dies
+  after each purchase with probability p ~ Beta(a, b).  Fitted by maximum likelihood on
+  (frequency x = repeat purchases, recency t_x = age at the last purchase, T = age), all in
+  the same time unit.  ``penalizer_coef`` adds ``c * (r^2 + (alpha/T_max)^2 + a^2 + b^2)``
+  to the mean negative log-likelihood: lifetimes' penalty, which it applies in time scaled
+  so that the oldest customer has T = 1.
+* Gamma-Gamma: a customer's spends are Gamma(p, nu) with nu ~ Gamma(q, v); fitted on the
+  repeat customers' (frequency, mean repeat spend).  Penalty ``c * (p^2 + q^2 + v^2)``.
+* CLV: ``sum_{i=1..time} spend * (E[N(i s)] - E[N((i-1) s)]) / (1 + d)^i`` with s the
+  number of model time units in a month (``freq``: D 30, W 4.345, M 1, H 720).
+
+Both models solve the likelihood with the damped Newton of :mod:`crmjit._newton` in log
+parameters, with the exact gradient and Hessian from the fused kernels of
+:mod:`crmjit.kernels.btyd`; ``groups=`` fits one parameter set per segment in lock-step.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _newton
+from ._validation import check_finite, float_array, label_codes, positions
+from .kernels.btyd import (NACC_BG, NACC_GG, _bg_clv, _bg_customer_pass, _bg_expected,
+                           _bg_p_alive, _bg_table_pass, _gg_customer_pass, _gg_expected,
+                           _gg_table_pass)
+from .kernels._jit import fixed_chunks
+from .kernels.logistic import _group_order
+
+FREQ_FACTOR = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 720.0, "h": 720.0}
+CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
+START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _vector(x, name):
+    """A scalar or 1-D float input as a float64 1-D array (a scalar gives length 1)."""
+    a = float_array(np.atleast_1d(x) if np.ndim(x) == 0 else x, name, ndims=(1,))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    check_finite(a, name)
+    return a
+
+
+def _index_of(*args):
+    for a in args:
+        if isinstance(a, pd.Series):
+            return a.index
+    return None
+
+
+def _broadcast(named):
+    """Broadcast (name, array) pairs of length 1 or n to one length n."""
+    n = max(a.shape[0] for _, a in named)
+    out = []
+    for name, a in named:
+        if a.shape[0] not in (1, n):
+            raise ValueError(f"{name} has length {a.shape[0]} but another argument has "
+                             f"length {n}")
+        out.append(np.ascontiguousarray(np.broadcast_to(a, (n,))) if a.shape[0] != n else a)
+    return out
+
+
+def _frequency(frequency, name="frequency"):
+    x = _vector(frequency, name)
+    bad = x < 0
+    if bad.any():
+        raise ValueError(f"{name} must be >= 0; negative values at positions {positions(bad)}")
+    frac = x != np.floor(x)
+    if frac.any():
+        raise ValueError(f"{name} must hold whole numbers of repeat purchases; non-integer "
+                         f"values at positions {positions(frac)}")
+    return x
+
+
+def rfm_arrays(frequency, recency, T):
+    """Validated, broadcast (x, t_x, T) float64 arrays: finite, x whole and >= 0,
+    0 <= t_x <= T, and t_x = 0 where x = 0 (lifetimes' rules)."""
+    x = _frequency(frequency)
+    tx = _vector(recency, "recency")
+    age = _vector(T, "T")
+    x, tx, age = _broadcast([("frequency", x), ("recency", tx), ("T", age)])
+    for name, a in (("recency", tx), ("T", age)):
+        if (a < 0).any():
+            raise ValueError(f"{name} must be >= 0; negative values at positions "
+                             f"{positions(a < 0)}")
+    if (tx > age).any():
+        raise ValueError(f"recency must be <= T (a purchase after the end of observation); "
+                         f"recency > T at positions {positions(tx > age)}")
+    if ((x == 0) & (tx != 0)).any():
+        raise ValueError("recency must be 0 for customers with frequency 0 (no repeat "
+                         f"purchase); non-zero at positions {positions((x == 0) & (tx != 0))}")
+    return x, tx, age
+
+
+def _weights(weights, n):
+    if weights is None:
+        return np.ones(1)
+    w = _vector(weights, "weights")
+    if w.shape[0] != n:
+        raise ValueError(f"weights has length {w.shape[0]} but there are {n} customers")
+    if (w < 0).any():
+        raise ValueError(f"weights must be >= 0; negative at positions {positions(w < 0)}")
+    return w
+
+
+def _check_penalizer(c):
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not np.isfinite(c) or c < 0:
+        raise ValueError(f"penalizer_coef must be a finite number >= 0, got {c!r}")
+    return float(c)
+
+
+# ----------------------------------------------------------------------- the layout
+
+class _Layout:
+    """Customers grouped for a likelihood pass: sorted by group (a counting sort, no copy
+    when there is one group), cut into chunks of at most CHUNK customers inside a group,
+    and the distinct frequencies of each group with their total weights."""
+
+    def __init__(self, codes, n_groups, x, w):
+        n = x.shape[0]
+        if codes is None:
+            self.order = None
+            offsets = np.array([0, n], dtype=np.int64)
+        else:
+            self.order, offsets = _group_order(codes, n_groups)
+        self.offsets = offsets
+        sizes = np.diff(offsets)
+        per = np.maximum(1, -(-sizes // CHUNK))
+        self.chunk_group = np.repeat(np.arange(n_groups, dtype=np.int64), per)
+        first = np.zeros(n_groups, dtype=np.int64)
+        np.cumsum(per[:-1], out=first[1:])
+        self.chunk_first = first
+        within = np.arange(self.chunk_group.shape[0]) - first[self.chunk_group]
+        starts = np.minimum(offsets[:-1][self.chunk_group] + within * CHUNK,
+                            offsets[1:][self.chunk_group])
+        self.chunk_ptr = np.append(starts, n).astype(np.int64)
+        xs = self.take(x)
+        ws = w if w.shape[0] == 1 else self.take(w)
+        row_w = np.broadcast_to(ws, (n,))
+        self.W = np.add.reduceat(row_w, offsets[:-1]) if n else np.zeros(n_groups)
+        self.W[sizes == 0] = 0.0
+        xi = xs.astype(np.int64)
+        width = int(xi.max()) + 1 if n else 1
+        group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+        if n_groups * width <= 1 << 25:
+            key = group_of * width + xi
+            present = np.bincount(key, minlength=n_groups * width) > 0
+            total = np.bincount(key, weights=row_w, minlength=n_groups * width)
+            keys = np.flatnonzero(present)
+            uw = total[keys]
+        else:
+            keys, inverse = np.unique(group_of * width + xi, return_inverse=True)
+            uw = np.bincount(inverse, weights=row_w)
+        self.ux = (keys % width).astype(np.float64)
+        self.uw = np.asarray(uw, dtype=np.float64)
+        self.u_ptr = np.searchsorted(keys // width, np.arange(n_groups + 1)).astype(np.int64)
+
+    def take(self, a):
+        return a if self.order is None else a[self.order]
+
+
+def _unpack(tot, k):
+    """(G, nacc) accumulators -> value (G,), gradient (G, k), Hessian (G, k, k)."""
+    G = tot.shape[0]
+    H = np.empty((G, k, k))
+    pos = 1 + k
+    for i in range(k):
+        for j in range(i, k):
+            H[:, i, j] = H[:, j, i] = tot[:, pos]
+            pos += 1
+    return tot[:, 0], tot[:, 1:1 + k], H
+
+
+class _Likelihood:
+    """Mean negative log-likelihood (+ penalty) of G independent problems in log
+    parameters, in the form :func:`crmjit._newton.minimize` solves."""
+
+    fit_intercept = True  # every coordinate is free
+    max_step = 1.0  # no parameter changes by more than a factor e in one step
+
+    def __init__(self, k, nacc, table, table_args, customer, customer_args, layout,
+                 penalizer, penalty_scale):
+        self.k, self.table, self.customer = k, table, customer
+        self.table_args, self.customer_args = table_args, customer_args
+        self.layout = layout
+        G = layout.W.shape[0]
+        self.penalty = penalizer * penalty_scale  # (G, k)
+        self._tab = np.zeros((G, nacc))
+        self._acc = np.zeros((layout.chunk_group.shape[0], nacc))
+
+    def natural(self, params, idx):
+        """Total log-likelihood (G,), gradient (G, k), Hessian (G, k, k) in the natural
+        parameters (rows idx valid)."""
+        active = np.zeros(params.shape[0], dtype=bool)
+        active[idx] = True
+        tab = self.table(*self.table_args, params, active, self._tab)
+        acc = self.customer(*self.customer_args, params, active, self._acc)
+        return _unpack(tab + np.add.reduceat(acc, self.layout.chunk_first, axis=0), self.k)
+
+    def evaluate(self, theta, idx, f, g, H, want_h=None):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            p = np.exp(theta)
+            ll, gn, Hn = self.natural(p, idx)
+            W = self.layout.W[idx, None]
+            pi, pen = p[idx], self.penalty[idx]
+            f[idx] = -ll[idx] / W[:, 0] + np.sum(pen * pi * pi, axis=1)
+            g[idx] = -pi * gn[idx] / W + 2.0 * pen * pi * pi
+            Hl = -(pi[:, :, None] * pi[:, None, :] * Hn[idx])
+            diag = np.arange(self.k)
+            Hl[:, diag, diag] -= pi * gn[idx]
+            H[idx] = Hl / W[:, :, None]
+            H[idx[:, None], diag, diag] += 4.0 * pen * pi * pi
+        return idx
+
+
+def _solve(problem, theta, tol, max_iter, names, labels, what):
+    """Run the lock-step Newton; warn once for groups that hit max_iter; raise if a
+    group's parameters are not finite."""
+    n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
+    params = np.exp(theta)
+    bad = ~np.isfinite(params).all(axis=1)
+    if bad.any():
+        which = "" if labels is None else f" for segments {list(labels[bad][:5])}"
+        raise ValueError(f"{what} fit diverged{which}: the likelihood has no finite "
+                         "maximum for these data; add a penalizer_coef > 0")
+    if not converged.all():
+        which = ("" if labels is None else
+                 f" in {int((~converged).sum())} segments, e.g. {list(labels[~converged][:5])}")
+        warnings.warn(f"{what} fit did not converge in max_iter={max_iter} iterations{which};"
+                      " increase max_iter or add a penalizer_coef", ConvergenceWarning,
+                      stacklevel=3)
+    return params, n_iter, converged
+
+
+class _Model:
+    """Shared fitted-parameter handling of the two models."""
+
+    PARAMS: tuple = ()
+
+    def _set_fit(self, params, labels, n_iter, converged, problem, ses):
+        self.groups_ = labels
+        self.n_iter_ = n_iter if labels is not None else int(n_iter[0])
+        self.converged_ = converged if labels is not None else bool(converged[0])
+        self._params = params
+        if labels is None:
+            self.params_ = pd.Series(params[0], index=list(self.PARAMS))
+            self.standard_errors_ = pd.Series(ses[0], index=list(self.PARAMS))
+        else:
+            index = pd.Index(labels, name="group")
+            self.params_ = pd.DataFrame(params, index=index, columns=list(self.PARAMS))
+            self.standard_errors_ = pd.DataFrame(ses, index=index, columns=list(self.PARAMS))
+
+    def _check_fitted(self):
+        if not hasattr(self, "_params"):
+            raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
+
+    def _codes(self, groups, n):
+        """Per-customer parameter rows: (1,) code 0 for an ungrouped model, else the
+        fitted segment of each label (unseen labels are an error)."""
+        self._check_fitted()
+        if self.groups_ is None:
+            if groups is not None:
+                raise ValueError("groups given, but the model was fitted without groups")
+            return np.zeros(1, dtype=np.int64)
+        if groups is None:
+            raise ValueError(f"the model was fitted per segment ({len(self.groups_)} "
+                             "segments): pass groups= with each customer's segment")
+        g = np.asarray(groups.to_numpy() if hasattr(groups, "to_numpy") else groups)
+        g = g.reshape(-1) if g.ndim == 0 else g
+        if g.ndim != 1 or g.shape[0] not in (1, n):
+            raise ValueError(f"groups must be 1-D with one label per customer ({n}), got "
+                             f"shape {g.shape}")
+        codes = pd.Index(self.groups_).get_indexer(g)
+        if (codes < 0).any():
+            unseen = pd.unique(g[codes < 0])
+            raise ValueError(f"groups has {len(unseen)} label(s) not seen at fit, e.g. "
+                             f"{list(unseen[:5])}")
+        return codes.astype(np.int64)
+
+
+def _standard_errors(problem, params):
+    """sqrt(diag(inverse observed information)) of the unpenalised log-likelihood; NaN
+    where the information is not positive definite (a fit stopped short of a maximum)."""
+    idx = np.arange(params.shape[0])
+    _, _, Hn = problem.natural(params, idx)
+    ses = np.full(params.shape, np.nan)
+    for g in idx:
+        try:
+            var = np.diag(np.linalg.inv(-Hn[g]))
+        except np.linalg.LinAlgError:
+            continue
+        ses[g] = np.where(var > 0, np.sqrt(np.abs(var)), np.nan)  # NaN off a maximum
+    return ses
+
+
+def _group_input(groups, n):
+    if groups is None:
+        return None, None, 1
+    codes, labels = label_codes(groups, "groups")
+    if codes.shape[0] != n:
+        raise ValueError(f"groups has length {codes.shape[0]} but there are {n} customers")
+    labels = np.asarray(labels)
+    return codes, labels, labels.shape[0]
+
+
+def _wrap(values, index):
+    return values if index is None or len(index) != values.shape[0] else pd.Series(
+        values, index=index)
+
+
+class BetaGeoModel(_Model):
+    """BG/NBD purchase model (lifetimes' ``BetaGeoFitter``), optionally one per segment.
+
+    Parameters
+    ----------
+    penalizer_coef : float >= 0
+        L2 penalty on the parameters, as lifetimes (alpha in time scaled to max T = 1).
+    tol : float
+        Newton stops when a step changes no log-parameter by more than ``tol`` (relative).
+    max_iter : int
+        Newton iterations per segment before a ``ConvergenceWarning``.
+
+    Fitted attributes: ``params_`` (Series r, alpha, a, b; a DataFrame with one row per
+    segment when fitted with ``groups``), ``standard_errors_`` (same shape, from the
+    observed information), ``groups_`` (labels or None), ``n_iter_``, ``converged_``.
+    Times (recency, T, t) are in whatever unit the data uses; alpha is in that unit.
+    """
+
+    PARAMS = ("r", "alpha", "a", "b")
+
+    def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
+        self.penalizer_coef = penalizer_coef
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def _problem(self, x, tx, age, w, codes, n_groups, penalizer):
+        layout = _Layout(codes, n_groups, x, w)
+        xs, txs, ages = layout.take(x), layout.take(tx), layout.take(age)
+        ws = w if w.shape[0] == 1 else layout.take(w)
+        t_max = np.maximum.reduceat(ages, layout.offsets[:-1]) if ages.size else np.ones(1)
+        scale = np.ones((n_groups, 4))
+        scale[:, 1] = 1.0 / t_max ** 2
+        return _Likelihood(4, NACC_BG, _bg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
+                           _bg_customer_pass, (xs, txs, ages, ws, layout.chunk_ptr,
+                                               layout.chunk_group), layout, penalizer,
+                           scale), t_max
+
+    def fit(self, frequency, recency, T, weights=None, groups=None):
+        """Fit by maximum likelihood.
+
+        frequency, recency, T : (n,) repeat purchases, age at the last purchase, age.
+        weights : (n,) optional, how many customers share each row (lifetimes' weights).
+        groups : (n,) optional segment labels: one parameter set per segment.
+        Returns self.
+        """
+        penalizer = _check_penalizer(self.penalizer_coef)
+        x, tx, age = rfm_arrays(frequency, recency, T)
+        n = x.shape[0]
+        if n == 0:
+            raise ValueError("frequency, recency and T are empty: nothing to fit")
+        w = _weights(weights, n)
+        codes, labels, G = _group_input(groups, n)
+        problem, t_max = self._problem(x, tx, age, w, codes, G, penalizer)
+        if (t_max <= 0).any():
+            raise ValueError("T must be > 0 for at least one customer (of each segment)")
+        if (problem.layout.W <= 0).any():
+            raise ValueError("weights sum to 0 (in a segment): nothing to fit")
+        theta = np.full((G, 4), START)
+        theta[:, 1] -= np.log(1.0 / t_max)  # lifetimes starts alpha at e^0.1 scaled time
+        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, self.PARAMS,
+                                      labels, "BG/NBD")
+        self._set_fit(params, labels, n_iter, conv, problem,
+                      _standard_errors(problem, params))
+        return self
+
+    def log_likelihood(self, frequency, recency, T, weights=None, groups=None):
+        """Total (weighted) log-likelihood of the data under the fitted parameters."""
+        x, tx, age = rfm_arrays(frequency, recency, T)
+        w = _weights(weights, x.shape[0])
+        codes = self._codes(groups, x.shape[0])
+        G = self._params.shape[0]
+        full = None if self.groups_ is None else np.broadcast_to(codes, x.shape).copy()
+        problem, _ = self._problem(x, tx, age, w, full, G, 0.0)
+        ll, _, _ = problem.natural(self._params, np.arange(G))
+        return float(np.sum(ll))
+
+    def p_alive(self, frequency, recency, T, groups=None):
+        """P(customer still alive | history): (n,) (a Series when given Series)."""
+        x, tx, age = rfm_arrays(frequency, recency, T)
+        codes = self._codes(groups, x.shape[0])
+        out = _bg_p_alive(x, tx, age, codes, self._params, np.empty(x.shape[0]))
+        return _wrap(out, _index_of(frequency, recency, T))
+
+    def expected_purchases(self, t, frequency, recency, T, groups=None):
+        """Expected repeat purchases in (T, T + t] given the history (lifetimes'
+        ``conditional_expected_number_of_purchases_up_to_time``).  t: scalar or (n,), >= 0,
+        in the data's time unit."""
+        tt = _vector(t, "t")
+        if (tt < 0).any():
+            raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
+        x, tx, age = rfm_arrays(frequency, recency, T)
+        tt, x, tx, age = _broadcast([("t", tt), ("frequency", x), ("recency", tx),
+                                     ("T", age)])
+        codes = self._codes(groups, x.shape[0])
+        n = x.shape[0]
+        out = _bg_expected(tt, x, tx, age, codes, self._params, fixed_chunks(n, 1 << 12),
+                           np.empty(n))
+        return _wrap(out, _index_of(frequency, recency, T))
+
+    def expected_purchases_new_customer(self, t, groups=None):
+        """Expected repeat purchases in (0, t] of a new customer (lifetimes'
+        ``expected_number_of_purchases_up_to_time``): the conditional expectation at
+        x = t_x = T = 0.  t: scalar or (m,); groups: a label or (m,) labels if grouped."""
+        tt = _vector(t, "t")
+        if groups is not None and np.ndim(groups) == 0:
+            groups = [groups]
+        if groups is not None:
+            gl = np.asarray(groups)
+            if tt.shape[0] == 1 and gl.shape[0] > 1:
+                tt = np.full(gl.shape[0], tt[0])
+        zeros = np.zeros(tt.shape[0])
+        out = self.expected_purchases(tt, zeros, zeros, zeros, groups=groups)
+        return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
+
+
+def _spend_arrays(frequency, monetary_value):
+    x = _frequency(frequency)
+    m = _vector(monetary_value, "monetary_value")
+    x, m = _broadcast([("frequency", x), ("monetary_value", m)])
+    bad = (x > 0) & (m <= 0)
+    if bad.any():
+        raise ValueError("monetary_value must be > 0 for repeat customers (frequency > 0); "
+                         f"<= 0 at positions {positions(bad)}")
+    return x, m
+
+
+class GammaGammaModel(_Model):
+    """Gamma-Gamma spend model (lifetimes' ``GammaGammaFitter``), optionally per segment.
+
+    Fitted on repeat customers only (frequency > 0; others carry no spend information and
+    are skipped, where lifetimes makes the caller filter them).  ``params_``: p, q, v
+    (Series, or a DataFrame per segment); ``standard_errors_``, ``groups_``, ``n_iter_``,
+    ``converged_`` as :class:`BetaGeoModel`.
+    """
+
+    PARAMS = ("p", "q", "v")
+
+    def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
+        self.penalizer_coef = penalizer_coef
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, frequency, monetary_value, weights=None, groups=None):
+        """Fit by maximum likelihood on (frequency, mean repeat spend); returns self."""
+        penalizer = _check_penalizer(self.penalizer_coef)
+        x, m = _spend_arrays(frequency, monetary_value)
+        n = x.shape[0]
+        w = _weights(weights, n)
+        codes, labels, G = _group_input(groups, n)
+        keep = x > 0
+        if not keep.all():
+            x, m = x[keep], m[keep]
+            w = w if w.shape[0] == 1 else w[keep]
+            codes = None if codes is None else codes[keep]
+        if x.shape[0] == 0:
+            raise ValueError("no repeat customers (frequency > 0): nothing to fit")
+        layout = _Layout(codes, G, x, w)
+        if (layout.W <= 0).any():
+            empty = labels[layout.W <= 0] if labels is not None else []
+            raise ValueError("a segment has no repeat customers with weight > 0, e.g. "
+                             f"{list(empty[:5])}: the spend model cannot be fitted there")
+        ws = w if w.shape[0] == 1 else layout.take(w)
+        problem = _Likelihood(3, NACC_GG, _gg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
+                              _gg_customer_pass, (layout.take(x), layout.take(m), ws,
+                                                  layout.chunk_ptr, layout.chunk_group),
+                              layout, penalizer, np.ones((G, 3)))
+        theta = np.full((G, 3), START)
+        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, self.PARAMS,
+                                      labels, "Gamma-Gamma")
+        self._set_fit(params, labels, n_iter, conv, problem,
+                      _standard_errors(problem, params))
+        return self
+
+    def _check_q(self, codes):
+        q = self._params[:, 1] if codes.shape[0] != 1 else self._params[codes, 1]
+        if (q <= 1).any():
+            raise ValueError("the fitted q <= 1: the population mean spend v p / (q - 1) is "
+                             "undefined for this model")
+
+    def expected_average_value(self, frequency, monetary_value, groups=None):
+        """E[mean spend | frequency, mean repeat spend] per customer (lifetimes'
+        ``conditional_expected_average_profit``): (n,)."""
+        x, m = _spend_arrays(frequency, monetary_value)
+        codes = self._codes(groups, x.shape[0])
+        self._check_q(codes)
+        out = _gg_expected(x, m, codes, self._params, np.empty(x.shape[0]))
+        return _wrap(out, _index_of(frequency, monetary_value))
+
+
+def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
+                            monetary_value, time=12, discount_rate=0.01, freq="D",
+                            groups=None):
+    """Discounted expected value of each customer's next ``time`` months (lifetimes'
+    ``GammaGammaFitter.customer_lifetime_value``).
+
+    purchase_model : fitted :class:`BetaGeoModel`; spend_model : fitted
+    :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
+    unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
+    (int >= 1).  discount_rate : per month, > -1.  groups : segment labels for models
+    fitted per segment.  Returns (n,) float64 (a Series when given Series).
+
+    One fused kernel: for each customer the BG/NBD series is evaluated once for all
+    ``time`` horizons, the Gamma-Gamma spend in the same pass.
+    """
+    if not isinstance(purchase_model, BetaGeoModel):
+        raise TypeError("purchase_model must be a fitted crmjit.BetaGeoModel, got "
+                        f"{type(purchase_model).__name__}")
+    if not isinstance(spend_model, GammaGammaModel):
+        raise TypeError("spend_model must be a fitted crmjit.GammaGammaModel, got "
+                        f"{type(spend_model).__name__}")
+    if freq not in FREQ_FACTOR:
+        raise ValueError(f"freq must be one of {sorted(FREQ_FACTOR)}, got {freq!r}")
+    if isinstance(time, bool) or not isinstance(time, numbers.Integral) or time < 1:
+        raise ValueError(f"time must be a whole number of months >= 1, got {time!r}")
+    if (isinstance(discount_rate, bool) or not isinstance(discount_rate, numbers.Real)
+            or not np.isfinite(discount_rate) or discount_rate <= -1):
+        raise ValueError(f"discount_rate must be a finite number > -1, got {discount_rate!r}")
+    purchase_model._check_fitted()
+    spend_model._check_fitted()
+    if groups is not None and purchase_model.groups_ is None and spend_model.groups_ is None:
+        raise ValueError("groups given, but neither model was fitted with groups")
+    x, tx, age = rfm_arrays(frequency, recency, T)
+    x, tx, age, m = _broadcast([("frequency", x), ("recency", tx), ("T", age),
+                                ("monetary_value", _vector(monetary_value, "monetary_value"))])
+    _spend_arrays(x, m)
+    n = x.shape[0]
+    codes = purchase_model._codes(groups if purchase_model.groups_ is not None else None, n)
+    gg_codes = spend_model._codes(groups if spend_model.groups_ is not None else None, n)
+    spend_model._check_q(gg_codes)
+    steps = np.arange(1, time + 1, dtype=np.float64)
+    times = steps * FREQ_FACTOR[freq]
+    disc = (1.0 + discount_rate) ** -steps
+    out = _bg_clv(x, tx, age, m, codes, purchase_model._params, gg_codes,
+                  spend_model._params, times, disc, fixed_chunks(n, 1 << 12), np.empty(n))
+    return _wrap(out, _index_of(frequency, recency, T, monetary_value))

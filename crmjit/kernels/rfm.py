@@ -1,0 +1,93 @@
+"""RFM summary kernels: from a transaction log to (frequency, recency, T, spend) per customer.
+
+Inputs are already integer: customer codes in [0, C) and period numbers (whole periods of
+the chosen frequency since the epoch).  Purchases in the same period count once; only
+periods <= ``p_end`` are read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ._jit import parallel, serial
+
+INSERTION_MAX = 32  # slices up to this length are sorted by insertion
+
+
+@parallel
+def _floor_periods(ns, unit, shift, out):
+    """out[i] = floor((ns[i] + shift) / unit): int64 nanoseconds to period numbers
+    (floor, so instants before 1970 land in the right period too)."""
+    for i in prange(ns.shape[0]):
+        v = ns[i] + shift
+        q = v // unit
+        out[i] = q
+    return out
+
+
+@serial
+def _sort_slice(a, lo, hi):
+    """Sort a[lo:hi] in place (insertion sort when short)."""
+    if hi - lo <= INSERTION_MAX:
+        for i in range(lo + 1, hi):
+            v = a[i]
+            j = i - 1
+            while j >= lo and a[j] > v:
+                a[j + 1] = a[j]
+                j -= 1
+            a[j + 1] = v
+    else:
+        a[lo:hi] = np.sort(a[lo:hi])
+
+
+@parallel
+def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_periods, total,
+              first_total):
+    """Per customer c (rows order[offsets[c]:offsets[c+1]]; order of length 0: rows
+    offsets[c]:offsets[c+1], the log already sorted by customer), over purchases in periods
+    <= p_end: first and last period, number of distinct periods, total amount, and the
+    amount spent in the first period.  amounts of length 0: no spend columns.
+    buf (n,) int64 scratch.  A customer with no purchase up to p_end gets n_periods 0."""
+    C = offsets.shape[0] - 1
+    has_amount = amounts.shape[0] > 0
+    has_order = order.shape[0] > 0
+    for c in prange(C):
+        lo, hi = offsets[c], offsets[c + 1]
+        k = lo
+        lo_p = np.int64(0)
+        hi_p = np.int64(0)
+        tot = 0.0
+        for j in range(lo, hi):
+            row = order[j] if has_order else j
+            p = periods[row]
+            if p > p_end:
+                continue
+            if k == lo or p < lo_p:
+                lo_p = p
+            if k == lo or p > hi_p:
+                hi_p = p
+            buf[k] = p
+            k += 1
+            if has_amount:
+                tot += amounts[row]
+        if k == lo:
+            n_periods[c] = 0
+            continue
+        _sort_slice(buf, lo, k)
+        distinct = 1
+        for j in range(lo + 1, k):
+            if buf[j] != buf[j - 1]:
+                distinct += 1
+        first[c] = lo_p
+        last[c] = hi_p
+        n_periods[c] = distinct
+        if has_amount:
+            ft = 0.0
+            for j in range(lo, hi):
+                row = order[j] if has_order else j
+                if periods[row] == lo_p:
+                    ft += amounts[row]
+            total[c] = tot
+            first_total[c] = ft
+    return n_periods

@@ -1,0 +1,221 @@
+"""Pure-Python twins of :mod:`crmjit.kernels.btyd`: lifetimes' formulas written plainly.
+
+The likelihood twins compute each customer's log-likelihood term from its textbook form
+(``math.lgamma``) and the gradient and Hessian by central differences of it, so they check
+the kernels' analytic derivatives as well as their values.  The expectation twins sum the
+*untransformed* Gauss series 2F1(r+x, b+x; a+b+x-1; z) term by term (fine for moderate x),
+an independent check of the kernels' Euler-transformed series.
+"""
+
+from __future__ import annotations
+
+import math
+
+H = 1e-5  # relative step of the central differences for the gradient ...
+H2 = 2e-4  # ... and the (larger: rounding) step for the Hessian
+
+
+def _at(seq, i):
+    return seq[0] if len(seq) == 1 else seq[i]
+
+
+def _derivatives(fun, params):
+    """Value, central-difference gradient and Hessian (upper triangle, row by row) of
+    fun at params, as one accumulator row."""
+    k = len(params)
+    f0 = fun(params)
+
+    def shifted(steps, h):
+        q = list(params)
+        for j, s in steps:
+            q[j] += s * h * params[j]
+        return fun(q)
+
+    grad = [(shifted([(j, 1)], H) - shifted([(j, -1)], H)) / (2 * H * params[j])
+            for j in range(k)]
+    hess = []
+    for i in range(k):
+        for j in range(i, k):
+            hi, hj = H2 * params[i], H2 * params[j]
+            if i == j:
+                d2 = (shifted([(i, 1)], H2) - 2 * f0 + shifted([(i, -1)], H2)) / hi ** 2
+            else:
+                d2 = (shifted([(i, 1), (j, 1)], H2) - shifted([(i, 1), (j, -1)], H2)
+                      - shifted([(i, -1), (j, 1)], H2) + shifted([(i, -1), (j, -1)], H2)) \
+                    / (4 * hi * hj)
+            hess.append(d2)
+    return [f0] + grad + hess
+
+
+def bg_x_terms(params, x):
+    """Terms of a BG/NBD customer's log-likelihood that depend on x only (and r log alpha)."""
+    r, alpha, a, b = params
+    return (math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha) + math.lgamma(a + b)
+            + math.lgamma(b + x) - math.lgamma(b) - math.lgamma(a + b + x))
+
+
+def bg_mix_term(params, x, tx, T):
+    """log(e^A3 + [x > 0] e^A4) of one customer."""
+    r, alpha, a, b = params
+    a3 = -(r + x) * math.log(alpha + T)
+    if x == 0:
+        return a3
+    a4 = math.log(a) - math.log(b + x - 1) - (r + x) * math.log(alpha + tx)
+    top = max(a3, a4)
+    return top + math.log(math.exp(a3 - top) + math.exp(a4 - top))
+
+
+def bg_log_likelihood(params, x, tx, T, w):
+    """Total weighted BG/NBD log-likelihood (lifetimes' formula, unscaled time)."""
+    return sum(_at(w, i) * (bg_x_terms(params, x[i]) + bg_mix_term(params, x[i], tx[i], T[i]))
+               for i in range(len(x)))
+
+
+def bg_table_pass(ux, uw, u_ptr, params, active):
+    """Per group: sum of uw * x-only terms, with derivatives; None for inactive groups."""
+    rows = []
+    for g, p in enumerate(params):
+        if not active[g]:
+            rows.append(None)
+            continue
+        entries = list(zip(ux[u_ptr[g]:u_ptr[g + 1]], uw[u_ptr[g]:u_ptr[g + 1]]))
+        rows.append(_derivatives(lambda q: sum(w * bg_x_terms(q, x) for x, w in entries),
+                                 list(p)))
+    return rows
+
+
+def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active):
+    """Per chunk: sum of w * mix terms over its customers, with derivatives."""
+    rows = []
+    for c, g in enumerate(chunk_group):
+        if not active[g]:
+            rows.append(None)
+            continue
+        ids = range(chunk_ptr[c], chunk_ptr[c + 1])
+        rows.append(_derivatives(
+            lambda q: sum(_at(w, i) * bg_mix_term(q, x[i], tx[i], T[i]) for i in ids),
+            list(params[g])))
+    return rows
+
+
+def gg_x_terms(params, x):
+    """Gamma-Gamma terms depending on x only, with the constant q log v - lgamma(q)."""
+    p, q, v = params
+    return (math.lgamma(p * x + q) - math.lgamma(p * x) + p * x * math.log(x)
+            + q * math.log(v) - math.lgamma(q))
+
+
+def gg_spend_term(params, x, m):
+    """(p x - 1) log m - (p x + q) log(x m + v)."""
+    p, q, v = params
+    return (p * x - 1) * math.log(m) - (p * x + q) * math.log(x * m + v)
+
+
+def gg_table_pass(ux, uw, u_ptr, params, active):
+    """Gamma-Gamma twin of :func:`bg_table_pass`."""
+    rows = []
+    for g, p in enumerate(params):
+        if not active[g]:
+            rows.append(None)
+            continue
+        entries = list(zip(ux[u_ptr[g]:u_ptr[g + 1]], uw[u_ptr[g]:u_ptr[g + 1]]))
+        rows.append(_derivatives(lambda q: sum(w * gg_x_terms(q, x) for x, w in entries),
+                                 list(p)))
+    return rows
+
+
+def gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active):
+    """Gamma-Gamma twin of :func:`bg_customer_pass`."""
+    rows = []
+    for c, g in enumerate(chunk_group):
+        if not active[g]:
+            rows.append(None)
+            continue
+        ids = range(chunk_ptr[c], chunk_ptr[c + 1])
+        rows.append(_derivatives(
+            lambda q: sum(_at(w, i) * gg_spend_term(q, x[i], m[i]) for i in ids),
+            list(params[g])))
+    return rows
+
+
+def hyp2f1(a, b, c, z, tol=1e-17, max_terms=1_000_000):
+    """Gauss hypergeometric series sum_k (a)_k (b)_k / ((c)_k k!) z^k, plainly."""
+    term, total, k = 1.0, 1.0, 0
+    while k < max_terms:
+        term *= (a + k) * (b + k) / ((c + k) * (k + 1)) * z
+        total += term
+        k += 1
+        if abs(term) <= tol * abs(total) and (a + k) * (b + k) / ((c + k) * (k + 1)) * z < 1:
+            break
+    return total
+
+
+def p_alive(x, tx, T, r, alpha, a, b):
+    """P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x))."""
+    if x == 0:
+        return 1.0
+    return 1.0 / (1.0 + a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x))
+
+
+def expected(t, x, tx, T, r, alpha, a, b):
+    """lifetimes' conditional expected purchases in (T, T + t] (Fader et al. eq. 10)."""
+    z = t / (alpha + T + t)
+    hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+    first = (a + b + x - 1) / (a - 1)
+    second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
+    return first * second * p_alive(x, tx, T, r, alpha, a, b)
+
+
+def conditional_q(t, beta, A, B, C):
+    """Q(t_j) = E(t_j) / (C P(alive)) for each t_j, from the plain series (B != 0)."""
+    out = []
+    for tj in t:
+        z = tj / (beta + tj)
+        h = (1 - z) ** B * hyp2f1(A, B, C, z)
+        out.append((1 - h) / B)
+    return out
+
+
+def expected_series(z, A, B, C):
+    """sum_{k>=1} d_k z_j^k with d_k = (A)_k (B)_k / (B (C)_k k!), for each z_j (B != 0)."""
+    return [(hyp2f1(A, B, C, zj) - 1) / B for zj in z]
+
+
+def bg_expected(t, x, tx, T, codes, params):
+    """Conditional expected purchases per customer (t, codes broadcast from length 1)."""
+    out = []
+    for i in range(len(x)):
+        r, alpha, a, b = params[_at(codes, i)]
+        out.append(expected(_at(t, i), x[i], tx[i], T[i], r, alpha, a, b))
+    return out
+
+
+def bg_p_alive(x, tx, T, codes, params):
+    """P(alive) per customer."""
+    return [p_alive(x[i], tx[i], T[i], *params[_at(codes, i)]) for i in range(len(x))]
+
+
+def gg_mean(x, m, p, q, v):
+    """Gamma-Gamma conditional expected average spend."""
+    w = p * x / (p * x + q - 1)
+    return (1 - w) * v * p / (q - 1) + w * m
+
+
+def gg_expected(x, m, codes, params):
+    """gg_mean per customer."""
+    return [gg_mean(x[i], m[i], *params[_at(codes, i)]) for i in range(len(x))]
+
+
+def bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc):
+    """lifetimes' CLV loop: sum_j spend (E(t_j) - E(t_{j-1})) disc_j, E(t_0 = 0) = 0."""
+    out = []
+    for i in range(len(x)):
+        r, alpha, a, b = params[_at(codes, i)]
+        spend = gg_mean(x[i], m[i], *gg_params[_at(gg_codes, i)])
+        total, prev = 0.0, 0.0
+        for tj, dj in zip(times, disc):
+            e = expected(tj, x[i], tx[i], T[i], r, alpha, a, b)
+            total += spend * (e - prev) * dj
+            prev = e
+        out.append(total)
+    return out

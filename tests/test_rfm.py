@@ -1,0 +1,140 @@
+"""rfm_summary: equal to lifetimes' summary_data_from_transaction_data, twin, bad input."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+
+import crmjit
+from crmjit import reference
+from crmjit.data_gen import make_transactions
+from crmjit.kernels.rfm import _floor_periods, _rfm_scan, _sort_slice
+
+
+def lifetimes_summary(quiet, *args, **kwargs):
+    from lifetimes.utils import summary_data_from_transaction_data
+    with quiet():
+        return summary_data_from_transaction_data(*args, **kwargs)
+
+
+def assert_same(ours, theirs):
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours.index.name == theirs.index.name
+    assert (ours.index == theirs.index).all()
+    for col in ours.columns:
+        assert ours[col].dtype == np.float64
+        # counts and period differences exactly; mean spend to rounding
+        assert_allclose(ours[col], theirs[col], rtol=1e-12 if col == "monetary_value" else 0)
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "h", "s"])
+def test_lifetimes_example_log(freq, lifetimes_quiet):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes.datasets import load_transaction_data
+        log = load_transaction_data()
+    assert_same(crmjit.rfm_summary(log, "id", "date", freq=freq),
+                lifetimes_summary(lifetimes_quiet, log, "id", "date", freq=freq))
+    end = "2014-09-01"
+    assert_same(crmjit.rfm_summary(log, "id", "date", observation_period_end=end, freq=freq),
+                lifetimes_summary(lifetimes_quiet, log, "id", "date",
+                                  observation_period_end=end, freq=freq))
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "h"])
+@pytest.mark.parametrize("end", [None, "2025-08-15", "2025-08-15 13:30"])
+def test_random_logs_with_spend(seed, freq, end, lifetimes_quiet):
+    log, _ = make_transactions(3000, seed=seed)
+    log = log.sample(frac=1.0, random_state=seed).reset_index(drop=True)  # any order
+    # same-period repeats, with their spend summed
+    dup = log.sample(300, random_state=seed + 1).assign(amount=lambda d: d.amount * 0.5)
+    log = pd.concat([log, dup], ignore_index=True)
+    ours = crmjit.rfm_summary(log, "customer_id", "date", "amount",
+                              observation_period_end=end, freq=freq)
+    theirs = lifetimes_summary(lifetimes_quiet, log, "customer_id", "date", "amount",
+                               observation_period_end=end, freq=freq)
+    assert_same(ours, theirs)
+
+
+def test_string_ids_string_dates_and_tz_aware_dates(lifetimes_quiet):
+    log, _ = make_transactions(500, seed=3)
+    log["customer_id"] = "c" + log["customer_id"].astype(str)
+    log["date"] = log["date"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    theirs = lifetimes_summary(lifetimes_quiet, log, "customer_id", "date", "amount")
+    assert_same(crmjit.rfm_summary(log, "customer_id", "date", "amount"), theirs)
+    tz = log.assign(date=pd.to_datetime(log["date"]).dt.tz_localize("Europe/Paris"))
+    assert_same(crmjit.rfm_summary(tz, "customer_id", "date", "amount"), theirs)
+    # the fast path: already grouped by customer, no counting sort
+    log, _ = make_transactions(500, seed=4)
+    assert_same(crmjit.rfm_summary(log, "customer_id", "date", "amount"),
+                lifetimes_summary(lifetimes_quiet, log, "customer_id", "date", "amount"))
+
+
+def test_kernels_match_twins(rng):
+    n, customers = 5000, 300
+    codes = rng.integers(0, customers, n)
+    periods = rng.integers(-50, 200, n)  # negative: before 1970
+    amounts = rng.uniform(1, 100, n)
+    order = np.argsort(codes, kind="stable")
+    offsets = np.zeros(customers + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=customers), out=offsets[1:])
+    outs = [np.empty(customers, dtype=np.int64) for _ in range(3)] + [np.empty(customers)
+                                                                      for _ in range(2)]
+    _rfm_scan(order, offsets, periods, amounts, np.int64(150), np.empty(n, dtype=np.int64),
+              *outs)
+    twin = reference.rfm.rfm_scan(codes.tolist(), periods.tolist(), amounts.tolist(), 150,
+                                  customers)
+    for c in range(customers):
+        if twin[c] is None:
+            assert outs[2][c] == 0
+            continue
+        first, last, count, total, first_total = twin[c]
+        assert (outs[0][c], outs[1][c], outs[2][c]) == (first, last, count)
+        assert outs[3][c] == pytest.approx(total, rel=1e-12)
+        assert outs[4][c] == pytest.approx(first_total, rel=1e-12)
+    ns = rng.integers(-10**18, 10**18, 1000)
+    got = _floor_periods(ns, np.int64(86400 * 10**9), np.int64(3 * 86400 * 10**9),
+                         np.empty(1000, dtype=np.int64))
+    assert got.tolist() == reference.rfm.floor_periods(ns.tolist(), 86400 * 10**9,
+                                                       3 * 86400 * 10**9)
+    for length in (0, 1, 5, 32, 33, 200):
+        a = rng.integers(0, 50, 300)
+        want = reference.rfm.sort_slice(a.tolist(), 10, 10 + length)
+        _sort_slice(a, 10, 10 + length)
+        assert a.tolist() == want
+
+
+def test_doc_example_counts_same_day_once():
+    log = pd.DataFrame({"id": [1, 1, 1, 2], "amount": [10.0, 5.0, 7.0, 3.0],
+                        "date": ["2024-01-01", "2024-01-01", "2024-01-05", "2024-01-03"]})
+    s = crmjit.rfm_summary(log, "id", "date", "amount", observation_period_end="2024-01-10")
+    assert s.loc[1].tolist() == [1.0, 4.0, 9.0, 7.0]  # the 10 + 5 first day is not spend
+    assert s.loc[2].tolist() == [0.0, 0.0, 7.0, 0.0]
+
+
+def test_bad_input_names_the_column():
+    good = pd.DataFrame({"id": [1, 2], "when": ["2024-01-01", "2024-01-02"], "amt": [1.0, 2.0]})
+    with pytest.raises(TypeError, match="DataFrame"):
+        crmjit.rfm_summary(good.to_numpy(), "id", "when")
+    with pytest.raises(ValueError, match="'nope' is not a column"):
+        crmjit.rfm_summary(good, "nope", "when")
+    with pytest.raises(ValueError, match=r"transactions\['when'\] holds values that are not"):
+        crmjit.rfm_summary(good.assign(when=["2024-01-01", "yesterday-ish"]), "id", "when")
+    with pytest.raises(ValueError, match=r"transactions\['when'\] has missing dates"):
+        crmjit.rfm_summary(good.assign(when=[pd.NaT, pd.Timestamp("2024-01-01")]), "id", "when")
+    with pytest.raises(ValueError, match=r"transactions\['id'\] has missing labels"):
+        crmjit.rfm_summary(good.assign(id=[1, None]), "id", "when")
+    with pytest.raises(TypeError, match=r"transactions\['amt'\] must be numeric"):
+        crmjit.rfm_summary(good.assign(amt=["a", "b"]), "id", "when", "amt")
+    with pytest.raises(ValueError, match=r"transactions\['amt'\] contains NaN"):
+        crmjit.rfm_summary(good.assign(amt=[1.0, np.nan]), "id", "when", "amt")
+    with pytest.raises(ValueError, match="freq must be one of"):
+        crmjit.rfm_summary(good, "id", "when", freq="M")
+    with pytest.raises(ValueError, match="observation_period_end is not a date"):
+        crmjit.rfm_summary(good, "id", "when", observation_period_end="soon")
+    with pytest.raises(ValueError, match="no purchase on or before"):
+        crmjit.rfm_summary(good, "id", "when", observation_period_end="2020-01-01")
+    with pytest.raises(ValueError, match="empty"):
+        crmjit.rfm_summary(good.iloc[:0], "id", "when")
