@@ -37,9 +37,22 @@ def test_demo_prints_timings_summary_and_reference_check(capsys):
         assert channel in text
 
 
+def test_demo_recovers_the_btyd_parameters(capsys):
+    assert cli.main(["demo", "--customers", "40000", "--seed", "3", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "RFM summary" in text and "12-month CLV" in text
+    zs = {m[0]: float(m[1]) for m in re.findall(r"^(r|alpha|a|b|p|q|v) .* ([+-]\d+\.\d)$",
+                                                 text, flags=re.M)}
+    assert set(zs) == {"r", "alpha", "a", "b", "p", "q", "v"}
+    assert max(abs(z) for z in zs.values()) < 4  # within 4 standard errors of the truth
+    mean = float(re.search(r"12-month CLV: mean (\S+),", text).group(1).replace(",", ""))
+    assert mean > 0
+
+
 def test_demo_with_a_handful_of_customers(capsys):
     assert cli.main(["demo", "--customers", "7", "--quiet"]) == 0
-    assert "Per channel" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "Per channel" in text and "Probabilistic CLV" in text
 
 
 @pytest.mark.parametrize("argv", [["demo", "--customers", "-5"], ["demo", "--customers", "x"],
