@@ -168,7 +168,9 @@ def test_prediction_kernels_match_twins(rng):
     assert_allclose(out, reference.btyd.gg_expected(x.tolist(), m.tolist(), codes.tolist(),
                                                     gg.tolist()), rtol=1e-12)
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
-    K._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, 5, out)
+    no_tables = np.full((3, 1), -1, dtype=np.int64)
+    K._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, no_tables,
+              np.zeros((0, K.MAX_PIECES, K.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out)
     assert_allclose(out, reference.btyd.bg_clv(x.tolist(), tx.tolist(), T.tolist(), m.tolist(),
                                                codes.tolist(), params.tolist(), codes.tolist(),
                                                gg.tolist(), times.tolist(), disc.tolist()),
@@ -187,6 +189,54 @@ def test_prediction_kernels_match_twins(rng):
         reference.btyd.gg_mean(3.0, 20.0, 6.25, 3.74, 15.4), rel=1e-15)
     assert K._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4) == pytest.approx(
         reference.btyd.p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4), rel=1e-14)
+
+
+def test_clv_tables_match_twins_and_the_series():
+    """The per-(segment, frequency) Chebyshev tables of the CLV horizon sum: coefficients
+    equal the twin's, and reading a table equals summing the series to ~1e-13."""
+    from crmjit.btyd import _COS
+    times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
+    r, al, a, b = 0.243, 30.9, 0.793, 2.426
+    A, B = np.array([a + b - 1 - r] * 3), np.array([a - 1] * 3)
+    C = a + b + np.array([0.0, 3.0, 40.0]) - 1
+    w_max = np.array([times[0] / al] * 2 + [50.0])
+    coef = np.zeros((3, K.MAX_PIECES, K.CHEB_DEGREE + 1))
+    pieces = K._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64))
+    assert pieces.tolist() == [5, 5, 11]
+    for i in range(3):
+        twin = reference.btyd.clv_tables(times.tolist(), disc.tolist(), A[i], B[i], C[i],
+                                         w_max[i])
+        assert len(twin) == pieces[i]
+        assert_allclose(coef[i, :pieces[i]], twin, rtol=0, atol=1e-12 * abs(twin[0][0]))
+    scratch = [np.empty(12) for _ in range(4)]
+    for w in (1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
+        p = K._piece_of(w, 12.0)
+        assert p == reference.btyd.piece_of(w, 12.0)
+        lo = 0.0 if p == 0 else 2.0 ** (p - 1) / 12
+        hi = 2.0 ** p / 12
+        for i in range(3):
+            if p >= pieces[i]:
+                continue
+            got = K._clenshaw(coef[i, p], w, lo, hi)
+            assert got == pytest.approx(reference.btyd.clenshaw(coef[i, p].tolist(), w, lo, hi),
+                                        rel=1e-12)
+            series = K._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], *scratch)
+            assert got == pytest.approx(series, rel=1e-12)
+            assert series == pytest.approx(reference.btyd.horizon_sum(
+                times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i]), rel=1e-10)
+
+
+def test_clv_same_with_and_without_tables(monkeypatch):
+    import crmjit.btyd
+    rfm = make_rfm(30_000, seed=9)
+    groups = np.arange(30_000) % 3
+    bg = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"], groups=groups)
+    gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
+    args = (bg, gg, rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value)
+    with_tables = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
+    monkeypatch.setattr(crmjit.btyd, "TABLE_MIN_CUSTOMERS", 10**12)
+    without = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
+    assert_allclose(with_tables, without, rtol=1e-12)
 
 
 def mp_expected(t, x, tx, T, r, al, a, b):

@@ -436,18 +436,112 @@ def _gg_expected(x, m, codes, params, out):
     return out
 
 
+@serial
+def _horizon_sum(times, disc, beta, A, B, C, lane_z, lane_s, lane_pow, q):
+    """sum_j disc_j (Q(t_j) - Q(t_{j-1})) of one customer, Q(t_0) = 0: the CLV per unit of
+    spend, C and P(alive) (see :func:`_conditional_q`)."""
+    _conditional_q(times, beta, A, B, C, lane_z, lane_s, lane_pow, q)
+    acc = 0.0
+    prev = 0.0
+    for j in range(times.shape[0]):
+        acc += disc[j] * (q[j] - prev)
+        prev = q[j]
+    return acc
+
+
+CHEB_DEGREE = 20  # Chebyshev degree of a table piece
+MAX_PIECES = 48  # pieces [0, 1/R], [1/R, 2/R], [2/R, 4/R], ... of w = t_1 / (alpha + T)
+CHEB_TOL = 1e-14  # a table is used only where its last coefficients are below this
+
+
+@serial
+def _piece_of(w, ratio):
+    """Table piece holding w >= 0 (ratio = t_K / t_1): 0 on [0, 1/ratio), then p on
+    [2^(p-1) / ratio, 2^p / ratio)."""
+    y = w * ratio
+    if y < 1.0:
+        return 0
+    return 1 + int(math.floor(math.log2(y)))
+
+
 @parallel
-def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, n_chunks, out):
+def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces):
+    """Chebyshev tables of the horizon sum S(w), w = t_1 / (alpha + T), one per (segment,
+    frequency) pair i with parameters A[i], B[i], C[i]: with the horizons fixed, a
+    customer's CLV depends on its age only through w, and S is analytic in w except at
+    w = -t_1 / t_j (j = 1..K), so pieces [0, 1/R], [1/R, 2/R], [2/R, 4/R] ... (R = t_K / t_1)
+    each lie at least their own length away from the nearest singularity and degree 20
+    resolves them to rounding.  coef (n, MAX_PIECES, CHEB_DEGREE + 1); n_pieces[i] = pieces
+    built (0: no usable table; the caller sums the series per customer there).
+    cheb_cos[m, k] = cos(pi m (k + 1/2) / (D + 1))."""
+    n_tab = A.shape[0]
+    K = times.shape[0]
+    D1 = CHEB_DEGREE + 1
+    ratio = times[K - 1] / times[0]
+    for i in prange(n_tab):
+        lane_z = np.empty(K)
+        lane_s = np.empty(K)
+        lane_pow = np.empty(K)
+        q = np.empty(K)
+        vals = np.empty(D1)
+        need = _piece_of(w_max[i], ratio) + 1
+        if need > MAX_PIECES:
+            n_pieces[i] = 0
+            continue
+        ok = True
+        for p in range(need):
+            lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
+            hi = 2.0 ** p / ratio if p > 0 else 1.0 / ratio
+            mid = 0.5 * (lo + hi)
+            half = 0.5 * (hi - lo)
+            for k in range(D1):
+                w = mid + half * cheb_cos[1, k]
+                vals[k] = _horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], lane_z,
+                                       lane_s, lane_pow, q)
+            top = 0.0
+            for m in range(D1):
+                acc = 0.0
+                for k in range(D1):
+                    acc += vals[k] * cheb_cos[m, k]
+                coef[i, p, m] = acc * 2.0 / D1
+                top = max(top, abs(coef[i, p, m]))
+            if (abs(coef[i, p, D1 - 1]) + abs(coef[i, p, D1 - 2]) > CHEB_TOL * top
+                    or not np.isfinite(top)):
+                ok = False
+                break
+        n_pieces[i] = need if ok else 0
+    return n_pieces
+
+
+@serial
+def _clenshaw(c, w, lo, hi):
+    """sum_m c[m] T_m(y) - c[0] / 2, y = (2 w - lo - hi) / (hi - lo)."""
+    y = (2.0 * w - lo - hi) / (hi - lo)
+    y2 = 2.0 * y
+    b1 = 0.0
+    b2 = 0.0
+    for m in range(c.shape[0] - 1, 0, -1):
+        b1, b2 = y2 * b1 - b2 + c[m], b1
+    return y * b1 - b2 + 0.5 * c[0]
+
+
+@parallel
+def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_index,
+            tab_coef, tab_pieces, n_chunks, out):
     """Probabilistic CLV, fused: out[i] = spend_i * sum_j disc_j (E(t_j) - E(t_{j-1})),
     E(t) the BG/NBD conditional expected purchases in (T, T+t] (E(t_0) = 0), spend_i the
     Gamma-Gamma expected average spend.  times (K,) increasing, disc (K,) discount factors.
 
-    All K horizons share one series per customer (the coefficients depend on x only), so
-    the cost is one series, not K.  Scratch is per chunk of customers."""
+    E(t_j) = C P(alive) Q(t_j): the horizon sum of Q is read from the (segment, frequency)
+    table tab_index[g, x] (``_clv_tables``; -1 or x >= tab_index.shape[1]: none) when it
+    has one, else summed from the series (all K horizons share one series per customer:
+    its coefficients depend on x only).  Scratch is per chunk of customers."""
     n = out.shape[0]
     K = times.shape[0]
     one_code = codes.shape[0] == 1
     one_gg = gg_codes.shape[0] == 1
+    xt = tab_index.shape[1]
+    ratio = times[K - 1] / times[0]
     chunk = -(-n // n_chunks)
     for c in prange(n_chunks):
         lane_z = np.empty(K)
@@ -460,13 +554,21 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, n_chun
             h = gg_codes[0] if one_gg else gg_codes[i]
             xi = x[i]
             C = a + b + xi - 1.0
-            _conditional_q(times, al + T[i], a + b - 1.0 - r, a - 1.0, C, lane_z, lane_s,
-                           lane_pow, q)
-            acc = 0.0
-            prev = 0.0
-            for j in range(K):
-                acc += disc[j] * (q[j] - prev)
-                prev = q[j]
+            beta = al + T[i]
+            tab = tab_index[g, int(xi)] if xi < xt else -1
+            p = -1
+            w = times[0] / beta
+            if tab >= 0:
+                p = _piece_of(w, ratio)
+                if p >= tab_pieces[tab]:
+                    p = -1
+            if p >= 0:
+                lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
+                hi = 2.0 ** p / ratio if p > 0 else 1.0 / ratio
+                acc = _clenshaw(tab_coef[tab, p], w, lo, hi)
+            else:
+                acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, lane_z,
+                                   lane_s, lane_pow, q)
             spend = _gg_mean(xi, m[i], gg_params[h, 0], gg_params[h, 1], gg_params[h, 2])
             out[i] = spend * C * _p_alive(xi, tx[i], T[i], r, al, a, b) * acc
     return out

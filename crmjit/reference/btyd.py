@@ -219,3 +219,42 @@ def bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc):
             prev = e
         out.append(total)
     return out
+
+
+def horizon_sum(times, disc, beta, A, B, C):
+    """sum_j disc_j (Q(t_j) - Q(t_{j-1})), Q(t_0) = 0."""
+    q = conditional_q(times, beta, A, B, C)
+    return sum(d * (qj - qp) for d, qj, qp in zip(disc, q, [0.0] + q[:-1]))
+
+
+def piece_of(w, ratio):
+    """Index of the table piece [0, 1/ratio), [1/ratio, 2/ratio), [2/ratio, 4/ratio), ..."""
+    p, edge = 0, 1.0 / ratio
+    while w >= edge:
+        p, edge = p + 1, edge * 2
+    return p
+
+
+def clenshaw(c, w, lo, hi):
+    """sum_m c[m] T_m(y) - c[0] / 2 by the Chebyshev polynomials' definition,
+    T_m(y) = cos(m arccos y), y = (2w - lo - hi) / (hi - lo) in [-1, 1]."""
+    y = (2 * w - lo - hi) / (hi - lo)
+    theta = math.acos(max(-1.0, min(1.0, y)))
+    return sum(cm * math.cos(m * theta) for m, cm in enumerate(c)) - c[0] / 2
+
+
+def clv_tables(times, disc, A, B, C, w_max, degree=20):
+    """Chebyshev interpolants of w -> horizon_sum(times, disc, times[0] / w, A, B, C) on the
+    pieces of :func:`piece_of` up to w_max: a list of coefficient lists, one per piece."""
+    ratio = times[-1] / times[0]
+    n = degree + 1
+    pieces = []
+    for p in range(piece_of(w_max, ratio) + 1):
+        lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
+        hi = 2.0 ** p / ratio
+        nodes = [(lo + hi) / 2 + (hi - lo) / 2 * math.cos(math.pi * (k + 0.5) / n)
+                 for k in range(n)]
+        vals = [horizon_sum(times, disc, times[0] / w, A, B, C) for w in nodes]
+        pieces.append([2.0 / n * sum(v * math.cos(math.pi * m * (k + 0.5) / n)
+                                     for k, v in enumerate(vals)) for m in range(n)])
+    return pieces
