@@ -33,7 +33,8 @@ from . import _newton
 from ._validation import check_finite, float_array, label_codes, positions
 from .kernels.btyd import (CHEB_DEGREE, MAX_PIECES, NACC_BG, NACC_GG, _bg_clv,
                            _bg_customer_pass, _bg_expected, _bg_p_alive, _bg_table_pass,
-                           _clv_tables, _gg_customer_pass, _gg_expected, _gg_table_pass)
+                           _clv_tables, _gg_customer_pass, _gg_expected, _gg_table_pass,
+                           _pair_counts)
 from .kernels._jit import fixed_chunks
 from .kernels.logistic import _group_order
 
@@ -41,7 +42,8 @@ FREQ_FACTOR = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 720.0, "h": 720.0}
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
 START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
 TABLE_MAX_X = 64  # CLV tables for frequencies below this ...
-TABLE_MIN_CUSTOMERS = 1000  # ... shared by at least this many customers of a segment
+TABLE_MIN_CUSTOMERS = 64  # ... shared by this many customers of a segment (a table costs
+#                           about as much as summing the series for 100 customers)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -516,15 +518,11 @@ _COS = np.cos(np.pi * np.outer(np.arange(CHEB_DEGREE + 1),
 
 def _clv_tables_for(x, codes, params, times, disc):
     """Chebyshev tables of the CLV horizon sum for every (segment, frequency < TABLE_MAX_X)
-    pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~0.2 ms,
+    pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
     costs less than summing the series per customer).  A customer's CLV is then one table
     read instead of one series; others, and ages outside a table, take the series."""
     G = params.shape[0]
-    small = x < TABLE_MAX_X
-    xi = x[small].astype(np.int64)
-    g = np.broadcast_to(codes, x.shape)[small] if codes.shape[0] > 1 else np.full(
-        xi.shape[0], codes[0], dtype=np.int64)
-    counts = np.bincount(g * TABLE_MAX_X + xi, minlength=G * TABLE_MAX_X)
+    counts = _pair_counts(x, codes, TABLE_MAX_X, np.zeros(G * TABLE_MAX_X, dtype=np.int64))
     pairs = np.flatnonzero(counts >= TABLE_MIN_CUSTOMERS)
     tab_index = np.full((G, TABLE_MAX_X), -1, dtype=np.int64)
     if pairs.size == 0:

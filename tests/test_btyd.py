@@ -226,6 +226,15 @@ def test_clv_tables_match_twins_and_the_series():
                 times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i]), rel=1e-10)
 
 
+def test_pair_counts_match_twin(rng):
+    x = rng.integers(0, 80, 5000).astype(float)
+    codes = rng.integers(0, 4, 5000)
+    got = K._pair_counts(x, codes, 64, np.zeros(4 * 64, dtype=np.int64))
+    assert got.tolist() == reference.btyd.pair_counts(x.tolist(), codes.tolist(), 64, 4)
+    one = K._pair_counts(x, np.array([2]), 64, np.zeros(4 * 64, dtype=np.int64))
+    assert one.tolist() == reference.btyd.pair_counts(x.tolist(), [2], 64, 4)
+
+
 def test_clv_same_with_and_without_tables(monkeypatch):
     import crmjit.btyd
     rfm = make_rfm(30_000, seed=9)

@@ -514,6 +514,18 @@ def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces):
 
 
 @serial
+def _pair_counts(x, codes, width, out):
+    """out[g * width + x] += 1 for each customer with frequency x < width in segment g
+    (codes of length 1: every customer in segment codes[0])."""
+    one_code = codes.shape[0] == 1
+    for i in range(x.shape[0]):
+        if x[i] < width:
+            g = codes[0] if one_code else codes[i]
+            out[g * width + int(x[i])] += 1
+    return out
+
+
+@serial
 def _clenshaw(c, w, lo, hi):
     """sum_m c[m] T_m(y) - c[0] / 2, y = (2 w - lo - hi) / (hi - lo)."""
     y = (2.0 * w - lo - hi) / (hi - lo)

@@ -258,3 +258,12 @@ def clv_tables(times, disc, A, B, C, w_max, degree=20):
         pieces.append([2.0 / n * sum(v * math.cos(math.pi * m * (k + 0.5) / n)
                                      for k, v in enumerate(vals)) for m in range(n)])
     return pieces
+
+
+def pair_counts(x, codes, width, n_groups):
+    """Customers per (segment, frequency < width), flat: index g * width + x."""
+    out = [0] * (n_groups * width)
+    for i, xi in enumerate(x):
+        if xi < width:
+            out[_at(codes, i) * width + int(xi)] += 1
+    return out
