@@ -14,7 +14,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _newton
 from ._validation import float_array, per_customer, positions
-from .kernels.logistic import _decision_function, _predict_proba, _predict_proba_blas
+from .kernels.logistic import _decision_function, _predict_proba_one
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
 
@@ -56,7 +56,8 @@ def predict_proba(X, coef, intercept, out=None):
 
     One parallel read of X, which is never copied: float32 X is scored in float32 (dot
     products in float32, the sigmoid in float64, stored as float32), float64 in float64,
-    C- or F-ordered (C order takes the faster path: one BLAS gemv per block of rows).  Releases the GIL, so several Python threads may call it at once.
+    C- or F-ordered (C order is the faster: each row's dot product is one vectorised read
+    of the row).  Releases the GIL, so several Python threads may call it at once.
 
     Parameters
     ----------
@@ -85,8 +86,7 @@ def predict_proba(X, coef, intercept, out=None):
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
     if X.shape[0]:
-        bad = (_predict_proba_blas(X, w, b, out) if X.flags.c_contiguous else
-               _predict_proba(X, _ONE_MODEL, w[None, :], np.array([b]), out))
+        bad = _predict_proba_one(X, w, b, out)
         if bad:
             _raise_nonfinite_rows(X)
     return out

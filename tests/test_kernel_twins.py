@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose
 
 from crmjit import reference
 from crmjit.kernels.generate import _mix64, _normal_pair, _stream_key, _uniform
-from crmjit.kernels.logistic import _predict_proba_blas, _row_dot
+from crmjit.kernels.logistic import _predict_proba_one, _row_dot
 from crmjit.kernels.value import _annuity
 
 U64 = np.uint64
@@ -31,16 +31,16 @@ def test_rng_helpers_match_twin_bit_for_bit(z):
     assert _normal_pair(U64(z), U64(17)) == pytest.approx(g.normal_pair(z, 17), rel=1e-14)
 
 
-def test_row_dot_and_blas_scoring_match_twins(rng):
+def test_row_dot_and_one_model_scoring_match_twins(rng):
     X = rng.standard_normal((2100, 13)) * 30  # 2100 rows: several GEMV blocks, a partial one
     w, b = rng.standard_normal(13), -0.7
     for i in (0, 1, 2099):
         assert _row_dot(X, i, w, b) == pytest.approx(reference.row_dot(X.tolist(), i, w, b),
                                                      rel=1e-12, abs=1e-12)
     out = np.empty(2100)
-    assert _predict_proba_blas(X, w, b, out) == 0
-    assert_allclose(out, reference.predict_proba_blas(X.tolist(), w.tolist(), b), rtol=1e-11,
+    assert _predict_proba_one(X, w, b, out) == 0
+    assert_allclose(out, reference.predict_proba_one(X.tolist(), w.tolist(), b), rtol=1e-11,
                     atol=1e-300)
     X[5, 2] = np.nan
     X[2099, 0] = np.inf
-    assert _predict_proba_blas(X, w, b, out) == 2  # non-finite rows counted, not hidden
+    assert _predict_proba_one(X, w, b, out) == 2  # non-finite rows counted, not hidden

@@ -418,25 +418,23 @@ def _sigmoid_into(z, m, out, s0):
     return nonfinite
 
 
-GEMV_BLOCK = 1024  # rows per BLAS gemv call when scoring C-contiguous X
-
-
 @parallel
-def _predict_proba_blas(X, coef, intercept, out):
-    """``_predict_proba`` for C-contiguous X: each block of GEMV_BLOCK rows is one BLAS
-    gemv in X's dtype (vectorised, unlike a per-row dot without reassociation), then the
-    vectorised sigmoid.  Block boundaries depend on n only, so results do not depend on the
-    thread count.  Returns the number of non-finite linear predictors.
-    Scratch: 3 * GEMV_BLOCK values per block.
-    """
+def _predict_proba_one(X, coef, intercept, out):
+    """``_predict_proba`` for one model (coef (d,), intercept in X's dtype), any layout:
+    blocks of BLOCK rows, each row's dot product vectorised in X's dtype (``_row_dot``),
+    then the vectorised sigmoid over the block.  No per-row model lookup and no BLAS call:
+    measured on 10M x 16, float32 17.5 ms (per-block BLAS sgemv: 32 ms), float64 30.5 ms
+    (BLAS dgemv: 40 ms), against 10.2 ms for a bare 2-thread read of the float32 matrix.
+    Block boundaries depend on n only.  Returns the number of non-finite linear
+    predictors.  Scratch: BLOCK float64 per block."""
     n = X.shape[0]
-    n_blocks = (n + GEMV_BLOCK - 1) // GEMV_BLOCK
+    n_blocks = (n + BLOCK - 1) // BLOCK
     bad = 0
     for blk in prange(n_blocks):
-        s0 = blk * GEMV_BLOCK
-        m = min(GEMV_BLOCK, n - s0)
-        z = np.dot(X[s0:s0 + m], coef)
+        z = np.empty(BLOCK)
+        s0 = blk * BLOCK
+        m = min(BLOCK, n - s0)
         for r in range(m):
-            z[r] += intercept
+            z[r] = _row_dot(X, s0 + r, coef, intercept)
         bad += _sigmoid_into(z, m, out, s0)
     return bad

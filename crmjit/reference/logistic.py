@@ -54,7 +54,7 @@ def predict_proba(X, codes, coefs, intercepts):
     return [sigmoid(z) for z in decision_function(X, codes, coefs, intercepts)]
 
 
-def predict_proba_blas(X, coef, intercept):
+def predict_proba_one(X, coef, intercept):
     """sigmoid(intercept + x . coef) per row (one model)."""
     return predict_proba(X, [0], [coef], [intercept])
 
