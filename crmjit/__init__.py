@@ -7,6 +7,7 @@ Probabilistic CLV: :func:`rfm_summary`, :class:`BetaGeoModel`, :class:`GammaGamm
 :func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Synthetic data: :mod:`crmjit.data_gen` (:func:`crmjit.data_gen.make_customers`).
+Saved models: ``model.save(path)``, :func:`load`.
 Pure-Python yardsticks: :mod:`crmjit.reference`.
 """
 
@@ -14,6 +15,8 @@ from . import data_gen, reference
 from ._version import __version__
 from .batched import BatchedLogisticRegression
 from .btyd import BetaGeoModel, GammaGammaModel, customer_lifetime_value
+from .parquet import score_parquet
+from .persist import load
 from .rfm import rfm_summary
 from .logistic import LogisticRegression, decision_function, predict_proba
 from .value import cac, channel_summary, clv, conversion_rate
@@ -31,7 +34,9 @@ __all__ = [
     "conversion_rate",
     "data_gen",
     "decision_function",
+    "load",
     "predict_proba",
     "reference",
     "rfm_summary",
+    "score_parquet",
 ]

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
 from .kernels.logistic import (_decision_function, _gather_rows, _group_order,
@@ -33,7 +34,7 @@ def _name_labels(labels):
     return f"{len(labels)} segment(s): {labels[:_SHOWN]}{more}"
 
 
-class BatchedLogisticRegression(BaseEstimator):
+class BatchedLogisticRegression(Saveable, BaseEstimator):
     """One independent L2-penalised logistic regression per segment, fitted in one call.
 
     Each segment's model minimises scikit-learn's objective on that segment's rows alone,

@@ -30,6 +30,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _newton
+from .persist import Saveable
 from ._validation import check_finite, float_array, label_codes, positions
 from .kernels.btyd import (CHEB_DEGREE, MAX_PIECES, NACC_BG, NACC_GG, _bg_clv,
                            _bg_customer_pass, _bg_expected, _bg_p_alive, _bg_table_pass,
@@ -247,7 +248,7 @@ def _solve(problem, theta, tol, max_iter, names, labels, what):
     return params, n_iter, converged
 
 
-class _Model:
+class _Model(Saveable):
     """Shared fitted-parameter handling of the two models."""
 
     PARAMS: tuple = ()

@@ -334,6 +334,125 @@ def _report_batched(cust, model, ours, out):
           f"{labels[worst]}, {sizes[worst]:,} customers)", file=out)
 
 
+def _columns(text):
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _match_features(patterns, names):
+    """Column names matching comma-separated names or glob patterns (x*), in file order."""
+    import fnmatch
+    chosen = []
+    for pat in patterns:
+        hits = [c for c in names if fnmatch.fnmatchcase(c, pat)]
+        if not hits:
+            raise ValueError(f"--features {pat!r} matches no column of the input (columns: "
+                             f"{names[:20]})")
+        chosen += [c for c in hits if c not in chosen]
+    return chosen
+
+
+def _pipeline_errors(func):
+    """Report bad input as one line on stderr and exit status 2 (no traceback)."""
+    def run(args, out=None):
+        try:
+            return func(args, out)
+        except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+            print(f"crmjit {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+@_pipeline_errors
+def generate(args, out=None):
+    """Write a synthetic customer base to Parquet, chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .data_gen import customer_chunks
+    from .persist import atomic_write
+
+    out = sys.stdout if out is None else out
+    chunks = customer_chunks(args.customers, n_features=args.features,
+                             n_segments=args.segments, n_periods=args.periods,
+                             seed=args.seed, dtype=np.float32 if args.float32 else np.float64,
+                             chunk_rows=args.chunk_rows)
+    t0 = time.perf_counter()
+
+    def write(tmp):
+        from ._progress import progress_bar
+        writer = None
+        with progress_bar(total=args.customers, enabled=not args.quiet, desc="generate",
+                          unit="rows") as bar:
+            for part in chunks:
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table)
+                bar.update(len(part))
+        if writer is not None:
+            writer.close()
+    atomic_write(args.output, write)
+    print(f"wrote {args.customers:,} customers to {args.output} in "
+          f"{time.perf_counter() - t0:.1f} s", file=out)
+    return 0
+
+
+@_pipeline_errors
+def score(args, out=None):
+    """Score a Parquet file with a saved model."""
+    from .parquet import score_parquet
+
+    out = sys.stdout if out is None else out
+    stats = score_parquet(args.input, args.model, args.output,
+                          features=_columns(args.features) if args.features else None,
+                          groups=args.groups, id_column=args.id_column,
+                          batch_rows=args.batch_rows, progress=not args.quiet)
+    print(f"scored {stats['rows']:,} rows in {stats['seconds']:.2f} s "
+          f"({stats['rows_per_s'] / 1e6:.1f} M rows/s) -> {args.output}", file=out)
+    return 0
+
+
+@_pipeline_errors
+def fit(args, out=None):
+    """Fit a propensity model (one, or one per segment) on Parquet columns and save it."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    import crmjit
+
+    out = sys.stdout if out is None else out
+    try:
+        dataset = ds.dataset(args.input, format="parquet")
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read Parquet from {args.input!r}: {exc}") from None
+    names = dataset.schema.names
+    features = _match_features(_columns(args.features), names)
+    for c in [args.target] + ([args.groups] if args.groups else []):
+        if c not in names:
+            raise ValueError(f"column {c!r} is not in the input (columns: {names[:20]})")
+    table = dataset.to_table(columns=features + [args.target]
+                             + ([args.groups] if args.groups else []))
+    for c in table.column_names:
+        if table.column(c).null_count:
+            raise ValueError(f"column {c!r} has missing values (nulls)")
+    X = pd.DataFrame({c: table.column(c).to_numpy() for c in features})
+    y = table.column(args.target).to_numpy()
+    t0 = time.perf_counter()
+    if args.groups:
+        model = crmjit.BatchedLogisticRegression(C=args.C, max_iter=args.max_iter,
+                                                 invalid="flag")
+        model.fit(X, y, table.column(args.groups).to_numpy())
+        what = f"{len(model.groups_):,} segment models"
+    else:
+        model = crmjit.LogisticRegression(C=args.C, max_iter=args.max_iter).fit(X, y)
+        what = "one model"
+    seconds = time.perf_counter() - t0
+    model.save(args.model)
+    print(f"fitted {what} on {len(y):,} rows x {len(features)} features in {seconds:.2f} s "
+          f"-> {args.model}", file=out)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="crmjit",
@@ -375,6 +494,63 @@ def build_parser():
     b.add_argument("--json", metavar="NEW.json",
                    help="report on (and compare) this existing run instead of running")
     b.set_defaults(func=bench)
+
+    g = sub.add_parser("generate", help="write a synthetic customer base to Parquet",
+                       description="Write N synthetic customers (features x0.., purchase "
+                       "label y, segment, channel, rate, lifespan, cash flows cf1..) to a "
+                       "Parquet file, chunk by chunk: memory stays at one chunk whatever N, "
+                       "and the rows are the ones crmjit.data_gen.make_customers returns for "
+                       "the same seed. Example: crmjit generate --customers 10000000 "
+                       "customers.parquet")
+    g.add_argument("output", metavar="OUT.parquet", help="file to write")
+    g.add_argument("--customers", type=_positive_int, required=True, help="rows to write")
+    g.add_argument("--features", type=_positive_int, default=16, help="features (default 16)")
+    g.add_argument("--segments", type=_positive_int, default=1, help="segments (default 1)")
+    g.add_argument("--periods", type=_positive_int, default=12,
+                   help="cash-flow periods (default 12)")
+    g.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
+    g.add_argument("--float32", action="store_true", help="features as float32")
+    g.add_argument("--chunk-rows", type=_positive_int, default=1 << 20,
+                   help="rows generated and written at a time (default 1048576)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=generate)
+
+    f = sub.add_parser("fit", help="fit a propensity model on Parquet columns and save it",
+                       description="Fit crmjit.LogisticRegression (or, with --groups, one "
+                       "model per segment) on columns of a Parquet file and save the model "
+                       "as JSON for `crmjit score`. Example: crmjit fit customers.parquet "
+                       "model.json --target y --features 'x*'")
+    f.add_argument("input", metavar="INPUT.parquet", help="Parquet file or folder")
+    f.add_argument("model", metavar="MODEL.json", help="where to save the fitted model")
+    f.add_argument("--target", required=True, help="the 0/1 (two-class) label column")
+    f.add_argument("--features", required=True,
+                   help="feature columns: comma-separated names or glob patterns, e.g. "
+                   "'x*' or 'age,spend,visits'")
+    f.add_argument("--groups", help="segment column: fit one model per segment")
+    f.add_argument("--C", type=float, default=1.0,
+                   help="inverse L2 strength, as scikit-learn (default 1.0)")
+    f.add_argument("--max-iter", type=_positive_int, default=100,
+                   help="Newton iterations (default 100)")
+    f.set_defaults(func=fit)
+
+    s = sub.add_parser("score", help="score a Parquet file with a saved model",
+                       description="Read INPUT batch by batch, score every row with the "
+                       "model saved by `crmjit fit` (or model.save), and write OUTPUT with "
+                       "the id column and a `score` column (the positive-class "
+                       "probability). Memory stays at a few batches whatever the file size; "
+                       "OUTPUT appears only when complete. Example: crmjit score --model "
+                       "model.json --id-column customer_id customers.parquet scores.parquet")
+    s.add_argument("input", metavar="INPUT.parquet", help="Parquet file or folder")
+    s.add_argument("output", metavar="OUTPUT.parquet", help="file to write")
+    s.add_argument("--model", required=True, metavar="MODEL.json", help="saved model")
+    s.add_argument("--features", help="comma-separated feature columns (default: the names "
+                   "the model was fitted on)")
+    s.add_argument("--groups", help="segment column (for a per-segment model)")
+    s.add_argument("--id-column", help="column copied to the output, e.g. customer_id")
+    s.add_argument("--batch-rows", type=_positive_int, default=1 << 20,
+                   help="rows per batch (default 1048576)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=score)
     return parser
 
 

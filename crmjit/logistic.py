@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _newton
+from .persist import Saveable
 from ._validation import float_array, per_customer, positions
 from .kernels.logistic import _decision_function, _predict_proba_one
 
@@ -108,7 +109,7 @@ def decision_function(X, coef, intercept, out=None):
     return out
 
 
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
     """Binary L2-penalised logistic regression, scikit-learn's objective, Numba kernels.
 
     Minimises ``C * sum_i s_i * logloss_i + 0.5 * ||w||^2`` (intercept not penalised), the

@@ -18,8 +18,8 @@ from .._validation import check_int_scalar
 from ..kernels.generate import (STREAM_COEF, STREAM_INTERCEPT, _btyd_fill, _btyd_summary,
                                 _customer_rows, _normals)
 
-__all__ = ["BTYD_TRUTH", "CHANNELS", "Customers", "make_customers", "make_rfm",
-           "make_transactions"]
+__all__ = ["BTYD_TRUTH", "CHANNELS", "Customers", "customer_chunks", "make_customers",
+           "make_rfm", "make_transactions"]
 
 #: Acquisition channels: (name, share of customers, median margin per period, true CAC).
 CHANNELS = (
@@ -99,6 +99,42 @@ def _cdf(weights):
     return cdf
 
 
+def _setup(n_customers, n_features, n_segments, n_periods, seed, dtype, segment_skew, churn,
+           chunk_rows):
+    """Validated arguments and the kernel's model arguments (seg_cdf, coef, intercept,
+    chan_cdf, chan_mu, churn) shared by make_customers and customer_chunks."""
+    n = check_int_scalar(n_customers, "n_customers", minimum=0)
+    d = check_int_scalar(n_features, "n_features", minimum=1)
+    g = check_int_scalar(n_segments, "n_segments", minimum=1)
+    p = check_int_scalar(n_periods, "n_periods", minimum=1)
+    chunk = check_int_scalar(chunk_rows, "chunk_rows", minimum=1)
+    seed = check_int_scalar(seed, "seed", minimum=0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}") \
+            from None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dt}")
+    if not (isinstance(segment_skew, (int, float)) and math.isfinite(segment_skew)
+            and segment_skew >= 0):
+        raise ValueError(f"segment_skew must be a finite number >= 0, got {segment_skew!r}")
+    if not (isinstance(churn, (int, float)) and 0 < churn < 1):
+        raise ValueError(f"churn must be a number in (0, 1), got {churn!r}")
+
+    s64 = np.uint64(seed)
+    coef = _normals(s64, STREAM_COEF, np.empty((g, d))) * (2.0 / math.sqrt(d))
+    intercept = _normals(s64, STREAM_INTERCEPT, np.empty(g)) * 0.5 - 1.0
+    seg_cdf = _cdf(1.0 / np.arange(1, g + 1, dtype=np.float64) ** segment_skew)
+    chan_cdf = _cdf([c[1] for c in CHANNELS])
+    chan_mu = np.log([c[2] for c in CHANNELS])
+
+    return n, d, g, p, chunk, s64, dt, (seg_cdf, coef, intercept, chan_cdf, chan_mu,
+                                        float(churn))
+
+
 def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=0,
                    dtype=np.float64, *, segment_skew=1.0, churn=0.1, chunk_rows=1 << 20,
                    progress=False):
@@ -142,34 +178,10 @@ def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=
     >>> bool((make_customers(1000, n_features=4, n_segments=3, seed=1).X == c.X).all())
     True
     """
-    n = check_int_scalar(n_customers, "n_customers", minimum=0)
-    d = check_int_scalar(n_features, "n_features", minimum=1)
-    g = check_int_scalar(n_segments, "n_segments", minimum=1)
-    p = check_int_scalar(n_periods, "n_periods", minimum=1)
-    chunk = check_int_scalar(chunk_rows, "chunk_rows", minimum=1)
-    seed = check_int_scalar(seed, "seed", minimum=0)
-    if seed >= 2**64:
-        raise ValueError(f"seed must be < 2**64, got {seed}")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dtype!r}") \
-            from None
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {dt}")
-    if not (isinstance(segment_skew, (int, float)) and math.isfinite(segment_skew)
-            and segment_skew >= 0):
-        raise ValueError(f"segment_skew must be a finite number >= 0, got {segment_skew!r}")
-    if not (isinstance(churn, (int, float)) and 0 < churn < 1):
-        raise ValueError(f"churn must be a number in (0, 1), got {churn!r}")
-
-    s64 = np.uint64(seed)
-    coef = _normals(s64, STREAM_COEF, np.empty((g, d))) * (2.0 / math.sqrt(d))
-    intercept = _normals(s64, STREAM_INTERCEPT, np.empty(g)) * 0.5 - 1.0
-    seg_cdf = _cdf(1.0 / np.arange(1, g + 1, dtype=np.float64) ** segment_skew)
-    chan_cdf = _cdf([c[1] for c in CHANNELS])
-    chan_mu = np.log([c[2] for c in CHANNELS])
-
+    n, d, g, p, chunk, s64, dt, model = _setup(n_customers, n_features, n_segments,
+                                               n_periods, seed, dtype, segment_skew, churn,
+                                               chunk_rows)
+    coef, intercept = model[1], model[2]
     X = np.empty((n, d), dtype=dt)
     y = np.empty(n, dtype=np.int8)
     segment = np.empty(n, dtype=np.int32)
@@ -180,10 +192,9 @@ def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=
     with progress_bar(total=n, enabled=progress, desc="generate", unit="cust") as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            _customer_rows(s64, start, seg_cdf, coef, intercept, chan_cdf, chan_mu,
-                           float(churn), X[start:stop], segment[start:stop], y[start:stop],
-                           codes[start:stop], cash_flows[start:stop], rate[start:stop],
-                           lifespan[start:stop])
+            _customer_rows(s64, start, *model, X[start:stop], segment[start:stop],
+                           y[start:stop], codes[start:stop], cash_flows[start:stop],
+                           rate[start:stop], lifespan[start:stop])
             bar.update(stop - start)
 
     channel = pd.Categorical.from_codes(codes, categories=list(CHANNEL_NAMES))
@@ -297,3 +308,41 @@ def make_transactions(n_customers, *, t_max=365.0, start="2025-01-01", seed=0,
         "amount": amount,
     })
     return log, summary
+
+
+def customer_chunks(n_customers, n_features=16, n_segments=1, n_periods=12, seed=0,
+                    dtype=np.float64, *, segment_skew=1.0, churn=0.1, chunk_rows=1 << 20):
+    """The base ``make_customers`` would return, as DataFrames of at most ``chunk_rows``
+    customers each (``customer_id`` first, then the columns of ``Customers.to_frame()``),
+    generated one chunk at a time: memory stays at one chunk whatever ``n_customers``, and
+    the rows are the same numbers as ``make_customers`` with the same arguments.
+
+    >>> from crmjit.data_gen import customer_chunks, make_customers
+    >>> parts = list(customer_chunks(2500, n_features=3, seed=4, chunk_rows=1000))
+    >>> [len(p) for p in parts]
+    [1000, 1000, 500]
+    >>> import pandas as pd
+    >>> whole = make_customers(2500, n_features=3, seed=4).to_frame()
+    >>> pd.concat(parts, ignore_index=True).drop(columns="customer_id").equals(whole)
+    True
+    """
+    n, d, g, p, chunk, s64, dt, model = _setup(n_customers, n_features, n_segments,
+                                               n_periods, seed, dtype, segment_skew, churn,
+                                               chunk_rows)
+    for start in range(0, n, chunk):
+        m = min(n, start + chunk) - start
+        X = np.empty((m, d), dtype=dt)
+        y = np.empty(m, dtype=np.int8)
+        segment = np.empty(m, dtype=np.int32)
+        codes = np.empty(m, dtype=np.int8)
+        cash_flows = np.empty((m, p), dtype=dt)
+        rate = np.empty(m, dtype=np.float64)
+        lifespan = np.empty(m, dtype=np.int64)
+        _customer_rows(s64, start, *model, X, segment, y, codes, cash_flows, rate, lifespan)
+        cols = {"customer_id": np.arange(start, start + m, dtype=np.int64)}
+        cols.update({f"x{j}": X[:, j] for j in range(d)})
+        cols.update(y=y, segment=segment,
+                    channel=pd.Categorical.from_codes(codes, categories=list(CHANNEL_NAMES)),
+                    rate=rate, lifespan=lifespan)
+        cols.update({f"cf{t + 1}": cash_flows[:, t] for t in range(p)})
+        yield pd.DataFrame(cols)

@@ -419,6 +419,34 @@ def _sigmoid_into(z, m, out, s0):
 
 
 @parallel
+def _predict_proba_columns(cols, coef, intercept, out):
+    """``_predict_proba_one`` on features held as separate columns (a tuple of d (n,)
+    arrays of one dtype, e.g. zero-copy views of Arrow columns): z accumulates column by
+    column over blocks of BLOCK rows (vectorised, no row-major copy of the features), in
+    the columns' dtype.  Returns the number of non-finite linear predictors."""
+    n = out.shape[0]
+    d = len(cols)
+    n_blocks = (n + BLOCK - 1) // BLOCK
+    bad = 0
+    for blk in prange(n_blocks):
+        z = np.empty(BLOCK, dtype=cols[0].dtype)
+        s0 = blk * BLOCK
+        m = min(BLOCK, n - s0)
+        for r in range(m):
+            z[r] = 0
+        for j in range(d):
+            col = cols[j]
+            w = coef[j]
+            for r in range(m):
+                z[r] += col[s0 + r] * w
+        zz = np.empty(BLOCK)
+        for r in range(m):
+            zz[r] = z[r] + intercept
+        bad += _sigmoid_into(zz, m, out, s0)
+    return bad
+
+
+@parallel
 def _predict_proba_one(X, coef, intercept, out):
     """``_predict_proba`` for one model (coef (d,), intercept in X's dtype), any layout:
     blocks of BLOCK rows, each row's dot product vectorised in X's dtype (``_row_dot``),

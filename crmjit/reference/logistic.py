@@ -54,6 +54,12 @@ def predict_proba(X, codes, coefs, intercepts):
     return [sigmoid(z) for z in decision_function(X, codes, coefs, intercepts)]
 
 
+def predict_proba_columns(cols, coef, intercept):
+    """sigmoid(intercept + sum_j cols[j][i] coef[j]) per row, features given by column."""
+    return [sigmoid(intercept + sum(c[i] * w for c, w in zip(cols, coef)))
+            for i in range(len(cols[0]))]
+
+
 def predict_proba_one(X, coef, intercept):
     """sigmoid(intercept + x . coef) per row (one model)."""
     return predict_proba(X, [0], [coef], [intercept])
