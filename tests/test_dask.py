@@ -1,0 +1,111 @@
+"""crmjit.dask on a real dask.distributed LocalCluster: 2 worker processes on loopback,
+2 threads each, so crmjit's parallel kernels run concurrently inside a worker."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import crmjit
+import crmjit.dask as cd
+from crmjit.data_gen import make_customers
+
+dd = pytest.importorskip("dask.dataframe")  # an install error, not a skip: the test extra has it
+FEATS = [f"x{j}" for j in range(5)]
+
+
+@pytest.fixture(scope="module")
+def client():
+    from dask.distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=2, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def data():
+    c = make_customers(12_000, n_features=5, n_segments=15, seed=3)
+    df = c.to_frame()
+    return c, df, dd.from_pandas(df, npartitions=6)
+
+
+def test_workers_run_a_thread_safe_layer(client):
+    layers = client.run(cd.threading_layer)
+    assert len(layers) == 2
+    assert set(layers.values()) <= {"omp", "tbb", "workqueue"}  # workqueue: behind a lock
+
+
+def test_scoring_and_clv_equal_in_memory(client, data):
+    c, df, ddf = data
+    m = crmjit.LogisticRegression().fit(df[FEATS], df.y)
+    s = cd.predict_proba(ddf, m).compute()
+    assert (s.index == df.index).all()
+    np.testing.assert_allclose(s, m.predict_proba(df[FEATS])[:, 1], rtol=1e-12, atol=0)
+    v = cd.clv(ddf, [f"cf{t}" for t in range(1, 13)], "rate", "lifespan").compute()
+    np.testing.assert_allclose(v, crmjit.clv(c.cash_flows, c.rate, c.lifespan), rtol=1e-12)
+
+
+def test_fit_batched_equals_in_memory_fit(client, data, tmp_path):
+    c, df, ddf = data
+    b = cd.fit_batched(ddf, FEATS, "y", "segment", invalid="flag")
+    ref = crmjit.BatchedLogisticRegression(invalid="flag").fit(df[FEATS], df.y, df.segment)
+    assert list(b.groups_) == list(ref.groups_)
+    np.testing.assert_allclose(b.coef_, ref.coef_, atol=1e-6)
+    np.testing.assert_allclose(b.intercept_, ref.intercept_, atol=1e-6)
+    assert (b.valid_ == ref.valid_).all()
+    fitted = ref.groups_[ref.valid_].tolist()
+    ok = df.segment.isin(fitted)
+    dok = ddf[ddf.segment.isin(fitted)]
+    s = cd.predict_proba(dok, b, groups="segment").compute()
+    np.testing.assert_allclose(s, ref.predict_proba(df[FEATS][ok], df.segment[ok]),
+                               rtol=1e-12)
+    b.save(tmp_path / "b.json")  # and a saved model by path
+    s2 = cd.predict_proba(dok, str(tmp_path / "b.json"), groups="segment").compute()
+    np.testing.assert_array_equal(s, s2)
+    # per-segment C in sorted label order
+    Cs = np.linspace(0.1, 5.0, len(ref.groups_))
+    b = cd.fit_batched(ddf, FEATS, "y", "segment", C=Cs, invalid="flag")
+    ref = crmjit.BatchedLogisticRegression(C=Cs, invalid="flag").fit(df[FEATS], df.y, df.segment)
+    np.testing.assert_allclose(b.coef_, ref.coef_, atol=1e-6)
+
+
+def test_bad_input(client, data):
+    c, df, ddf = data
+    m = crmjit.LogisticRegression().fit(df[FEATS], df.y)
+    with pytest.raises(ValueError, match=r"\['x4'\] not in the DataFrame"):
+        cd.predict_proba(ddf.drop(columns="x4"), m)
+    with pytest.raises(TypeError, match="'channel' must be numeric"):
+        cd.fit_batched(ddf, ["x0", "channel"], "y", "segment")
+    with pytest.raises(TypeError, match="dask DataFrame"):
+        cd.predict_proba(df, m)
+    bad = df.copy()
+    bad.loc[5, "x2"] = np.nan
+    with pytest.raises(ValueError, match=r"\['x2'\] have missing values"):
+        cd.predict_proba(dd.from_pandas(bad, npartitions=3), m).compute()
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        cd.fit_batched(ddf.assign(y=ddf.segment % 3), FEATS, "y", "segment")
+
+
+def test_workqueue_layer_is_serialised_not_crashed(tmp_path):
+    """Under numba's workqueue layer a concurrent parallel launch aborts the process; the
+    partition functions take a lock there.  Four dask threads, eight partitions."""
+    import os
+    import subprocess
+    import sys
+    script = r"""
+import numpy as np, dask, dask.dataframe as dd
+import crmjit, crmjit.dask as cd
+from crmjit.data_gen import make_customers
+c = make_customers(40_000, n_features=5, seed=1)
+df = c.to_frame()
+m = crmjit.LogisticRegression().fit(c.X, c.y)
+ddf = dd.from_pandas(df, npartitions=8)
+with dask.config.set(scheduler="threads", num_workers=4):
+    s = cd.predict_proba(ddf, m, features=[f"x{j}" for j in range(5)]).compute()
+assert np.allclose(s.to_numpy(), m.predict_proba(c.X)[:, 1], rtol=1e-12)
+print(cd.threading_layer())
+"""
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "workqueue"

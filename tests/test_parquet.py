@@ -1,0 +1,140 @@
+"""score_parquet and the pipeline commands (generate, fit, score)."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import crmjit
+from crmjit import cli
+from crmjit.data_gen import customer_chunks, make_customers, make_rfm
+
+FEATS = [f"x{j}" for j in range(5)]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pq")
+    c = make_customers(30_000, n_features=5, n_segments=7, seed=5, dtype=np.float32)
+    df = c.to_frame()
+    df.insert(0, "customer_id", np.arange(30_000) + 10**9)
+    path = folder / "customers.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=7000)
+    return c, df, path
+
+
+def test_scores_equal_in_memory_scores(base, tmp_path):
+    c, df, path = base
+    model = crmjit.LogisticRegression().fit(df[FEATS], df.y)
+    stats = crmjit.score_parquet(path, model, tmp_path / "out.parquet", id_column="customer_id",
+                                 batch_rows=4096, progress=False)
+    out = pq.read_table(tmp_path / "out.parquet").to_pandas()
+    assert stats["rows"] == 30_000 and list(out.columns) == ["customer_id", "score"]
+    assert (out.customer_id.to_numpy() == df.customer_id.to_numpy()).all()
+    assert out.score.dtype == np.float32  # float32 features scored in float32
+    np.testing.assert_allclose(out.score, model.predict_proba(df[FEATS])[:, 1], rtol=1e-6)
+    # a saved model by path, and per-segment models
+    many = crmjit.BatchedLogisticRegression(invalid="flag").fit(df[FEATS], df.y, df.segment)
+    many.save(tmp_path / "many.json")
+    crmjit.score_parquet(path, tmp_path / "many.json", tmp_path / "seg.parquet",
+                         groups="segment", progress=False)
+    seg = pq.read_table(tmp_path / "seg.parquet").column("score").to_numpy()
+    np.testing.assert_allclose(seg, many.predict_proba(df[FEATS], df.segment), rtol=1e-6)
+
+
+def test_clv_columns_when_asked(tmp_path):
+    rfm = make_rfm(5000, seed=3).reset_index()
+    rfm["f0"] = np.linspace(-1, 1, 5000)
+    pq.write_table(pa.Table.from_pandas(rfm, preserve_index=False), tmp_path / "rfm.parquet")
+    bg = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"])
+    gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
+    m = crmjit.LogisticRegression().fit(rfm[["f0"]], (rfm.frequency > 0).astype(int))
+    crmjit.score_parquet(tmp_path / "rfm.parquet", m, tmp_path / "o.parquet",
+                         clv=dict(purchase_model=bg, spend_model=gg), batch_rows=1000,
+                         progress=False)
+    out = pq.read_table(tmp_path / "o.parquet").to_pandas()
+    want = crmjit.customer_lifetime_value(bg, gg, rfm.frequency, rfm.recency, rfm["T"],
+                                          rfm.monetary_value)
+    np.testing.assert_allclose(out.clv, want, rtol=1e-12)
+
+
+def test_bad_input_names_the_column_and_leaves_no_output(base, tmp_path):
+    c, df, path = base
+    model = crmjit.LogisticRegression().fit(df[FEATS], df.y)
+    plain = crmjit.LogisticRegression().fit(df[FEATS].to_numpy(), df.y)  # no names
+    out = tmp_path / "out.parquet"
+    with pytest.raises(ValueError, match=r"\['x9'\] not in the input"):
+        crmjit.score_parquet(path, plain, out, features=FEATS[:4] + ["x9"], progress=False)
+    with pytest.raises(ValueError, match="do not match the names"):
+        crmjit.score_parquet(path, model, out, features=FEATS[::-1], progress=False)
+    with pytest.raises(TypeError, match="'channel' must be numeric"):
+        crmjit.score_parquet(path, plain, out, features=FEATS[:4] + ["channel"],
+                             progress=False)
+    bad = df.copy()
+    bad.loc[25_000, "x3"] = None
+    pq.write_table(pa.Table.from_pandas(bad, preserve_index=False), tmp_path / "bad.parquet")
+    with pytest.raises(ValueError, match="'x3' has missing values"):
+        crmjit.score_parquet(tmp_path / "bad.parquet", model, out, batch_rows=4096,
+                             progress=False)  # fails after several batches were written
+    with pytest.raises(ValueError, match="needs groups="):
+        many = crmjit.BatchedLogisticRegression(invalid="flag").fit(df[FEATS], df.y, df.segment)
+        crmjit.score_parquet(path, many, out, progress=False)
+    with pytest.raises(ValueError, match="cannot read Parquet"):
+        crmjit.score_parquet(tmp_path / "nowhere.parquet", model, out, progress=False)
+    with pytest.raises(ValueError, match="pass features="):
+        crmjit.score_parquet(path, plain, out, progress=False)
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet"]  # no temporaries
+
+
+def test_generate_writes_the_in_memory_rows(tmp_path, capsys):
+    path = tmp_path / "gen.parquet"
+    assert cli.main(["generate", "--customers", "2500", "--features", "3", "--seed", "4",
+                     "--chunk-rows", "1000", "--quiet", str(path)]) == 0
+    got = pq.read_table(path).to_pandas()
+    want = make_customers(2500, n_features=3, seed=4).to_frame()
+    assert got.drop(columns="customer_id").equals(want)
+    assert (got.customer_id.to_numpy() == np.arange(2500)).all()
+    parts = list(customer_chunks(2500, n_features=3, seed=4, chunk_rows=700))
+    assert pd.concat(parts, ignore_index=True).equals(got)
+
+
+def test_fit_and_score_commands(tmp_path, capsys):
+    data = tmp_path / "c.parquet"
+    assert cli.main(["generate", "--customers", "20000", "--features", "4", "--segments", "3",
+                     "--seed", "1", "--quiet", str(data)]) == 0
+    assert cli.main(["fit", str(data), str(tmp_path / "m.json"), "--target", "y",
+                     "--features", "x*"]) == 0
+    assert cli.main(["fit", str(data), str(tmp_path / "mb.json"), "--target", "y",
+                     "--features", "x0,x1,x2,x3", "--groups", "segment"]) == 0
+    assert cli.main(["score", "--model", str(tmp_path / "m.json"), "--id-column",
+                     "customer_id", "--quiet", str(data), str(tmp_path / "s.parquet")]) == 0
+    assert cli.main(["score", "--model", str(tmp_path / "mb.json"), "--groups", "segment",
+                     "--quiet", str(data), str(tmp_path / "sb.parquet")]) == 0
+    text = capsys.readouterr().out
+    assert "fitted one model on 20,000 rows x 4 features" in text
+    assert "3 segment models" in text and "scored 20,000 rows" in text
+    df = pq.read_table(data).to_pandas()
+    m = crmjit.load(tmp_path / "m.json")
+    np.testing.assert_allclose(pq.read_table(tmp_path / "s.parquet").column("score"),
+                               m.predict_proba(df[m.feature_names_in_])[:, 1], rtol=1e-12)
+    # bad input: one line on stderr, exit status 2, no output file
+    assert cli.main(["score", "--model", str(tmp_path / "m.json"), "--features", "x0,y",
+                     "--quiet", str(data), str(tmp_path / "bad.parquet")]) == 2
+    assert cli.main(["fit", str(data), str(tmp_path / "z.json"), "--target", "y",
+                     "--features", "z*"]) == 2
+    assert cli.main(["score", "--model", str(tmp_path / "nope.json"), "--quiet", str(data),
+                     str(tmp_path / "bad.parquet")]) == 2
+    err = capsys.readouterr().err
+    assert "crmjit score: error: features ['x0', 'y'] do not match" in err
+    assert "'z*' matches no column" in err and "nope.json" in err
+    assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "z.json").exists()
+
+
+@pytest.mark.parametrize("command", ["generate", "fit", "score"])
+def test_help_is_there(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([command, "--help"])
+    assert exc.value.code == 0
+    assert "Example: crmjit " + command in capsys.readouterr().out.replace("\n", " ")
