@@ -135,6 +135,15 @@ def _setup(n_customers, n_features, n_segments, n_periods, seed, dtype, segment_
                                         float(churn))
 
 
+def _outputs(n, d, p, dt):
+    """The row kernel's outputs for n customers: X, y, segment, channel codes, cash flows,
+    rate, lifespan."""
+    return (np.empty((n, d), dtype=dt), np.empty(n, dtype=np.int8),
+            np.empty(n, dtype=np.int32), np.empty(n, dtype=np.int8),
+            np.empty((n, p), dtype=dt), np.empty(n, dtype=np.float64),
+            np.empty(n, dtype=np.int64))
+
+
 def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=0,
                    dtype=np.float64, *, segment_skew=1.0, churn=0.1, chunk_rows=1 << 20,
                    progress=False):
@@ -182,13 +191,7 @@ def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=
                                                n_periods, seed, dtype, segment_skew, churn,
                                                chunk_rows)
     coef, intercept = model[1], model[2]
-    X = np.empty((n, d), dtype=dt)
-    y = np.empty(n, dtype=np.int8)
-    segment = np.empty(n, dtype=np.int32)
-    codes = np.empty(n, dtype=np.int8)
-    cash_flows = np.empty((n, p), dtype=dt)
-    rate = np.empty(n, dtype=np.float64)
-    lifespan = np.empty(n, dtype=np.int64)
+    X, y, segment, codes, cash_flows, rate, lifespan = _outputs(n, d, p, dt)
     with progress_bar(total=n, enabled=progress, desc="generate", unit="cust") as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
@@ -331,13 +334,7 @@ def customer_chunks(n_customers, n_features=16, n_segments=1, n_periods=12, seed
                                                chunk_rows)
     for start in range(0, n, chunk):
         m = min(n, start + chunk) - start
-        X = np.empty((m, d), dtype=dt)
-        y = np.empty(m, dtype=np.int8)
-        segment = np.empty(m, dtype=np.int32)
-        codes = np.empty(m, dtype=np.int8)
-        cash_flows = np.empty((m, p), dtype=dt)
-        rate = np.empty(m, dtype=np.float64)
-        lifespan = np.empty(m, dtype=np.int64)
+        X, y, segment, codes, cash_flows, rate, lifespan = _outputs(m, d, p, dt)
         _customer_rows(s64, start, *model, X, segment, y, codes, cash_flows, rate, lifespan)
         cols = {"customer_id": np.arange(start, start + m, dtype=np.int64)}
         cols.update({f"x{j}": X[:, j] for j in range(d)})

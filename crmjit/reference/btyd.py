@@ -71,21 +71,20 @@ def bg_log_likelihood(params, x, tx, T, w):
                for i in range(len(x)))
 
 
-def bg_table_pass(ux, uw, u_ptr, params, active):
-    """Per group: sum of uw * x-only terms, with derivatives; None for inactive groups."""
+def _table_rows(ux, uw, u_ptr, params, active, term):
+    """Per group: sum of uw * term(params, x) over its distinct x, with derivatives."""
     rows = []
     for g, p in enumerate(params):
         if not active[g]:
             rows.append(None)
             continue
         entries = list(zip(ux[u_ptr[g]:u_ptr[g + 1]], uw[u_ptr[g]:u_ptr[g + 1]]))
-        rows.append(_derivatives(lambda q: sum(w * bg_x_terms(q, x) for x, w in entries),
-                                 list(p)))
+        rows.append(_derivatives(lambda q: sum(w * term(q, x) for x, w in entries), list(p)))
     return rows
 
 
-def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active):
-    """Per chunk: sum of w * mix terms over its customers, with derivatives."""
+def _chunk_rows(columns, w, chunk_ptr, chunk_group, params, active, term):
+    """Per chunk: sum of w * term(params, *customer's columns), with derivatives."""
     rows = []
     for c, g in enumerate(chunk_group):
         if not active[g]:
@@ -93,9 +92,19 @@ def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active):
             continue
         ids = range(chunk_ptr[c], chunk_ptr[c + 1])
         rows.append(_derivatives(
-            lambda q: sum(_at(w, i) * bg_mix_term(q, x[i], tx[i], T[i]) for i in ids),
+            lambda q: sum(_at(w, i) * term(q, *(col[i] for col in columns)) for i in ids),
             list(params[g])))
     return rows
+
+
+def bg_table_pass(ux, uw, u_ptr, params, active):
+    """Per group: sum of uw * x-only terms, with derivatives; None for inactive groups."""
+    return _table_rows(ux, uw, u_ptr, params, active, bg_x_terms)
+
+
+def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active):
+    """Per chunk: sum of w * mix terms over its customers, with derivatives."""
+    return _chunk_rows((x, tx, T), w, chunk_ptr, chunk_group, params, active, bg_mix_term)
 
 
 def gg_x_terms(params, x):
@@ -113,29 +122,12 @@ def gg_spend_term(params, x, m):
 
 def gg_table_pass(ux, uw, u_ptr, params, active):
     """Gamma-Gamma twin of :func:`bg_table_pass`."""
-    rows = []
-    for g, p in enumerate(params):
-        if not active[g]:
-            rows.append(None)
-            continue
-        entries = list(zip(ux[u_ptr[g]:u_ptr[g + 1]], uw[u_ptr[g]:u_ptr[g + 1]]))
-        rows.append(_derivatives(lambda q: sum(w * gg_x_terms(q, x) for x, w in entries),
-                                 list(p)))
-    return rows
+    return _table_rows(ux, uw, u_ptr, params, active, gg_x_terms)
 
 
 def gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active):
     """Gamma-Gamma twin of :func:`bg_customer_pass`."""
-    rows = []
-    for c, g in enumerate(chunk_group):
-        if not active[g]:
-            rows.append(None)
-            continue
-        ids = range(chunk_ptr[c], chunk_ptr[c + 1])
-        rows.append(_derivatives(
-            lambda q: sum(_at(w, i) * gg_spend_term(q, x[i], m[i]) for i in ids),
-            list(params[g])))
-    return rows
+    return _chunk_rows((x, m), w, chunk_ptr, chunk_group, params, active, gg_spend_term)
 
 
 def hyp2f1(a, b, c, z, tol=1e-17, max_terms=1_000_000):
