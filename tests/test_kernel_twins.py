@@ -32,11 +32,13 @@ def test_rng_helpers_match_twin_bit_for_bit(z):
 
 
 def test_row_dot_and_one_model_scoring_match_twins(rng):
-    X = rng.standard_normal((2100, 13)) * 30  # 2100 rows: several GEMV blocks, a partial one
+    X = rng.standard_normal((2100, 13)) * 30  # 2100 rows: several blocks, a partial one
     w, b = rng.standard_normal(13), -0.7
+    W = rng.standard_normal((3, 13))
     for i in (0, 1, 2099):
-        assert _row_dot(X, i, w, b) == pytest.approx(reference.row_dot(X.tolist(), i, w, b),
-                                                     rel=1e-12, abs=1e-12)
+        for c in range(3):
+            assert _row_dot(X, i, W, c, b) == pytest.approx(
+                reference.row_dot(X.tolist(), i, W.tolist(), c, b), rel=1e-12, abs=1e-12)
     out = np.empty(2100)
     assert _predict_proba_one(X, w, b, out) == 0
     assert_allclose(out, reference.predict_proba_one(X.tolist(), w.tolist(), b), rtol=1e-11,

@@ -94,12 +94,13 @@ def _log1pexp(z):
 
 
 @serial_reduce
-def _row_dot(X, i, w, b):
-    """b + X[i] . w in X's dtype (float32 rows stay float32); reassociated so LLVM
-    vectorises it (per-row order: thread-count independent)."""
+def _row_dot(X, i, W, c, b):
+    """b + X[i] . W[c] in X's dtype (float32 rows stay float32); reassociated so LLVM
+    vectorises it (per-row order: thread-count independent).  W (G, d): the model is a row
+    index, not a row view (a view per row costs as much as the dot product)."""
     acc = X.dtype.type(0)
     for j in range(X.shape[1]):
-        acc += X[i, j] * w[j]
+        acc += X[i, j] * W[c, j]
     return b + acc
 
 
@@ -387,7 +388,7 @@ def _predict_proba(X, codes, coefs, intercepts, out):
         m = min(BLOCK, n - s0)
         for r in range(m):
             c = codes[0] if one else codes[s0 + r]
-            z[r] = _row_dot(X, s0 + r, coefs[c], intercepts[c])
+            z[r] = _row_dot(X, s0 + r, coefs, c, intercepts[c])
         bad += _sigmoid_into(z, m, out, s0)
     return bad
 
@@ -400,7 +401,7 @@ def _decision_function(X, codes, coefs, intercepts, out):
     bad = 0
     for i in prange(X.shape[0]):
         c = codes[0] if one else codes[i]
-        z = _row_dot(X, i, coefs[c], intercepts[c])
+        z = _row_dot(X, i, coefs, c, intercepts[c])
         out[i] = z
         bad += 0 if np.isfinite(z) else 1
     return bad
@@ -456,6 +457,7 @@ def _predict_proba_one(X, coef, intercept, out):
     Block boundaries depend on n only.  Returns the number of non-finite linear
     predictors.  Scratch: BLOCK float64 per block."""
     n = X.shape[0]
+    W = coef.reshape((1, coef.shape[0]))
     n_blocks = (n + BLOCK - 1) // BLOCK
     bad = 0
     for blk in prange(n_blocks):
@@ -463,6 +465,6 @@ def _predict_proba_one(X, coef, intercept, out):
         s0 = blk * BLOCK
         m = min(BLOCK, n - s0)
         for r in range(m):
-            z[r] = _row_dot(X, s0 + r, coef, intercept)
+            z[r] = _row_dot(X, s0 + r, W, 0, intercept)
         bad += _sigmoid_into(z, m, out, s0)
     return bad

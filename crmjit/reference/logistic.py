@@ -32,9 +32,9 @@ def log1pexp(z):
     return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
 
-def row_dot(X, i, w, b):
-    """b + X[i] . w."""
-    return b + sum(x * c for x, c in zip(X[i], w))
+def row_dot(X, i, W, c, b):
+    """b + X[i] . W[c]."""
+    return b + sum(x * w for x, w in zip(X[i], W[c]))
 
 
 def sigmoid_into(z, m):
@@ -45,7 +45,7 @@ def sigmoid_into(z, m):
 
 def decision_function(X, codes, coefs, intercepts):
     """intercepts[c] + x . coefs[c] per row, c its code (one code: the same for all)."""
-    return [row_dot(X, i, coefs[_at(codes, i)], intercepts[_at(codes, i)])
+    return [row_dot(X, i, coefs, _at(codes, i), intercepts[_at(codes, i)])
             for i in range(len(X))]
 
 
