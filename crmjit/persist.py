@@ -98,9 +98,10 @@ def _payload(model):
     if name not in _SPEC:
         raise TypeError(f"cannot save a {name}; crmjit saves {sorted(_SPEC)}")
     params, arrays, labels = _SPEC[name]
+    extra = {}
     if name in ("BetaGeoModel", "GammaGammaModel"):
         model._check_fitted()
-        model._ses = np.asarray(model.standard_errors_, dtype=np.float64).reshape(
+        extra["_ses"] = np.asarray(model.standard_errors_, dtype=np.float64).reshape(
             model._params.shape)
     elif not hasattr(model, "coef_"):
         raise ValueError(f"this {name} is not fitted yet: call fit before save")
@@ -109,7 +110,7 @@ def _payload(model):
            "arrays": {}, "labels": {},
            "feature_names": None}
     for a in arrays:
-        v = np.asarray(getattr(model, a))
+        v = np.asarray(extra[a] if a in extra else getattr(model, a))
         out["arrays"][a] = {"dtype": v.dtype.str, "shape": list(v.shape),
                             "values": v.ravel().tolist()}
     for lab in labels:
