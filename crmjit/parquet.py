@@ -157,8 +157,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
                     if c != id_column and batch.column(c).null_count:
                         raise ValueError(f"column {c!r} has missing values (nulls) near row "
                                          f"{stats['rows']}")
-                cols = tuple(np.ascontiguousarray(batch.column(c).to_numpy(
-                    zero_copy_only=False), dtype=dtype) for c in features)  # no copy: same
+                cols = tuple(_readonly(batch.column(c).to_numpy(zero_copy_only=False), dtype)
+                             for c in features)
                 if batched:
                     X = np.empty((len(features), m), dtype=dtype).T  # F order: a copy
                     for j, col in enumerate(cols):
@@ -194,6 +194,15 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     atomic_write(output, write)
     stats["rows_per_s"] = stats["rows"] / stats["seconds"] if stats["seconds"] else 0.0
     return stats
+
+
+def _readonly(a, dtype):
+    """A column as a contiguous read-only array of dtype: Arrow's zero-copy views are
+    read-only, converted (e.g. integer) columns are made so, and the kernel gets one tuple
+    type (numba types read-only and writable arrays apart)."""
+    a = np.ascontiguousarray(a, dtype=dtype)  # no copy when Arrow's buffer already fits
+    a.flags.writeable = False
+    return a
 
 
 class _Writer:

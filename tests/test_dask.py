@@ -109,3 +109,9 @@ print(cd.threading_layer())
                          text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "workqueue"
+
+
+def test_clv_with_a_scalar_rate_and_all_periods(client, data):
+    c, df, ddf = data
+    v = cd.clv(ddf, [f"cf{t}" for t in range(1, 13)], 0.01).compute()
+    np.testing.assert_allclose(v, crmjit.clv(c.cash_flows, 0.01), rtol=1e-12)

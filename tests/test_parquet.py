@@ -138,3 +138,24 @@ def test_help_is_there(command, capsys):
         cli.main([command, "--help"])
     assert exc.value.code == 0
     assert "Example: crmjit " + command in capsys.readouterr().out.replace("\n", " ")
+
+
+def test_folder_dataset_and_integer_features(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    frames = []
+    for k in range(3):  # a dataset of three files; one feature stored as integers
+        df = pd.DataFrame({"id": np.arange(k * 1000, (k + 1) * 1000),
+                           "age": rng.integers(18, 90, 1000),
+                           "spend": rng.gamma(2.0, 50.0, 1000)})
+        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), folder / f"{k}.parquet")
+        frames.append(df)
+    whole = pd.concat(frames, ignore_index=True)
+    y = (whole.spend > 100).astype(int)
+    model = crmjit.LogisticRegression().fit(whole[["age", "spend"]].astype(float), y)
+    crmjit.score_parquet(folder, model, tmp_path / "o.parquet", id_column="id", progress=False)
+    out = pq.read_table(tmp_path / "o.parquet").to_pandas().sort_values("id")
+    np.testing.assert_allclose(out.score, model.predict_proba(
+        whole[["age", "spend"]].astype(float))[:, 1], rtol=1e-12)
+    assert out.score.dtype == np.float64  # mixed/integer features are scored in float64

@@ -138,3 +138,13 @@ def test_bad_input_names_the_column():
         crmjit.rfm_summary(good, "id", "when", observation_period_end="2020-01-01")
     with pytest.raises(ValueError, match="empty"):
         crmjit.rfm_summary(good.iloc[:0], "id", "when")
+
+
+def test_minute_periods_and_same_minute_purchases():
+    log = pd.DataFrame({"id": [7, 7, 7, 7],
+                        "t": pd.to_datetime(["2024-03-01 10:00:05", "2024-03-01 10:00:50",
+                                             "2024-03-01 10:02:10", "2024-03-01 10:07:59"])})
+    s = crmjit.rfm_summary(log, "id", "t", freq="min",
+                           observation_period_end="2024-03-01 10:09:30")
+    # periods 10:00, 10:02, 10:07 (the two 10:00 purchases count once); end period 10:09
+    assert s.loc[7].tolist() == [2.0, 7.0, 9.0]
