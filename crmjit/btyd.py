@@ -153,11 +153,10 @@ class _Layout:
         xs = self.take(x)
         ws = w if w.shape[0] == 1 else self.take(w)
         row_w = np.broadcast_to(ws, (n,))
-        self.W = np.add.reduceat(row_w, offsets[:-1]) if n else np.zeros(n_groups)
-        self.W[sizes == 0] = 0.0
+        group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+        self.W = np.bincount(group_of, weights=row_w, minlength=n_groups).astype(np.float64)
         xi = xs.astype(np.int64)
         width = int(xi.max()) + 1 if n else 1
-        group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
         if n_groups * width <= 1 << 25:
             key = group_of * width + xi
             present = np.bincount(key, minlength=n_groups * width) > 0
@@ -229,7 +228,7 @@ class _Likelihood:
         return idx
 
 
-def _solve(problem, theta, tol, max_iter, names, labels, what):
+def _solve(problem, theta, tol, max_iter, labels, what):
     """Run the lock-step Newton; warn once for groups that hit max_iter; raise if a
     group's parameters are not finite."""
     n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
@@ -253,7 +252,7 @@ class _Model(Saveable):
 
     PARAMS: tuple = ()
 
-    def _set_fit(self, params, labels, n_iter, converged, problem, ses):
+    def _set_fit(self, params, labels, n_iter, converged, ses):
         self.groups_ = labels
         self.n_iter_ = n_iter if labels is not None else int(n_iter[0])
         self.converged_ = converged if labels is not None else bool(converged[0])
@@ -353,7 +352,10 @@ class BetaGeoModel(_Model):
         layout = _Layout(codes, n_groups, x, w)
         xs, txs, ages = layout.take(x), layout.take(tx), layout.take(age)
         ws = w if w.shape[0] == 1 else layout.take(w)
-        t_max = np.maximum.reduceat(ages, layout.offsets[:-1]) if ages.size else np.ones(1)
+        sizes = np.diff(layout.offsets)
+        t_max = np.ones(n_groups)  # a segment without customers (log_likelihood on a subset)
+        if ages.size:
+            t_max[sizes > 0] = np.maximum.reduceat(ages, layout.offsets[:-1][sizes > 0])
         scale = np.ones((n_groups, 4))
         scale[:, 1] = 1.0 / t_max ** 2
         return _Likelihood(4, NACC_BG, _bg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
@@ -383,10 +385,9 @@ class BetaGeoModel(_Model):
             raise ValueError("weights sum to 0 (in a segment): nothing to fit")
         theta = np.full((G, 4), START)
         theta[:, 1] -= np.log(1.0 / t_max)  # lifetimes starts alpha at e^0.1 scaled time
-        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, self.PARAMS,
-                                      labels, "BG/NBD")
-        self._set_fit(params, labels, n_iter, conv, problem,
-                      _standard_errors(problem, params))
+        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
+                                      "BG/NBD")
+        self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
 
     def log_likelihood(self, frequency, recency, T, weights=None, groups=None):
@@ -491,10 +492,9 @@ class GammaGammaModel(_Model):
                                                   layout.chunk_ptr, layout.chunk_group),
                               layout, penalizer, np.ones((G, 3)))
         theta = np.full((G, 3), START)
-        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, self.PARAMS,
-                                      labels, "Gamma-Gamma")
-        self._set_fit(params, labels, n_iter, conv, problem,
-                      _standard_errors(problem, params))
+        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
+                                      "Gamma-Gamma")
+        self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
 
     def _check_q(self, codes):

@@ -207,7 +207,7 @@ def _build(payload, path):
                 model.groups_ is not None and model.groups_.shape != (G,)):
             raise ValueError(f"{path}: parameter, error and label shapes disagree")
         model._set_fit(model._params, model.groups_, np.atleast_1d(model.n_iter_),
-                       np.atleast_1d(model.converged_), None, model._ses)
+                       np.atleast_1d(model.converged_), model._ses)
         del model._ses
     else:
         model.n_features_in_ = int(model.coef_.shape[1])

@@ -327,6 +327,12 @@ def test_grouped_fit_equals_separate_fits():
         assert_allclose(bg.p_alive(part.frequency, part.recency, part["T"],
                                    groups=labels[sel]),
                         one.p_alive(part.frequency, part.recency, part["T"]), rtol=1e-7)
+    # the log-likelihood of a subset holding one segment is that segment's alone
+    east = labels == "east"
+    one = crmjit.BetaGeoModel().fit(rfm.frequency[east], rfm.recency[east], rfm["T"][east])
+    assert bg.log_likelihood(rfm.frequency[east], rfm.recency[east], rfm["T"][east],
+                             groups=labels[east]) == pytest.approx(
+        one.log_likelihood(rfm.frequency[east], rfm.recency[east], rfm["T"][east]), rel=1e-9)
     clv = crmjit.customer_lifetime_value(bg, gg, rfm.frequency, rfm.recency, rfm["T"],
                                          rfm.monetary_value, groups=labels)
     assert np.isfinite(clv).all() and (clv > 0).all()
@@ -409,6 +415,9 @@ def test_other_bad_input():
         crmjit.GammaGammaModel().fit(f, bad_m)
     with pytest.raises(ValueError, match="no repeat customers"):
         crmjit.GammaGammaModel().fit([0, 0], [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"a segment has no repeat customers.*\['z'\]"):
+        crmjit.GammaGammaModel().fit([1, 2, 0, 3], [5.0, 6.0, 0.0, 7.0],
+                                     groups=["a", "a", "z", "a"])  # 'z' (last) only x = 0
     bg = crmjit.BetaGeoModel().fit(f, r, T)
     gg = crmjit.GammaGammaModel().fit(f, m)
     with pytest.raises(ValueError, match="freq must be one of"):
