@@ -6,8 +6,10 @@ Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`, :fu
 Probabilistic CLV: :func:`rfm_summary`, :class:`BetaGeoModel`, :class:`GammaGammaModel`,
 :func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
-Synthetic data: :mod:`crmjit.data_gen` (:func:`crmjit.data_gen.make_customers`).
-Saved models: ``model.save(path)``, :func:`load`.
+Synthetic data: :mod:`crmjit.data_gen` (``make_customers``, ``customer_chunks``,
+``make_rfm``, ``make_transactions``).
+Pipelines: ``model.save(path)``, :func:`load`, :func:`score_parquet` (pyarrow), and
+:mod:`crmjit.dask` (``predict_proba``, ``clv``, ``fit_batched``; imported on demand).
 Pure-Python yardsticks: :mod:`crmjit.reference`.
 """
 
@@ -15,23 +17,23 @@ from . import data_gen, reference
 from ._version import __version__
 from .batched import BatchedLogisticRegression
 from .btyd import BetaGeoModel, GammaGammaModel, customer_lifetime_value
+from .logistic import LogisticRegression, decision_function, predict_proba
 from .parquet import score_parquet
 from .persist import load
 from .rfm import rfm_summary
-from .logistic import LogisticRegression, decision_function, predict_proba
 from .value import cac, channel_summary, clv, conversion_rate
 
 __all__ = [
     "BatchedLogisticRegression",
     "BetaGeoModel",
     "GammaGammaModel",
-    "customer_lifetime_value",
     "LogisticRegression",
     "__version__",
     "cac",
     "channel_summary",
     "clv",
     "conversion_rate",
+    "customer_lifetime_value",
     "data_gen",
     "decision_function",
     "load",
