@@ -119,6 +119,13 @@ def _weights(weights, n):
     return w
 
 
+def _check_solver(tol, max_iter):
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+
+
 def _check_penalizer(c):
     if isinstance(c, bool) or not isinstance(c, numbers.Real) or not np.isfinite(c) or c < 0:
         raise ValueError(f"penalizer_coef must be a finite number >= 0, got {c!r}")
@@ -372,6 +379,7 @@ class BetaGeoModel(_Model):
         Returns self.
         """
         penalizer = _check_penalizer(self.penalizer_coef)
+        _check_solver(self.tol, self.max_iter)
         x, tx, age = rfm_arrays(frequency, recency, T)
         n = x.shape[0]
         if n == 0:
@@ -470,6 +478,7 @@ class GammaGammaModel(_Model):
     def fit(self, frequency, monetary_value, weights=None, groups=None):
         """Fit by maximum likelihood on (frequency, mean repeat spend); returns self."""
         penalizer = _check_penalizer(self.penalizer_coef)
+        _check_solver(self.tol, self.max_iter)
         x, m = _spend_arrays(frequency, monetary_value)
         n = x.shape[0]
         w = _weights(weights, n)

@@ -139,8 +139,8 @@ def demo(args, out=None):
             best = roc_auc_score(cust.y[test], true_p)
             print(f"Held-out AUC {auc:.4f} on {test.size:,} customers (the true model "
                   f"scores {best:.4f})", file=out)
-        ref_p = reference.predict_proba_one(cust.X[rows].tolist(), model.coef_[0].tolist(),
-                                             float(model.intercept_[0]))
+        ref_p = reference.predict_proba(cust.X[rows].tolist(), [0], [model.coef_[0].tolist()],
+                                        [float(model.intercept_[0])])
         pdiff = float(np.max(np.abs(scores[rows] - np.asarray(ref_p)))) if k else 0.0
         print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
               f"difference {pdiff:.3g}", file=out)

@@ -15,7 +15,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _newton
 from .persist import Saveable
 from ._validation import float_array, per_customer, positions
-from .kernels.logistic import _decision_function, _predict_proba_one
+from .kernels.logistic import _decision_function, _predict_proba
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
 
@@ -87,7 +87,7 @@ def predict_proba(X, coef, intercept, out=None):
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
     if X.shape[0]:
-        bad = _predict_proba_one(X, w, b, out)
+        bad = _predict_proba(X, _ONE_MODEL, w[None, :], np.array([b]), out)
         if bad:
             _raise_nonfinite_rows(X)
     return out

@@ -401,6 +401,10 @@ def test_other_bad_input():
     f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
     with pytest.raises(ValueError, match="penalizer_coef"):
         crmjit.BetaGeoModel(penalizer_coef=-1).fit(f, r, T)
+    with pytest.raises(ValueError, match="tol must be"):
+        crmjit.BetaGeoModel(tol=0).fit(f, r, T)
+    with pytest.raises(ValueError, match="max_iter must be"):
+        crmjit.GammaGammaModel(max_iter=2.5).fit(f, m)
     with pytest.raises(ValueError, match="not fitted"):
         crmjit.BetaGeoModel().p_alive(f, r, T)
     with pytest.raises(ValueError, match="weights must be >= 0"):

@@ -128,3 +128,59 @@ def test_empty():
 def test_bad_input(kwargs, exc, words):
     with pytest.raises(exc, match=words):
         make_customers(**kwargs)
+
+
+def test_btyd_generator_kernels_match_twins():
+    from crmjit.kernels.generate import (STREAM_BTYD, _btyd_customer, _btyd_fill,
+                                         _btyd_summary, _gamma, _stream_key)
+    from crmjit.reference import generate as g
+    key = np.uint64(g.stream_key(7, 3))
+    for shape in (0.05, 0.7, 1.0, 3.7, 40.0):  # both branches of the gamma sampler
+        value, nxt = _gamma(key, np.uint64(5), shape)
+        want, want_next = g.gamma(int(key), 5, shape)
+        assert value == pytest.approx(want, rel=1e-12) and int(nxt) == want_next
+    params = np.array([0.5, 10.0, 0.8, 2.0, 6.0, 3.7, 15.0])
+    n, start = 300, 1000
+    x, tx, T, m = (np.empty(n) for _ in range(4))
+    _btyd_summary(np.uint64(11), start, params, 365.0, x, tx, T, m)
+    twin = g.btyd_summary(11, start, params.tolist(), 365.0, n)
+    assert_allclose(np.column_stack([x, tx, T, m]), twin, rtol=1e-12)
+    ptr = np.concatenate([[0], np.cumsum(x.astype(np.int64) + 1)])
+    when, amount = np.empty(ptr[-1]), np.empty(ptr[-1])
+    x2, tx2, T2, m2, birth = (np.empty(n) for _ in range(5))
+    _btyd_fill(np.uint64(11), start, params, 365.0, ptr, x2, tx2, T2, m2, birth, when,
+               amount)
+    tw_when, tw_amount = g.btyd_fill(11, start, params.tolist(), 365.0, n)
+    assert_allclose(when, tw_when, rtol=1e-12)
+    assert_allclose(amount, tw_amount, rtol=1e-12)
+    assert np.array_equal(x2, x) and np.array_equal(m2, m)  # the two passes agree
+    base = np.uint64(_stream_key(np.uint64(11), STREAM_BTYD))  # keys are uint64, as in kernels
+    key = np.uint64(_stream_key(base, np.uint64(start)))
+    T1, k, last, spent = _btyd_customer(key, *params, 365.0,
+                                        np.empty(0), np.empty(0))
+    want = g.btyd_customer(g.stream_key(int(base), start), *params.tolist(), 365.0)
+    assert T1 == pytest.approx(want[0], rel=1e-15) and k == len(want[1])
+    assert last == pytest.approx(want[1][-1], rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(n_customers=-1), ValueError, "n_customers"),
+    (dict(n_customers=10, t_max=0.0), ValueError, "t_max"),
+    (dict(n_customers=10, t_max=float("nan")), ValueError, "t_max"),
+    (dict(n_customers=10, seed=-3), ValueError, "seed"),
+    (dict(n_customers=10, r=-0.5), ValueError, "r must be"),
+    (dict(n_customers=10, alpha="x"), ValueError, "alpha must be"),
+    (dict(n_customers=10, gamma=2.0), TypeError, "unknown model parameters"),
+])
+def test_btyd_generators_reject_bad_arguments(kwargs, exc, words):
+    from crmjit.data_gen import make_rfm, make_transactions
+    with pytest.raises(exc, match=words):
+        make_rfm(**kwargs)
+    with pytest.raises(exc, match=words):
+        make_transactions(**kwargs)
+
+
+def test_make_transactions_rejects_a_bad_start():
+    from crmjit.data_gen import make_transactions
+    with pytest.raises(ValueError, match="start must be a date"):
+        make_transactions(10, start="not a date")

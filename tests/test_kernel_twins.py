@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose
 
 from crmjit import reference
 from crmjit.kernels.generate import _mix64, _normal_pair, _stream_key, _uniform
-from crmjit.kernels.logistic import _predict_proba_one, _row_dot
+from crmjit.kernels.logistic import _predict_proba, _predict_proba_columns, _row_dot
 from crmjit.kernels.value import _annuity
 
 U64 = np.uint64
@@ -40,9 +40,26 @@ def test_row_dot_and_one_model_scoring_match_twins(rng):
             assert _row_dot(X, i, W, c, b) == pytest.approx(
                 reference.row_dot(X.tolist(), i, W.tolist(), c, b), rel=1e-12, abs=1e-12)
     out = np.empty(2100)
-    assert _predict_proba_one(X, w, b, out) == 0
-    assert_allclose(out, reference.predict_proba_one(X.tolist(), w.tolist(), b), rtol=1e-11,
+    one = np.zeros(1, dtype=np.int64)  # one model for every row: the public scoring path
+    assert _predict_proba(X, one, w[None, :], np.array([b]), out) == 0
+    assert_allclose(out, reference.predict_proba(X.tolist(), [0], [w.tolist()], [b]), rtol=1e-11,
                     atol=1e-300)
     X[5, 2] = np.nan
     X[2099, 0] = np.inf
-    assert _predict_proba_one(X, w, b, out) == 2  # non-finite rows counted, not hidden
+    assert _predict_proba(X, one, w[None, :], np.array([b]), out) == 2  # counted, not hidden
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_scoring_matches_twin(rng, dtype):
+    cols = tuple(np.ascontiguousarray(rng.standard_normal(1300) * 4, dtype=dtype)
+                 for _ in range(5))  # 1300 rows: several blocks and a partial one
+    coef = rng.standard_normal(5).astype(dtype)
+    b = dtype(-0.3)
+    out = np.empty(1300, dtype=dtype)
+    assert _predict_proba_columns(cols, coef, b, out) == 0
+    want = reference.predict_proba_columns([c.tolist() for c in cols], coef.tolist(), float(b))
+    assert_allclose(out, want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-30)
+    broken = list(cols)
+    broken[2] = broken[2].copy()
+    broken[2][[0, 1299]] = [np.nan, np.inf]
+    assert _predict_proba_columns(tuple(broken), coef, b, out) == 2

@@ -80,6 +80,12 @@ def test_bad_input_names_the_column_and_leaves_no_output(base, tmp_path):
     with pytest.raises(ValueError, match="needs groups="):
         many = crmjit.BatchedLogisticRegression(invalid="flag").fit(df[FEATS], df.y, df.segment)
         crmjit.score_parquet(path, many, out, progress=False)
+    with pytest.raises(ValueError, match="batch_rows must be"):
+        crmjit.score_parquet(path, model, out, batch_rows=0, progress=False)
+    with pytest.raises(ValueError, match="clv needs spend_model="):
+        crmjit.score_parquet(path, model, out, clv=dict(purchase_model=None), progress=False)
+    with pytest.raises(TypeError, match="model must be a fitted crmjit"):
+        crmjit.score_parquet(path, "not a model".split(), out, progress=False)
     with pytest.raises(ValueError, match="cannot read Parquet"):
         crmjit.score_parquet(tmp_path / "nowhere.parquet", model, out, progress=False)
     with pytest.raises(ValueError, match="pass features="):

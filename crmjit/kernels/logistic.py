@@ -421,7 +421,7 @@ def _sigmoid_into(z, m, out, s0):
 
 @parallel
 def _predict_proba_columns(cols, coef, intercept, out):
-    """``_predict_proba_one`` on features held as separate columns (a tuple of d (n,)
+    """``_predict_proba`` for one model on features held as separate columns (a tuple of d (n,)
     arrays of one dtype, e.g. zero-copy views of Arrow columns): z accumulates column by
     column over blocks of BLOCK rows (vectorised, no row-major copy of the features), in
     the columns' dtype.  Returns the number of non-finite linear predictors."""
@@ -444,27 +444,4 @@ def _predict_proba_columns(cols, coef, intercept, out):
         for r in range(m):
             zz[r] = z[r] + intercept
         bad += _sigmoid_into(zz, m, out, s0)
-    return bad
-
-
-@parallel
-def _predict_proba_one(X, coef, intercept, out):
-    """``_predict_proba`` for one model (coef (d,), intercept in X's dtype), any layout:
-    blocks of BLOCK rows, each row's dot product vectorised in X's dtype (``_row_dot``),
-    then the vectorised sigmoid over the block.  No per-row model lookup and no BLAS call:
-    measured on 10M x 16, float32 17.5 ms (per-block BLAS sgemv: 32 ms), float64 30.5 ms
-    (BLAS dgemv: 40 ms), against 10.2 ms for a bare 2-thread read of the float32 matrix.
-    Block boundaries depend on n only.  Returns the number of non-finite linear
-    predictors.  Scratch: BLOCK float64 per block."""
-    n = X.shape[0]
-    W = coef.reshape((1, coef.shape[0]))
-    n_blocks = (n + BLOCK - 1) // BLOCK
-    bad = 0
-    for blk in prange(n_blocks):
-        z = np.empty(BLOCK)
-        s0 = blk * BLOCK
-        m = min(BLOCK, n - s0)
-        for r in range(m):
-            z[r] = _row_dot(X, s0 + r, W, 0, intercept)
-        bad += _sigmoid_into(z, m, out, s0)
     return bad

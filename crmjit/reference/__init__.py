@@ -10,7 +10,7 @@ from . import btyd, generate, logistic, rfm, special, value
 from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
                        gather_rows, group_order, log1p_unit, log1pexp, logistic_pass, map_labels,
-                       newton_direction, predict_proba, predict_proba_columns, predict_proba_one, row_dot,
+                       newton_direction, predict_proba, predict_proba_columns, row_dot,
                        segment_pass, sigmoid, sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
@@ -25,7 +25,6 @@ __all__ = [
     "map_labels",
     "newton_direction",
     "predict_proba_columns",
-    "predict_proba_one",
     "segment_pass",
     "decision_function",
     "exp_neg_abs",

@@ -60,11 +60,6 @@ def predict_proba_columns(cols, coef, intercept):
             for i in range(len(cols[0]))]
 
 
-def predict_proba_one(X, coef, intercept):
-    """sigmoid(intercept + x . coef) per row (one model)."""
-    return predict_proba(X, [0], [coef], [intercept])
-
-
 def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride):
     """(loss, weight, hess_weight, grad, hess): sums of s*logloss, s, s*(p-y)*(x,1) over
     the rows of every row_stride-th block of BLOCK rows, and s*p*(1-p)*(x,1)(x,1)^T over
