@@ -13,11 +13,12 @@ the solve starts from the optimum of an evenly spread subset of blocks.  The fix
 still where the *exact* full gradient vanishes, so the optimum is unchanged; a Hessian
 error of a fraction of a percent only makes quadratic convergence linear at that rate.
 
-Segments (``SegmentProblem``): each evaluation is one segment-parallel pass over the active
-segments.  A segment's exact Hessian is recomputed in its first ``FRESH_HESSIAN_ITERS``
-iterations and while its step is larger than ``LAG_STEP`` (relative); closer to the optimum
-the last one is reused, which skips the costliest part of the pass and still contracts the
-error by about ``LAG_STEP`` per iteration.
+Lagged Hessian (problems that take ``want_h``, and the per-segment solver of
+``crmjit.kernels.logistic._segment_newton``, which follows the same rules one segment at a
+time in cache): the exact Hessian is recomputed in the first ``FRESH_HESSIAN_ITERS``
+iterations and while the step is larger than ``LAG_STEP`` (relative); closer to the optimum
+the last one is reused, which skips the costliest part of an evaluation and still contracts
+the error by about ``LAG_STEP`` per iteration.
 
 Steps: Jacobi-scaled Cholesky with a growing ridge when singular (``_newton_direction``),
 then backtracking: Armijo, or, where float64 cannot resolve a change in f (near the
@@ -27,11 +28,10 @@ beyond rounding and a smaller gradient.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from .kernels._jit import fixed_chunks
-from .kernels.logistic import _logistic_pass, _newton_directions, _segment_pass
+from .kernels.logistic import _logistic_pass, _newton_directions
 
 HESS_MIN_ROWS = 1 << 16  # 64k rows: measured 15 % faster than 128k at 1M rows, same optimum
 FRESH_HESSIAN_ITERS = 2  # segments: exact Hessian in the first iterations ...
@@ -87,50 +87,6 @@ class Problem:
             H[0] *= self.total_weight / hw
         _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, idx)
         return idx
-
-
-SLOTS = 64
-
-
-def deal(idx, sizes, slots=SLOTS):
-    """Deal segments idx into at most ``slots`` slots, largest first, round robin: returns
-    (slot_ptr, slot_items) with slot j = slot_items[slot_ptr[j]:slot_ptr[j+1]].  Slot j's
-    first segment is the j-th largest, so the few large ones start first and the many
-    small ones fill in behind them."""
-    order = idx[np.argsort(-sizes[idx], kind="stable")]
-    n_slots = max(1, min(slots, order.size))
-    slot_of = np.arange(order.size) % n_slots
-    by_slot = np.argsort(slot_of, kind="stable")
-    counts = np.bincount(slot_of, minlength=n_slots)
-    slot_ptr = np.zeros(n_slots + 1, dtype=np.int64)
-    np.cumsum(counts, out=slot_ptr[1:])
-    return slot_ptr, order[by_slot]
-
-
-class SegmentProblem:
-    """One model per segment of grouped data: segment s is rows offsets[s]:offsets[s+1]."""
-
-    def __init__(self, X, y, sample_weight, offsets, lam, fit_intercept):
-        self.X, self.y, self.sw, self.offsets = X, y, sample_weight, offsets
-        self.lam = lam
-        self.fit_intercept = fit_intercept
-        self.d = X.shape[1]
-        self.n_problems = offsets.shape[0] - 1
-        self.sizes = np.diff(offsets)
-        self.weight = np.empty(self.n_problems)
-
-    def evaluate(self, theta, idx, f, g, H, want_h=None):
-        """f, g at theta for problems idx, and H for those where want_h (default all);
-        returns the indices whose H was recomputed."""
-        if want_h is None:
-            want_h = np.ones(self.n_problems, dtype=bool)
-        slot_ptr, slot_items = deal(idx, self.sizes)
-        with numba.parallel_chunksize(1):
-            _segment_pass(self.X, self.y, self.sw, self.offsets, slot_ptr, slot_items, theta,
-                          want_h, f, self.weight, g, H)
-        h_idx = idx[want_h[idx]]
-        _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, h_idx)
-        return h_idx
 
 
 def _directions(problem, g, H, idx, n_free, step):

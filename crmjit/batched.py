@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 import warnings
 
+import numba
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -16,14 +17,40 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
-from .kernels.logistic import (_decision_function, _gather_rows, _group_order,
-                               _map_labels, _predict_proba)
+from .kernels.logistic import (_decision_function, _fit_segments, _group_order, _map_labels,
+                               _predict_proba)
 from .logistic import _raise_nonfinite_rows, fit_rows
 
 __all__ = ["BatchedLogisticRegression"]
 
-#: segments with at least this many rows get the row-parallel single-model solver
+#: segments with at least this many rows get the row-parallel single-model solver ...
 BIG_SEGMENT = 1 << 16
+#: ... and so do those whose in-cache copy (``_fit_segments``'s buffer) would exceed this
+SEGMENT_BYTES = 32 << 20
+
+
+def big_segment_rows(d):
+    """Rows from which a segment of d features is solved by the row-parallel solver."""
+    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * (d + 11)))))
+
+
+SLOTS = 64
+
+
+def deal(idx, sizes, slots=SLOTS):
+    """Deal segments idx into at most ``slots`` slots, largest first, round robin: returns
+    (slot_ptr, slot_items) with slot j = slot_items[slot_ptr[j]:slot_ptr[j+1]].  Slot j's
+    first segment is the j-th largest, so the few large ones start first and the many
+    small ones fill in behind them."""
+    order = idx[np.argsort(-sizes[idx], kind="stable")]
+    n_slots = max(1, min(slots, order.size))
+    slot_of = np.arange(order.size) % n_slots
+    by_slot = np.argsort(slot_of, kind="stable")
+    counts = np.bincount(slot_of, minlength=n_slots)
+    slot_ptr = np.zeros(n_slots + 1, dtype=np.int64)
+    np.cumsum(counts, out=slot_ptr[1:])
+    return slot_ptr, order[by_slot]
+
 
 _SHOWN = 5
 
@@ -41,13 +68,17 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     ``C_g * sum_i s_i * logloss_i + 0.5 * ||w_g||^2`` (intercept not penalised), so it
     agrees with ``sklearn.linear_model.LogisticRegression(C=C_g)`` fitted on the segment.
 
-    The rows are grouped once (a counting sort of the labels) into one grouped copy of
-    X, y and sample_weight (skipped when the labels are already sorted), so peak memory is
-    about the input plus one copy of X.  Segments are then solved in parallel, largest
+    The rows are grouped once (a counting sort of the labels: one int64 per row; none
+    when the labels are already sorted).  Segments are then solved in parallel, largest
     first, each thread taking the next segment as it frees up, so a few large segments
-    among thousands of small ones stay balanced.  Each segment is solved by damped Newton
-    (the solver and loss of :class:`crmjit.LogisticRegression`, exact Hessians); results
-    do not depend on the number of threads.
+    among thousands of small ones stay balanced.  Each thread copies one segment at a time
+    into a float64 buffer and solves it there to the end by damped Newton (the loss and
+    the step rules of :class:`crmjit.LogisticRegression`), so every iteration reads the
+    segment from cache and X is never copied whole: peak memory beyond the input is the
+    row order (8 bytes a row) plus about 8 * (d + 11) bytes a row of the largest segment
+    in flight per thread (segments of more than ``big_segment_rows(d)`` rows, 65,536 for
+    d <= 53, are solved one at a time by the row-parallel solver from a copy of their
+    rows).  Results do not depend on the number of threads.
 
     Parameters
     ----------
@@ -152,12 +183,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                              f"Pass invalid='flag' to fit the others.")
 
         order, offsets = _group_order(codes, G)
-        if n > 1 and np.all(codes[1:] >= codes[:-1]):  # already grouped: no copy
-            Xg, yg, swg = X, y01, sw
-        else:
-            Xg = _gather_rows(X, order, np.empty(X.shape, dtype=X.dtype))
-            yg = y01[order]
-            swg = sw[order] if sw.shape[0] > 1 else sw
+        if n > 1 and np.all(codes[1:] >= codes[:-1]):  # already grouped: read in place
+            order = np.empty(0, dtype=np.int64)
         theta = np.zeros((G, d + 1))
         if self.fit_intercept:
             ybar = np.clip(pos / np.maximum(tot, 1), 1e-12, 1 - 1e-12)
@@ -167,18 +194,26 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                 ybar = np.clip(wpos / np.maximum(wtot, 1e-300), 1e-12, 1 - 1e-12)
             theta[:, d] = np.log(ybar / (1 - ybar))
         theta[invalid, d] = 0.0
-        # Large segments (>= BIG_SEGMENT rows) are solved one at a time by the row-parallel
-        # single-model solver (both threads on one segment, subsampled Hessian), the rest
-        # together by the segment-parallel pass: skewed sizes stay balanced.
+        # Segments are solved in parallel, each to the end in a per-thread copy that stays in
+        # cache; large ones (big_segment_rows) one at a time by the row-parallel
+        # single-model solver (both threads on one segment, subsampled Hessian), so skewed
+        # sizes stay balanced and no copy outgrows the cache by much.
         sizes = np.diff(offsets)
-        big = (sizes >= BIG_SEGMENT) & ~invalid
-        problem = _newton.SegmentProblem(Xg, yg, swg, offsets, lam, self.fit_intercept)
-        n_iter, converged = _newton.minimize(problem, theta, self.tol, self.max_iter,
-                                             active=~invalid & ~big)
+        big = (sizes >= big_segment_rows(d)) & ~invalid
+        n_iter = np.zeros(G, dtype=np.int64)
+        converged = np.zeros(G, dtype=bool)
+        slot_ptr, slot_items = deal(np.flatnonzero(~invalid & ~big), sizes)
+        n_free = d + 1 if self.fit_intercept else d
+        with numba.parallel_chunksize(1):
+            _fit_segments(X, y01, sw, order, offsets, slot_ptr, slot_items, lam, n_free,
+                          float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
+                          _newton.LAG_STEP, theta, n_iter, converged)
         for s in np.flatnonzero(big):
-            lo, hi = offsets[s], offsets[s + 1]
-            sws = swg[lo:hi] if swg.shape[0] > 1 else swg
-            one, it = fit_rows(Xg[lo:hi], yg[lo:hi], sws, lam[s], self.fit_intercept,
+            rows = slice(offsets[s], offsets[s + 1])
+            if order.shape[0]:
+                rows = order[rows]
+            sws = sw[rows] if sw.shape[0] > 1 else sw
+            one, it = fit_rows(X[rows], y01[rows], sws, lam[s], self.fit_intercept,
                                self.tol, self.max_iter, theta[s])
             theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
         late = ~converged & ~invalid

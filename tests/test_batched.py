@@ -10,9 +10,11 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.kernels.logistic import (_block_scratch, _block_terms, _gather_rows, _group_order,
-                                     _map_labels, _newton_direction, _newton_directions,
-                                     _segment_pass)
+from crmjit.kernels.logistic import (_block_scratch, _block_terms, _dot, _fit_segments,
+                                     _group_order, _hess_upper, _load_rows, _map_labels,
+                                     _newton_direction, _newton_directions, _penalised,
+                                     _row_terms, _rows_gradient, _segment_newton, _symmetrize,
+                                     _theta_dot, _total)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -211,55 +213,120 @@ def test_integer_and_string_labels_score_alike():
         m.predict_proba(c.X[:4], np.array([3, 5, -4, 13]))
 
 
-def test_group_order_and_gather_match_reference(rng):
+def test_group_order_matches_reference(rng):
     codes = rng.integers(0, 7, 500)
     order, offsets = _group_order(codes, 7)
     r_order, r_offsets = reference.group_order(codes.tolist(), 7)
     assert order.tolist() == r_order and offsets.tolist() == r_offsets
-    X = rng.standard_normal((500, 3))
-    assert_array_equal(_gather_rows(X, order, np.empty_like(X)),
-                       reference.gather_rows(X.tolist(), order.tolist()))
 
 
-def test_segment_pass_and_block_terms_match_reference(rng):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_load_rows_and_block_terms_match_reference(rng, dtype):
+    n, d, m = 900, 6, 300  # d + 1 = 7: a 4-row Hessian tile and a remainder of 3
+    X = rng.standard_normal((n, d)).astype(dtype)
+    y = (rng.random(n) < 0.4).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    order = rng.permutation(n).astype(np.int64)
+    k = d + 1
+    for rows, weights in [(order, sw), (np.empty(0, dtype=np.int64), np.array([1.5]))]:
+        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m + 5)
+        _load_rows(X, y, weights, rows, 40, m, xt, yb, sb)
+        r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), weights.tolist(),
+                                               rows.tolist(), 40, m)
+        assert_array_equal(xt[:, :m], r_xt)
+        assert_array_equal(yb[:m], r_yb) and assert_array_equal(sb[:m], r_sb) is None
+        theta = rng.standard_normal(k)
+        g, h = np.zeros(k), np.zeros((k, k))
+        bl, bw = _block_terms(xt, yb, sb, m, theta, True, z, e, rb, qb, xq, g, h)
+        rl, rw, rg, rh = reference.block_terms(r_xt, r_yb, r_sb, m, theta.tolist(), True)
+        assert bl == pytest.approx(rl, rel=1e-12) and bw == pytest.approx(rw, rel=1e-12)
+        assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
+        assert_allclose(np.triu(h), np.triu(rh), rtol=1e-11, atol=1e-12)  # upper triangle
+        _symmetrize(h)
+        assert_array_equal(h, reference.logistic.symmetrize(np.triu(h).tolist()))
+        assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
+        g2, h2 = g.copy(), h.copy()
+        _block_terms(xt, yb, sb, m, theta, False, z, e, rb, qb, xq, g2, h2)  # adds to g only
+        assert_allclose(g2, 2 * g, rtol=1e-14) and assert_array_equal(h2, h) is None
+        q = rng.random(m)
+        hu = np.zeros((k, k))
+        _hess_upper(xt, q, m, xq, hu)
+        assert_allclose(np.triu(hu), np.triu(reference.logistic.hess_upper(r_xt, q.tolist(), m)),
+                        rtol=1e-12)
+        assert _dot(q, sb, m) == pytest.approx(reference.logistic.dot(q.tolist(), r_sb, m),
+                                               rel=1e-13)
+        zq = rng.normal(0, 30, m)
+        rb2, qb2 = np.empty(m), np.empty(m)
+        loss = _row_terms(zq, yb, sb, m, np.empty(m), rb2, qb2)
+        r_loss, r_rb, r_qb = reference.logistic.row_terms(zq.tolist(), r_yb, r_sb, m)
+        assert loss == pytest.approx(r_loss, rel=1e-12)
+        assert_allclose(rb2, r_rb, rtol=1e-13, atol=1e-300)
+        assert_allclose(qb2, r_qb, rtol=1e-11, atol=1e-300)
+        if not rows.size:  # the in-place gradient path of the single-model pass
+            g3 = np.zeros(k)
+            bl3, bw3 = _rows_gradient(X, y, weights, 40, m, theta, yb, sb, z, e, rb, qb, g3)
+            r3 = reference.logistic.rows_gradient(X.tolist(), y.tolist(), weights.tolist(),
+                                                  40, m, theta.tolist())
+            assert bl3 == pytest.approx(r3[0], rel=1e-12) and bw3 == pytest.approx(r3[1])
+            assert_allclose(g3, r3[2], rtol=1e-11, atol=1e-12)
+            assert _theta_dot(X, 41, theta) == pytest.approx(
+                reference.logistic.theta_dot(X.tolist(), 41, theta.tolist()), rel=1e-12)
+        assert _total(q, m) == pytest.approx(reference.logistic.total(q.tolist(), m), rel=1e-13)
+
+
+@pytest.mark.parametrize("lam, n_free", [(0.5, 5), (0.0, 5), (2.0, 4)])
+def test_penalised_and_segment_newton_match_reference(rng, lam, n_free):
+    m, d = 400, 4
+    X = rng.standard_normal((m, d))
+    y = (rng.random(m) < 1 / (1 + np.exp(-X @ [1, -1, 0.5, 0]))).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, m)
+    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(d + 1, m)
+    _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
+    theta = rng.standard_normal(d + 1)
+    g, h = np.zeros(d + 1), np.full((d + 1, d + 1), 7.0)
+    f = _penalised(xt, yb, sb, m, theta, lam, n_free, True, z, e, rb, qb, xq, g, h)
+    rf, rg, rh = reference.logistic.penalised(xt.tolist(), yb.tolist(), sb.tolist(), m,
+                                              theta.tolist(), lam, n_free, True)
+    assert f == pytest.approx(rf, rel=1e-12)
+    assert_allclose(g, rg, rtol=1e-11, atol=1e-12) and assert_allclose(h, rh, rtol=1e-11)
+    kept = h.copy()
+    _penalised(xt, yb, sb, m, theta * 0.5, lam, n_free, False, z, e, rb, qb, xq, g, h)
+    assert_array_equal(h, kept)  # lagged Hessian: left as it was
+    start = np.zeros(d + 1)
+    it, ok = _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start, z, e,
+                             rb, qb, xq)
+    ref, ref_ok = reference.segment_newton(xt.tolist(), yb.tolist(), sb.tolist(), m, lam,
+                                           n_free)
+    assert ok and ref_ok and 1 < it < 30
+    assert_allclose(start, ref, atol=1e-9)
+    few = np.zeros(d + 1)
+    assert _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 2, 2, 1e-2, few, z, e, rb, qb,
+                           xq) == (2, False)  # max_iter reached: not converged
+
+
+def test_fit_segments_matches_reference(rng):
     n, d = 900, 3
     X = rng.standard_normal((n, d))
     y = (rng.random(n) < 0.4).astype(np.uint8)
     sw = rng.uniform(0.5, 2, n)
-    offsets = np.array([0, 10, 300, 900])
-    thetas = rng.standard_normal((3, d + 1))
-    loss, weight = np.zeros(3), np.zeros(3)
-    grads, hess = np.zeros((3, d + 1)), np.zeros((3, d + 1, d + 1))
-    want_h = np.array([True, True, True])
+    order = rng.permutation(n).astype(np.int64)
+    offsets = np.array([0, 30, 300, 900])
+    lam = np.array([1.0, 0.5, 2.0])
+    theta = np.zeros((3, d + 1))
+    n_iter, converged = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool)
     slots = (np.array([0, 1, 2]), np.array([2, 0]))  # two slots, one segment each
-    _segment_pass(X, y, sw, offsets, *slots, thetas, want_h, loss, weight, grads, hess)
-    ref = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2, 0],
-                                 thetas.tolist())
+    _fit_segments(X, y, sw, order, offsets, *slots, lam, d + 1, 1e-12, 100, 2, 1e-2, theta,
+                  n_iter, converged)
+    ref = reference.fit_segments(X.tolist(), y.tolist(), sw.tolist(), order.tolist(),
+                                 offsets.tolist(), [2, 0], lam.tolist(), d + 1)
     for s in (0, 2):
-        assert loss[s] == pytest.approx(ref[s][0], rel=1e-12)
-        assert weight[s] == pytest.approx(ref[s][1], rel=1e-12)
-        assert_allclose(grads[s], ref[s][2], rtol=1e-11, atol=1e-11)
-        assert_allclose(hess[s], ref[s][3], rtol=1e-11, atol=1e-11)
-    assert loss[1] == 0 and not grads[1].any()  # inactive segment untouched
-    kept = hess.copy()
-    want_h[2] = False  # lagged Hessian: gradient refreshed, Hessian left as it was
-    _segment_pass(X, y, sw, offsets, np.array([0, 1]), np.array([2]), thetas * 0.5, want_h,
-                  loss, weight, grads, hess)
-    assert_array_equal(hess[2], kept[2])
-    ref2 = reference.segment_pass(X.tolist(), y.tolist(), sw.tolist(), offsets.tolist(), [2],
-                                  (thetas * 0.5).tolist())
-    assert_allclose(grads[2], ref2[2][2], rtol=1e-11, atol=1e-11)
-    g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
-    bl, bw = _block_terms(X, y, sw, 5, 40, thetas[0], True, *_block_scratch(d + 1), g, h)
-    rl, rw, rg, rh = reference.block_terms(X.tolist(), y.tolist(), sw.tolist(), 5, 40,
-                                           thetas[0].tolist(), True)
-    assert bl == pytest.approx(rl, rel=1e-12) and bw == pytest.approx(rw, rel=1e-12)
-    assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
-    assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
+        assert converged[s] and n_iter[s] > 1
+        assert_allclose(theta[s], ref[s], atol=1e-9)
+    assert not theta[1].any() and n_iter[1] == 0 and not converged[1]  # not dealt: untouched
 
 
 def test_deal_spreads_segments_largest_first():
-    from crmjit._newton import deal
+    from crmjit.batched import deal
     sizes = np.array([5, 100, 7, 50, 1, 9])
     ptr, items = deal(np.array([0, 1, 2, 3, 5]), sizes, slots=2)
     assert ptr.tolist() == [0, 3, 5]

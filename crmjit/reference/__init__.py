@@ -9,9 +9,9 @@ the yardstick the kernels are tested against.
 from . import btyd, generate, logistic, rfm, special, value
 from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
-                       gather_rows, group_order, log1p_unit, log1pexp, logistic_pass, map_labels,
-                       newton_direction, predict_proba, predict_proba_columns, row_dot,
-                       segment_pass, sigmoid, sigmoid_into)
+                       fit_segments, group_order, load_rows, log1p_unit, log1pexp,
+                       logistic_pass, map_labels, newton_direction, predict_proba,
+                       predict_proba_columns, row_dot, segment_newton, sigmoid, sigmoid_into)
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
@@ -20,12 +20,13 @@ __all__ = [
     "special",
     "block_terms",
     "fit_grouped",
-    "gather_rows",
+    "fit_segments",
     "group_order",
     "map_labels",
     "newton_direction",
     "predict_proba_columns",
-    "segment_pass",
+    "load_rows",
+    "segment_newton",
     "decision_function",
     "exp_neg_abs",
     "fit",

@@ -87,30 +87,100 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
     return loss, weight, hw, grad, hess
 
 
-def block_terms(X, y, sample_weight, s0, m, theta, want_h):
-    """(loss, weight, grad, hess or None) of rows s0 .. s0+m-1."""
-    rows = X[s0:s0 + m]
-    sw = sample_weight if len(sample_weight) == 1 else sample_weight[s0:s0 + m]
-    loss, weight, _, grad, hess = logistic_pass(rows, y[s0:s0 + m], sw, theta, 1, 1,
+def load_rows(X, y, sample_weight, order, s0, m):
+    """(xt, yb, sb): rows s0 .. s0+m-1 (rows order[s0 ..] when order is not empty) as
+    feature columns xt (d+1 lists of m, ones last), labels and weights."""
+    rows = [s0 + r if not order else order[s0 + r] for r in range(m)]
+    d = len(X[0])
+    xt = [[float(X[i][j]) for i in rows] for j in range(d)] + [[1.0] * m]
+    sb = [sample_weight[0] if len(sample_weight) == 1 else sample_weight[i] for i in rows]
+    return xt, [float(y[i]) for i in rows], sb
+
+
+def dot(a, b, m):
+    """sum a[r] * b[r] over r < m."""
+    return sum(a[r] * b[r] for r in range(m))
+
+
+def total(a, m):
+    """sum a[r] over r < m."""
+    return sum(a[:m])
+
+
+def hess_upper(xt, q, m):
+    """sum_r q[r] xt[:, r] xt[:, r]^T (the kernel adds its upper triangle)."""
+    k = len(xt)
+    return [[sum(q[r] * xt[j][r] * xt[l][r] for r in range(m)) for l in range(k)]
+            for j in range(k)]
+
+
+def symmetrize(h):
+    """h with its upper triangle copied onto the lower one."""
+    return [[h[min(j, l)][max(j, l)] for l in range(len(h))] for j in range(len(h))]
+
+
+def row_terms(z, yb, sb, m):
+    """(loss, rb, qb): sum s*logloss, s (p - y) and s p (1 - p) at linear predictors z."""
+    p = [sigmoid(v) for v in z[:m]]
+    loss = sum(sb[r] * (log1pexp(z[r]) - yb[r] * z[r]) for r in range(m))
+    return (loss, [sb[r] * (p[r] - yb[r]) for r in range(m)],
+            [sb[r] * p[r] * (1 - p[r]) for r in range(m)])
+
+
+def theta_dot(X, i, theta):
+    """theta[d] + X[i] . theta[:d]."""
+    return theta[-1] + sum(float(x) * t for x, t in zip(X[i], theta))
+
+
+def rows_gradient(X, y, sample_weight, s0, m, theta):
+    """(loss, weight, grad) of rows s0 .. s0+m-1."""
+    loss, weight, grad, _ = block_terms(*load_rows(X, y, sample_weight, [], s0, m), m, theta,
+                                        False)
+    return loss, weight, grad
+
+
+def block_terms(xt, yb, sb, m, theta, want_h):
+    """(loss, weight, grad, hess or None) of the first m rows of a loaded block."""
+    rows = [[xt[j][r] for j in range(len(xt) - 1)] for r in range(m)]
+    loss, weight, _, grad, hess = logistic_pass(rows, yb[:m], sb[:m], theta, 1, 1,
                                                 1 if want_h else 0)
     return loss, weight, grad, (hess if want_h else None)
 
 
-def block_scratch(k):
+def block_scratch(k, m):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
 
 
-def segment_pass(X, y, sample_weight, offsets, active, thetas):
-    """{segment: (loss, weight, grad, hess)} for the active segments of grouped data (the
-    kernel takes them dealt into slots; the order does not change any result)."""
+def penalised(xt, yb, sb, m, theta, lam, n_free, want_h):
+    """(f, g, H or None) of sum s*logloss + 0.5 lam ||w||^2 on a loaded segment; the
+    intercept's gradient is zero when it is held fixed (n_free = d)."""
+    loss, _, g, h = block_terms(xt, yb, sb, m, theta, want_h)
+    d = len(theta) - 1
+    f = loss + 0.5 * lam * sum(w * w for w in theta[:d])
+    g = [v + (lam * theta[j] if j < d else 0.0) for j, v in enumerate(g)]
+    if n_free < d + 1:
+        g[d] = 0.0
+    if h is not None:
+        h = [[v + (lam if j == m2 and j < d else 0.0) for m2, v in enumerate(row)]
+             for j, row in enumerate(h)]
+    return f, g, h
+
+
+def segment_newton(xt, yb, sb, m, lam, n_free, tol=1e-12, max_iter=100):
+    """The plain fit on a loaded segment: (theta, converged)."""
+    rows = [[xt[j][r] for j in range(len(xt) - 1)] for r in range(m)]
+    return newton(rows, yb[:m], sb[:m], lam, n_free, tol, max_iter)
+
+
+def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
+    """{segment: theta} of the plain fit on each segment in items (the kernel deals them
+    into slots; neither the slots nor the order change any result)."""
     out = {}
-    for s in active:
-        lo, hi = offsets[s], offsets[s + 1]
-        sw = sample_weight if len(sample_weight) == 1 else sample_weight[lo:hi]
-        loss, weight, _, grad, hess = logistic_pass(X[lo:hi], y[lo:hi], sw, thetas[s], 1, 1,
-                                                    1)
-        out[s] = (loss, weight, grad, hess)
+    for s in items:
+        xt, yb, sb = load_rows(X, y, sample_weight, order, offsets[s],
+                               offsets[s + 1] - offsets[s])
+        out[s] = segment_newton(xt, yb, sb, len(yb), lam[s], n_free)[0]
     return out
 
 
@@ -142,11 +212,6 @@ def map_labels(labels, table):
     return out, sum(1 for c in out if c < 0)
 
 
-def gather_rows(X, order):
-    """[X[i] for i in order]."""
-    return [list(X[i]) for i in order]
-
-
 def fit_grouped(X, y, groups, sample_weight, C, fit_intercept=True):
     """The plain fit applied group by group: {label: (coef, intercept)}."""
     out = {}
@@ -175,19 +240,26 @@ def solve(A, b):
     return x
 
 
-def fit(X, y, sample_weight, C, fit_intercept=True, tol=1e-12, max_iter=100):
-    """Plain Newton on C * sum s*logloss + 0.5 ||w||^2 for tiny data; returns (coef, b)."""
+def newton(X, y, sample_weight, lam, n_free, tol=1e-12, max_iter=100):
+    """Plain Newton on sum s*logloss + 0.5 lam ||w||^2 from zero for tiny data (n_free = d:
+    intercept held at 0); returns (theta, converged)."""
     d = len(X[0])
     theta = [0.0] * (d + 1)
-    k = d + 1 if fit_intercept else d
+    xt = [[float(row[j]) for row in X] for j in range(d)] + [[1.0] * len(X)]
     for _ in range(max_iter):
-        _, _, _, g, H = logistic_pass(X, y, sample_weight, theta, 1, 1, 1)
-        g = [C * v + (theta[j] if j < d else 0.0) for j, v in enumerate(g)]
-        H = [[C * H[j][m] + (1.0 if j == m and j < d else 0.0) for m in range(d + 1)]
-             for j in range(d + 1)]
-        step = solve([row[:k] for row in H[:k]], [-v for v in g[:k]])
-        for j in range(k):
+        _, g, H = penalised(xt, y, sample_weight, len(X), theta, lam, n_free, True)
+        step = solve([row[:n_free] for row in H[:n_free]], [-v for v in g[:n_free]])
+        for j in range(n_free):
             theta[j] += step[j]
         if max(abs(v) for v in step) < tol:
-            break
+            return theta, True
+    return theta, False
+
+
+def fit(X, y, sample_weight, C, fit_intercept=True, tol=1e-12, max_iter=100):
+    """Plain Newton on C * sum s*logloss + 0.5 ||w||^2 for tiny data; returns (coef, b).
+    (The same minimiser as sum s*logloss + 0.5 ||w||^2 / C.)"""
+    d = len(X[0])
+    theta, _ = newton(X, y, sample_weight, 0.0 if math.isinf(C) else 1.0 / C,
+                      d + 1 if fit_intercept else d, tol, max_iter)
     return theta[:d], theta[d]
