@@ -173,16 +173,19 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                                       ensure_non_negative=True)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
-        present = (sw > 0) if sw.shape[0] > 1 else np.ones(n, dtype=bool)
-        pos = np.bincount(codes, weights=y01 * present, minlength=G)
-        tot = np.bincount(codes, weights=present, minlength=G)
+        order, offsets = _group_order(codes, G)
+        if sw.shape[0] > 1:
+            present = sw > 0
+            pos = np.bincount(codes, weights=y01 * present, minlength=G)
+            tot = np.bincount(codes, weights=present, minlength=G)
+        else:
+            pos = np.bincount(codes, weights=y01, minlength=G)
+            tot = np.diff(offsets)
         invalid = (pos == 0) | (pos == tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):
             raise ValueError(f"y needs samples of 2 classes (with positive weight) in every "
                              f"segment; {_name_labels(labels[invalid])} hold only 1 class. "
                              f"Pass invalid='flag' to fit the others.")
-
-        order, offsets = _group_order(codes, G)
         if n > 1 and np.all(codes[1:] >= codes[:-1]):  # already grouped: read in place
             order = np.empty(0, dtype=np.int64)
         theta = np.zeros((G, d + 1))
