@@ -18,7 +18,7 @@ from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
 from .kernels.logistic import (_decision_function, _fit_segments, _group_order, _map_labels,
-                               _predict_proba)
+                               _predict_proba, _take_rows)
 from .logistic import _raise_nonfinite_rows, fit_rows
 
 __all__ = ["BatchedLogisticRegression"]
@@ -31,7 +31,7 @@ SEGMENT_BYTES = 32 << 20
 
 def big_segment_rows(d):
     """Rows from which a segment of d features is solved by the row-parallel solver."""
-    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * (d + 11)))))
+    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * (d + 3)))))
 
 
 SLOTS = 64
@@ -75,9 +75,9 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     into a float64 buffer and solves it there to the end by damped Newton (the loss and
     the step rules of :class:`crmjit.LogisticRegression`), so every iteration reads the
     segment from cache and X is never copied whole: peak memory beyond the input is the
-    row order (8 bytes a row) plus about 8 * (d + 11) bytes a row of the largest segment
+    row order (8 bytes a row) plus about 8 * (d + 3) bytes a row of the largest segment
     in flight per thread (segments of more than ``big_segment_rows(d)`` rows, 65,536 for
-    d <= 53, are solved one at a time by the row-parallel solver from a copy of their
+    d <= 61, are solved one at a time by the row-parallel solver from a copy of their
     rows).  Results do not depend on the number of threads.
 
     Parameters
@@ -212,12 +212,15 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                           float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
                           _newton.LAG_STEP, theta, n_iter, converged)
         for s in np.flatnonzero(big):
-            rows = slice(offsets[s], offsets[s + 1])
-            if order.shape[0]:
-                rows = order[rows]
-            sws = sw[rows] if sw.shape[0] > 1 else sw
-            one, it = fit_rows(X[rows], y01[rows], sws, lam[s], self.fit_intercept,
-                               self.tol, self.max_iter, theta[s])
+            lo, hi = offsets[s], offsets[s + 1]
+            if order.shape[0]:  # one contiguous copy of this segment's rows
+                rows = order[lo:hi]
+                Xs = _take_rows(X, rows, np.empty((hi - lo, d), dtype=X.dtype))
+                ys, sws = y01[rows], (sw[rows] if sw.shape[0] > 1 else sw)
+            else:
+                Xs, ys, sws = X[lo:hi], y01[lo:hi], (sw[lo:hi] if sw.shape[0] > 1 else sw)
+            one, it = fit_rows(Xs, ys, sws, lam[s], self.fit_intercept, self.tol,
+                               self.max_iter, theta[s])
             theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
         late = ~converged & ~invalid
         if late.any():

@@ -14,7 +14,7 @@ from crmjit.kernels.logistic import (_block_scratch, _block_terms, _dot, _fit_se
                                      _group_order, _hess_upper, _load_rows, _map_labels,
                                      _newton_direction, _newton_directions, _penalised,
                                      _row_terms, _rows_gradient, _segment_newton, _symmetrize,
-                                     _theta_dot, _total)
+                                     _take_rows, _theta_dot, _total)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -218,27 +218,42 @@ def test_group_order_matches_reference(rng):
     order, offsets = _group_order(codes, 7)
     r_order, r_offsets = reference.group_order(codes.tolist(), 7)
     assert order.tolist() == r_order and offsets.tolist() == r_offsets
+    X = rng.standard_normal((500, 3)).astype(np.float32)
+    rows = order[offsets[2]:offsets[4]]
+    assert_array_equal(_take_rows(X, rows, np.empty((len(rows), 3), dtype=np.float32)),
+                       reference.logistic.take_rows(X.tolist(), rows.tolist()))
+
+
+def unblock(a, m):
+    """A blocked scratch array (blocks, [k,] B) as the plain (k, m) or (m,) layout."""
+    return np.concatenate(list(a), axis=-1)[..., :m]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_load_rows_and_block_terms_match_reference(rng, dtype):
-    n, d, m = 900, 6, 300  # d + 1 = 7: a 4-row Hessian tile and a remainder of 3
+    n, d, m, B = 900, 6, 300, 128  # d + 1 = 7: a 4-row Hessian tile and a remainder of 3
     X = rng.standard_normal((n, d)).astype(dtype)
     y = (rng.random(n) < 0.4).astype(np.uint8)
     sw = rng.uniform(0.5, 2, n)
     order = rng.permutation(n).astype(np.int64)
     k = d + 1
     for rows, weights in [(order, sw), (np.empty(0, dtype=np.int64), np.array([1.5]))]:
-        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m + 5)
+        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m + 5, B)
+        assert xt.shape == (3, k, B) and yb.shape == (3, B) and z.shape == (B,)
         _load_rows(X, y, weights, rows, 40, m, xt, yb, sb)
         r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), weights.tolist(),
                                                rows.tolist(), 40, m)
-        assert_array_equal(xt[:, :m], r_xt)
-        assert_array_equal(yb[:m], r_yb) and assert_array_equal(sb[:m], r_sb) is None
+        assert_array_equal(unblock(xt, m), r_xt)
+        assert_array_equal(unblock(yb, m), r_yb)
+        assert_array_equal(unblock(sb, m), r_sb)
+        # one block: B rows
+        xb, yy, ss = xt[1], yb[1], sb[1]
+        r_xb = [col[B:2 * B] for col in r_xt]
+        r_yy, r_ss = r_yb[B:2 * B], r_sb[B:2 * B]
         theta = rng.standard_normal(k)
         g, h = np.zeros(k), np.zeros((k, k))
-        bl, bw = _block_terms(xt, yb, sb, m, theta, True, z, e, rb, qb, xq, g, h)
-        rl, rw, rg, rh = reference.block_terms(r_xt, r_yb, r_sb, m, theta.tolist(), True)
+        bl, bw = _block_terms(xb, yy, ss, B, theta, True, z, e, rb, qb, xq, g, h)
+        rl, rw, rg, rh = reference.block_terms(r_xb, r_yy, r_ss, B, theta.tolist(), True)
         assert bl == pytest.approx(rl, rel=1e-12) and bw == pytest.approx(rw, rel=1e-12)
         assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
         assert_allclose(np.triu(h), np.triu(rh), rtol=1e-11, atol=1e-12)  # upper triangle
@@ -246,47 +261,50 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
         assert_array_equal(h, reference.logistic.symmetrize(np.triu(h).tolist()))
         assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
         g2, h2 = g.copy(), h.copy()
-        _block_terms(xt, yb, sb, m, theta, False, z, e, rb, qb, xq, g2, h2)  # adds to g only
-        assert_allclose(g2, 2 * g, rtol=1e-14) and assert_array_equal(h2, h) is None
-        q = rng.random(m)
+        _block_terms(xb, yy, ss, B, theta, False, z, e, rb, qb, xq, g2, h2)
+        assert_allclose(g2, 2 * g, rtol=1e-14) and assert_array_equal(h2, h) is None  # g only
+        q = rng.random(B)
         hu = np.zeros((k, k))
-        _hess_upper(xt, q, m, xq, hu)
-        assert_allclose(np.triu(hu), np.triu(reference.logistic.hess_upper(r_xt, q.tolist(), m)),
+        _hess_upper(xb, q, B, xq, hu)
+        assert_allclose(np.triu(hu), np.triu(reference.logistic.hess_upper(r_xb, q.tolist(), B)),
                         rtol=1e-12)
-        assert _dot(q, sb, m) == pytest.approx(reference.logistic.dot(q.tolist(), r_sb, m),
+        assert _dot(q, ss, B) == pytest.approx(reference.logistic.dot(q.tolist(), r_ss, B),
                                                rel=1e-13)
-        zq = rng.normal(0, 30, m)
-        rb2, qb2 = np.empty(m), np.empty(m)
-        loss = _row_terms(zq, yb, sb, m, np.empty(m), rb2, qb2)
-        r_loss, r_rb, r_qb = reference.logistic.row_terms(zq.tolist(), r_yb, r_sb, m)
+        assert _total(q, B) == pytest.approx(reference.logistic.total(q.tolist(), B), rel=1e-13)
+        zq = rng.normal(0, 30, B)
+        rb2, qb2 = np.empty(B), np.empty(B)
+        loss = _row_terms(zq, yy, ss, B, np.empty(B), rb2, qb2)
+        r_loss, r_rb, r_qb = reference.logistic.row_terms(zq.tolist(), r_yy, r_ss, B)
         assert loss == pytest.approx(r_loss, rel=1e-12)
         assert_allclose(rb2, r_rb, rtol=1e-13, atol=1e-300)
         assert_allclose(qb2, r_qb, rtol=1e-11, atol=1e-300)
         if not rows.size:  # the in-place gradient path of the single-model pass
             g3 = np.zeros(k)
-            bl3, bw3 = _rows_gradient(X, y, weights, 40, m, theta, yb, sb, z, e, rb, qb, g3)
+            bl3, bw3 = _rows_gradient(X, y, weights, 40, m, theta, unblock(yb, m + 5),
+                                      unblock(sb, m + 5), np.empty(m), np.empty(m),
+                                      np.empty(m), np.empty(m), g3)
             r3 = reference.logistic.rows_gradient(X.tolist(), y.tolist(), weights.tolist(),
                                                   40, m, theta.tolist())
             assert bl3 == pytest.approx(r3[0], rel=1e-12) and bw3 == pytest.approx(r3[1])
             assert_allclose(g3, r3[2], rtol=1e-11, atol=1e-12)
             assert _theta_dot(X, 41, theta) == pytest.approx(
                 reference.logistic.theta_dot(X.tolist(), 41, theta.tolist()), rel=1e-12)
-        assert _total(q, m) == pytest.approx(reference.logistic.total(q.tolist(), m), rel=1e-13)
 
 
-@pytest.mark.parametrize("lam, n_free", [(0.5, 5), (0.0, 5), (2.0, 4)])
-def test_penalised_and_segment_newton_match_reference(rng, lam, n_free):
+@pytest.mark.parametrize("lam, n_free, block", [(0.5, 5, 2048), (0.0, 5, 2048),
+                                               (2.0, 4, 2048), (0.5, 5, 96)])  # 96: 5 blocks
+def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block):
     m, d = 400, 4
     X = rng.standard_normal((m, d))
     y = (rng.random(m) < 1 / (1 + np.exp(-X @ [1, -1, 0.5, 0]))).astype(np.uint8)
     sw = rng.uniform(0.5, 2, m)
-    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(d + 1, m)
+    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(d + 1, m, block)
     _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
+    plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
     theta = rng.standard_normal(d + 1)
     g, h = np.zeros(d + 1), np.full((d + 1, d + 1), 7.0)
     f = _penalised(xt, yb, sb, m, theta, lam, n_free, True, z, e, rb, qb, xq, g, h)
-    rf, rg, rh = reference.logistic.penalised(xt.tolist(), yb.tolist(), sb.tolist(), m,
-                                              theta.tolist(), lam, n_free, True)
+    rf, rg, rh = reference.logistic.penalised(*plain, m, theta.tolist(), lam, n_free, True)
     assert f == pytest.approx(rf, rel=1e-12)
     assert_allclose(g, rg, rtol=1e-11, atol=1e-12) and assert_allclose(h, rh, rtol=1e-11)
     kept = h.copy()
@@ -295,8 +313,7 @@ def test_penalised_and_segment_newton_match_reference(rng, lam, n_free):
     start = np.zeros(d + 1)
     it, ok = _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start, z, e,
                              rb, qb, xq)
-    ref, ref_ok = reference.segment_newton(xt.tolist(), yb.tolist(), sb.tolist(), m, lam,
-                                           n_free)
+    ref, ref_ok = reference.segment_newton(*plain, m, lam, n_free)
     assert ok and ref_ok and 1 < it < 30
     assert_allclose(start, ref, atol=1e-9)
     few = np.zeros(d + 1)

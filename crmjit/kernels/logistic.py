@@ -29,6 +29,7 @@ _POW2_NEG = np.ldexp(1.0, -np.arange(1024))  # 2**-j for j in [0, 1023]
 
 BLOCK = 256  # rows per block: the block's buffers (a few KiB) stay in L1
 AHEAD = 8  # gathers prefetch the row this many rows ahead
+SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stays in L2)
 
 
 @serial
@@ -108,22 +109,27 @@ def _row_dot(X, i, W, c, b):
 @serial
 def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
     """Copy rows s0 .. s0+m-1 of X (rows ``order[s0 .. s0+m-1]`` when order is not empty)
-    into the float64 block ``xt[:, :m]`` transposed, feature j in row j and a row of ones
-    last (the intercept), y into yb and the weights into sb (sample_weight (1,): one weight
-    for all).  Any layout and float32 X end up the same: float64, one row per feature, so
-    every later loop runs along contiguous rows and vectorises.  xt (d+1, >= m)."""
+    into float64 blocks of B rows, transposed: row r goes to block c = r // B, column
+    r % B, with feature j in ``xt[c, j]`` and a row of ones last (the intercept); y into yb
+    and the weights into sb (sample_weight (1,): one weight for all).  Any layout and
+    float32 X end up the same: float64, one contiguous row per feature and block, so every
+    later loop vectorises and a block stays in cache.  xt (blocks, d+1, B), yb, sb
+    (blocks, B) from ``_block_scratch``."""
     d = X.shape[1]
+    B = xt.shape[2]
     scalar_w = sample_weight.shape[0] == 1
     direct = order.shape[0] == 0
-    for r in range(m):
-        if not direct and r + AHEAD < m:
-            prefetch_row(X, order[s0 + r + AHEAD])
-        i = s0 + r if direct else order[s0 + r]
-        for j in range(d):
-            xt[j, r] = X[i, j]
-        xt[d, r] = 1.0
-        yb[r] = y[i]
-        sb[r] = sample_weight[0] if scalar_w else sample_weight[i]
+    for c in range((m + B - 1) // B):
+        for rr in range(min(B, m - c * B)):
+            r = c * B + rr
+            if not direct and r + AHEAD < m:
+                prefetch_row(X, order[s0 + r + AHEAD])
+            i = s0 + r if direct else order[s0 + r]
+            for j in range(d):
+                xt[c, j, rr] = X[i, j]
+            xt[c, d, rr] = 1.0
+            yb[c, rr] = y[i]
+            sb[c, rr] = sample_weight[0] if scalar_w else sample_weight[i]
 
 
 @serial_reduce
@@ -264,11 +270,16 @@ def _rows_gradient(X, y, sample_weight, s0, m, theta, yb, sb, z, e, rb, qb, g):
 
 
 @serial
-def _block_scratch(k, m):
-    """Scratch for _load_rows and _block_terms with room for m rows: xt (k, m), yb, sb, z,
-    e, rb, qb (m,) and xq (4, m).  Left uninitialised: each is written before it is read."""
-    return (np.empty((k, m)), np.empty(m), np.empty(m), np.empty(m), np.empty(m),
-            np.empty(m), np.empty(m), np.empty((4, m)))
+def _block_scratch(k, m, block):
+    """Scratch for _load_rows and _block_terms with room for m rows in blocks of
+    B = min(m, block) rows: xt (blocks, k, B), yb, sb (blocks, B), and the per-block
+    temporaries z, e, rb, qb (B,) and xq (4, B), reused block after block so that they stay
+    in cache however long the segment.  Left uninitialised: each is written before it is
+    read."""
+    B = max(1, min(m, block))
+    nb = max(1, (m + B - 1) // B)
+    return (np.empty((nb, k, B)), np.empty((nb, B)), np.empty((nb, B)), np.empty(B),
+            np.empty(B), np.empty(B), np.empty(B), np.empty((4, B)))
 
 
 @parallel
@@ -300,7 +311,7 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(n, start + chunk)
-        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, BLOCK)
+        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, BLOCK, BLOCK)
         loss = 0.0
         wsum = 0.0
         hw = 0.0
@@ -313,10 +324,11 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
             m = min(BLOCK, stop - s0)
             if want_h:
                 _load_rows(X, y, sample_weight, no_order, s0, m, xt, yb, sb)
-                bl, bw = _block_terms(xt, yb, sb, m, theta, True, z, e, rb, qb, xq, g, h)
+                bl, bw = _block_terms(xt[0], yb[0], sb[0], m, theta, True, z, e, rb, qb, xq,
+                                      g, h)
             else:
-                bl, bw = _rows_gradient(X, y, sample_weight, s0, m, theta, yb, sb, z, e, rb,
-                                        qb, g)
+                bl, bw = _rows_gradient(X, y, sample_weight, s0, m, theta, yb[0], sb[0], z, e,
+                                        rb, qb, g)
             loss += bl
             wsum += bw
             if want_h:
@@ -343,15 +355,21 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
 
 @serial
 def _penalised(xt, yb, sb, m, theta, lam, n_free, want_h, z, e, rb, qb, xq, g, h):
-    """Objective of one in-memory segment at theta: returns f = sum s*logloss + 0.5 lam
-    ||w||^2 and sets g to its gradient and, when ``want_h``, h to its Hessian (left as it
-    was otherwise).  n_free = d: the intercept is held fixed (its gradient is zeroed)."""
-    k = xt.shape[0]
+    """Objective of one segment loaded in blocks (``_load_rows``) at theta: returns
+    f = sum s*logloss + 0.5 lam ||w||^2 and sets g to its gradient and, when ``want_h``, h
+    to its Hessian (left as it was otherwise).  n_free = d: the intercept is held fixed
+    (its gradient is zeroed)."""
+    k = xt.shape[1]
     d = k - 1
+    B = xt.shape[2]
     g[:] = 0.0
     if want_h:
         h[:, :] = 0.0
-    loss, _ = _block_terms(xt, yb, sb, m, theta, want_h, z, e, rb, qb, xq, g, h)
+    loss = 0.0
+    for c in range((m + B - 1) // B):
+        bl, _ = _block_terms(xt[c], yb[c], sb[c], min(B, m - c * B), theta, want_h, z, e,
+                             rb, qb, xq, g, h)
+        loss += bl
     pen = 0.0
     for j in range(d):
         pen += theta[j] * theta[j]
@@ -368,7 +386,7 @@ def _penalised(xt, yb, sb, m, theta, lam, n_free, want_h, z, e, rb, qb, xq, g, h
 @serial
 def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_step, theta,
                     z, e, rb, qb, xq):
-    """Damped Newton for one segment held in memory (``_load_rows``), from theta (d+1,),
+    """Damped Newton for one segment loaded in blocks (``_load_rows``), from theta (d+1,),
     updated in place.  Returns (n_iter, converged).
 
     The rules of :func:`crmjit._newton.minimize`, for one problem: Jacobi-scaled Cholesky
@@ -379,7 +397,7 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
     ``lag_step`` (relative), else the last one is reused (the fixed point, g = 0, is
     unchanged).  Every evaluation reads the segment from cache, not from memory.
     """
-    k = xt.shape[0]
+    k = xt.shape[1]
     g = np.empty(k)
     h = np.empty((k, k))
     gt = np.empty(k)
@@ -440,12 +458,13 @@ def _fit_segments(X, y, sample_weight, order, offsets, slot_ptr, slot_items, lam
     Segment s is rows ``order[offsets[s]:offsets[s+1]]`` of X, y, sample_weight (rows
     ``offsets[s]:offsets[s+1]`` when order is empty: already grouped).  Each segment is
     copied once into a per-slot buffer and solved there to the end, so every Newton
-    iteration reads it from cache; X is read once in all and never copied whole.  Run with
+    iteration reads it from cache (in blocks of SEGMENT_BLOCK rows, so a long segment's
+    working set still fits in L2); X is read once in all and never copied whole.  Run with
     a parallel chunk size of 1 so threads take the next slot as they free up; the caller
     deals segments largest first.  Each segment is solved serially: results depend neither
     on the slots nor on the thread count.  lam (G,) = 1/C per segment; n_free = d+1, or d to
-    hold the intercept fixed.  Scratch per slot in flight: (d + 11) * (its largest segment)
-    float64.
+    hold the intercept fixed.  Scratch per slot in flight: (d + 3) * (its largest segment)
+    + 8 * SEGMENT_BLOCK float64.
     """
     k = X.shape[1] + 1
     for j in prange(slot_ptr.shape[0] - 1):
@@ -453,7 +472,7 @@ def _fit_segments(X, y, sample_weight, order, offsets, slot_ptr, slot_items, lam
         for t in range(slot_ptr[j], slot_ptr[j + 1]):
             s = slot_items[t]
             cap = max(cap, offsets[s + 1] - offsets[s])
-        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, cap)
+        xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, cap, SEGMENT_BLOCK)
         for t in range(slot_ptr[j], slot_ptr[j + 1]):
             s = slot_items[t]
             m = offsets[s + 1] - offsets[s]
@@ -559,6 +578,22 @@ def _map_labels(labels, table, out):
         out[i] = c
         bad += 1 if c < 0 else 0
     return bad
+
+
+@parallel
+def _take_rows(X, rows, out):
+    """out[i] = X[rows[i]] for 2-D X, parallel over rows with prefetching: many cache misses
+    in flight instead of NumPy's one row at a time (a segment's rows for the row-parallel
+    solver).  out (len(rows), d) in X's dtype."""
+    d = X.shape[1]
+    n = rows.shape[0]
+    for i in prange(n):
+        if i + AHEAD < n:
+            prefetch_row(X, rows[i + AHEAD])
+        src = rows[i]
+        for j in range(d):
+            out[i, j] = X[src, j]
+    return out
 
 
 @parallel

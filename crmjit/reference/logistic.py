@@ -212,6 +212,11 @@ def map_labels(labels, table):
     return out, sum(1 for c in out if c < 0)
 
 
+def take_rows(X, rows):
+    """[X[i] for i in rows]."""
+    return [list(X[i]) for i in rows]
+
+
 def fit_grouped(X, y, groups, sample_weight, C, fit_intercept=True):
     """The plain fit applied group by group: {label: (coef, intercept)}."""
     out = {}
