@@ -218,6 +218,10 @@ def test_group_order_matches_reference(rng):
     order, offsets = _group_order(codes, 7)
     r_order, r_offsets = reference.group_order(codes.tolist(), 7)
     assert order.tolist() == r_order and offsets.tolist() == r_offsets
+    many = rng.integers(0, 50, 300_000)  # 4 row chunks counted and scattered in parallel
+    big_order, big_offsets = _group_order(many, 60)  # 10 empty groups at the end
+    r_order, r_offsets = reference.group_order(many.tolist(), 60)
+    assert big_order.tolist() == r_order and big_offsets.tolist() == r_offsets
     X = rng.standard_normal((500, 3)).astype(np.float32)
     rows = order[offsets[2]:offsets[4]]
     assert_array_equal(_take_rows(X, rows, np.empty((len(rows), 3), dtype=np.float32)),

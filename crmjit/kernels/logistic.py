@@ -546,22 +546,38 @@ def _newton_directions(grads, hess, idx, k, steps):
     return steps
 
 
-@serial
+@parallel
 def _group_order(codes, n_groups):
     """Counting sort: (order, offsets) with codes[order] non-decreasing, stable, and
-    segment s at order[offsets[s]:offsets[s+1]].  codes : (n,) ints in [0, n_groups)."""
+    segment s at order[offsets[s]:offsets[s+1]].  codes : (n,) ints in [0, n_groups).
+
+    Parallel over a fixed number of row chunks (a function of n and n_groups only): each
+    chunk counts its labels, a serial prefix sum gives every (group, chunk) pair its first
+    slot, and each chunk scatters its rows in order, so the result is the serial stable
+    sort's for any thread count.  Scratch: 2 * chunks * n_groups int64, chunks <= 16 and
+    <= n / (4 n_groups)."""
     n = codes.shape[0]
+    n_chunks = max(1, min(16, n // (4 * max(n_groups, 1)), n // 65536))
+    chunk = (n + n_chunks - 1) // n_chunks
+    counts = np.zeros((n_chunks, n_groups), dtype=np.int64)
+    for c in prange(n_chunks):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            counts[c, codes[i]] += 1
     offsets = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(n):
-        offsets[codes[i] + 1] += 1
-    for s in range(n_groups):
-        offsets[s + 1] += offsets[s]
-    pos = offsets[:-1].copy()
+    run = 0
+    for g in range(n_groups):
+        offsets[g] = run
+        for c in range(n_chunks):
+            cnt = counts[c, g]
+            counts[c, g] = run  # now the chunk's next slot for group g
+            run += cnt
+    offsets[n_groups] = run
     order = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        c = codes[i]
-        order[pos[c]] = i
-        pos[c] += 1
+    for c in prange(n_chunks):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            g = codes[i]
+            order[counts[c, g]] = i
+            counts[c, g] += 1
     return order, offsets
 
 
