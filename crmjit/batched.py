@@ -211,11 +211,14 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             _fit_segments(X, y01, sw, order, offsets, slot_ptr, slot_items, lam, n_free,
                           float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
                           _newton.LAG_STEP, theta, n_iter, converged)
-        for s in np.flatnonzero(big):
+        big_idx = np.flatnonzero(big)
+        if order.shape[0] and big_idx.size:  # one buffer for the copies, reused
+            buf = np.empty((int(sizes[big_idx].max()), d), dtype=X.dtype)
+        for s in big_idx:
             lo, hi = offsets[s], offsets[s + 1]
             if order.shape[0]:  # one contiguous copy of this segment's rows
                 rows = order[lo:hi]
-                Xs = _take_rows(X, rows, np.empty((hi - lo, d), dtype=X.dtype))
+                Xs = _take_rows(X, rows, buf[:hi - lo])
                 ys, sws = y01[rows], (sw[rows] if sw.shape[0] > 1 else sw)
             else:
                 Xs, ys, sws = X[lo:hi], y01[lo:hi], (sw[lo:hi] if sw.shape[0] > 1 else sw)
