@@ -1,6 +1,8 @@
-"""Damped Newton for L2-penalised logistic regression: one solver for one model and for
-thousands of per-segment models (solved in lock-step, each with its own step length).
-:func:`minimize` also solves the probabilistic-CLV likelihoods (``crmjit.btyd``).
+"""Damped Newton for L2-penalised logistic regression: the single model's solver, which
+solves several problems in lock-step, each with its own step length (the per-segment
+logistic models use the same rules one segment at a time inside a kernel,
+``crmjit.kernels.logistic._segment_newton``).  :func:`minimize` also solves the
+probabilistic-CLV likelihoods (``crmjit.btyd``), per segment in lock-step.
 
 Each problem minimises ``f(theta) = sum_i s_i logloss_i + 0.5 * lam * ||w||^2`` with
 ``lam = 1 / C``: the same minimiser as scikit-learn's ``C * sum_i s_i logloss_i +

@@ -149,7 +149,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     def fit(self, X, y, groups, sample_weight=None):
         """Fit one model per distinct label of ``groups``; returns self.
 
-        X : (n, d) float32/float64 (not copied beyond the one grouped copy), y : (n,) two
+        X : (n, d) float32/float64 (never copied whole: see the class docstring), y : (n,) two
         class labels, groups : (n,) labels (integers, integral floats, strings or a
         Categorical) in any order, sample_weight : (n,) non-negative, optional.
         """
