@@ -197,10 +197,10 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                 ybar = np.clip(wpos / np.maximum(wtot, 1e-300), 1e-12, 1 - 1e-12)
             theta[:, d] = np.log(ybar / (1 - ybar))
         theta[invalid, d] = 0.0
-        # Segments are solved in parallel, each to the end in a per-thread copy that stays in
-        # cache; large ones (big_segment_rows) one at a time by the row-parallel
-        # single-model solver (both threads on one segment, subsampled Hessian), so skewed
-        # sizes stay balanced and no copy outgrows the cache by much.
+        # Segments are solved in parallel, each to the end in its thread's copy (in cache up
+        # to a few thousand rows, in L3 beyond); large ones (big_segment_rows) one at a time
+        # by the row-parallel single-model solver (both threads on one segment, subsampled
+        # Hessian), so skewed sizes stay balanced and no per-thread copy grows unbounded.
         sizes = np.diff(offsets)
         big = (sizes >= big_segment_rows(d)) & ~invalid
         n_iter = np.zeros(G, dtype=np.int64)

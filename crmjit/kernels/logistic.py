@@ -1,5 +1,6 @@
 """Logistic-regression kernels: stable, vectorisable exp/log1p/sigmoid, the fused training
-pass (loss, gradient and Hessian in one read of X) and the fused scoring pass.
+pass (loss, gradient and Hessian in one read of X), the per-segment solver (each segment
+copied once and solved by damped Newton in cache) and the fused scoring pass.
 
 Parameter layout: ``theta = (w_0 .. w_{d-1}, b)``; the intercept is the last slot.
 
