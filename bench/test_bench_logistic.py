@@ -1,11 +1,13 @@
-"""Propensity: scoring against scikit-learn's predict_proba, the NumPy expression and the
-memory-read floor (NumPy ``.sum()`` over the same X); fitting against scikit-learn's
-``LogisticRegression()`` defaults (lbfgs) and ``solver="newton-cholesky"``."""
+"""Propensity: scoring against scikit-learn's predict_proba, the NumPy expression, the
+memory-read floor (NumPy ``.sum()`` over the same X) and a bare read of X on all numba
+threads ("read-all-threads": what no scoring pass can beat on this machine); fitting against
+scikit-learn's ``LogisticRegression()`` defaults (lbfgs) and ``solver="newton-cholesky"``."""
 
 from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -33,8 +35,22 @@ def numpy_proba(X, w, b):
     return 1.0 / (1.0 + np.exp(-(X @ w + b)))
 
 
+@numba.njit(parallel=True)
+def parallel_read(X, out):
+    """Touch the first and last element of every row over all numba threads: a bare read of
+    X (every cache line of a 16-feature row) with no arithmetic, the most any scoring pass
+    could hope for on this machine."""
+    n, d = X.shape
+    for blk in numba.prange(out.shape[0]):
+        acc = X.dtype.type(0)
+        for i in range(blk * 256, min(n, blk * 256 + 256)):
+            acc = max(acc, max(X[i, 0], X[i, d - 1]))
+        out[blk] = acc
+    return out
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("impl", ["crmjit", "sklearn", "numpy", "floor"])
+@pytest.mark.parametrize("impl", ["crmjit", "sklearn", "numpy", "floor", "read-all-threads"])
 def test_score(record, impl, dtype, n):
     c = data(n, dtype)
     X = c.X
@@ -49,6 +65,7 @@ def test_score(record, impl, dtype, n):
         "sklearn": lambda: sk.predict_proba(X),
         "numpy": lambda: numpy_proba(X, w, b),
         "floor": lambda: X.sum(),
+        "read-all-threads": lambda: parallel_read(X, np.empty((n + 255) // 256, X.dtype)),
     }
     record(funcs[impl], work=f"score {dtype}", impl=impl, size=n, items=n)
     if impl == "sklearn":
