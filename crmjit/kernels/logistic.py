@@ -396,7 +396,8 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
     cannot resolve a change in f, no increase beyond rounding and a smaller gradient; the
     exact Hessian in the first ``fresh_iters`` iterations and while the step is larger than
     ``lag_step`` (relative), else the last one is reused (the fixed point, g = 0, is
-    unchanged).  Every evaluation reads the segment from cache, not from memory.
+    unchanged).  Every evaluation reads the thread's copy of the segment, not X (in cache
+    for segments of up to a few thousand rows, streamed from L3 beyond).
     """
     k = xt.shape[1]
     g = np.empty(k)
@@ -459,8 +460,9 @@ def _fit_segments(X, y, sample_weight, order, offsets, slot_ptr, slot_items, lam
     Segment s is rows ``order[offsets[s]:offsets[s+1]]`` of X, y, sample_weight (rows
     ``offsets[s]:offsets[s+1]`` when order is empty: already grouped).  Each segment is
     copied once into a per-slot buffer and solved there to the end, so every Newton
-    iteration reads it from cache (in blocks of SEGMENT_BLOCK rows, so a long segment's
-    working set still fits in L2); X is read once in all and never copied whole.  Run with
+    iteration reads that copy (in cache up to a few thousand rows; evaluated in blocks of
+    SEGMENT_BLOCK rows whose temporaries stay in L2 however long the segment) instead of X,
+    which is read once in all and never copied whole.  Run with
     a parallel chunk size of 1 so threads take the next slot as they free up; the caller
     deals segments largest first.  Each segment is solved serially: results depend neither
     on the slots nor on the thread count.  lam (G,) = 1/C per segment; n_free = d+1, or d to
