@@ -89,7 +89,8 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
 
 def load_rows(X, y, sample_weight, order, s0, m):
     """(xt, yb, sb): rows s0 .. s0+m-1 (rows order[s0 ..] when order is not empty) as
-    feature columns xt (d+1 lists of m, ones last), labels and weights."""
+    feature columns xt (d+1 lists of m, ones last), labels and weights (the kernel writes
+    the same, cut into blocks of B rows)."""
     rows = [s0 + r if not order else order[s0 + r] for r in range(m)]
     d = len(X[0])
     xt = [[float(X[i][j]) for i in rows] for j in range(d)] + [[1.0] * m]
@@ -147,7 +148,7 @@ def block_terms(xt, yb, sb, m, theta, want_h):
     return loss, weight, grad, (hess if want_h else None)
 
 
-def block_scratch(k, m):
+def block_scratch(k, m, block):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
 
