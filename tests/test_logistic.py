@@ -212,6 +212,31 @@ def test_stable_helpers_match_math():
         assert np.isfinite(_log1pexp(z)) and 0.0 <= _sigmoid(z) <= 1.0
 
 
+
+def test_float32_helpers_match_math(rng):
+    from crmjit.kernels.logistic import _exp_neg_abs32, _sigmoid32
+    zs = np.r_[np.linspace(-120, 120, 24001), rng.normal(0, 4, 5000), 0.0, -0.0, -87.3,
+               -88.0, -102.9, -103.97, -104.0, -104.1, -149.0 * np.log(2), 17.0, -17.0,
+               3.4e38, -3.4e38].astype(np.float32)
+    ulp = float(np.finfo(np.float32).eps)  # 2**-23
+    tiny = float(np.finfo(np.float32).tiny)  # smallest normal float32
+    for z in zs:
+        e, s = _exp_neg_abs32(z), _sigmoid32(z)
+        assert type(e) is float or isinstance(e, np.floating)
+        ref_e = reference.logistic.exp_neg_abs32(float(z))
+        ref_s = reference.logistic.sigmoid32(float(z))
+        if ref_e >= tiny:  # 4 float32 ulp while normal, one subnormal step (2**-149) below
+            assert e == pytest.approx(ref_e, rel=4 * ulp), z
+        else:
+            assert abs(e - ref_e) <= 2.0 ** -149, z
+        if ref_s >= tiny:
+            assert s == pytest.approx(ref_s, rel=4 * ulp), z
+        else:
+            assert abs(s - ref_s) <= 2.0 ** -149, z
+        assert 0.0 <= s <= 1.0
+    assert _exp_neg_abs32(np.float32(np.inf)) == 0.0
+    assert _sigmoid32(np.float32(-np.inf)) == 0.0 and _sigmoid32(np.float32(np.inf)) == 1.0
+
 def _pass(X, y, sw, theta, stride=1, chunks=None, rows=1):
     d = X.shape[1]
     g, H = np.empty(d + 1), np.empty((d + 1, d + 1))
@@ -279,6 +304,14 @@ def test_sigmoid_into_matches_reference(rng):
     assert bad == ref_bad == 3
     assert_allclose(out[7:57], ref[:50], rtol=1e-15)
     assert out[0] == -1.0 and out[6] == -1.0
+    # float32 z: the float32 sigmoid, within 4 float32 ulp (or one subnormal step)
+    out32 = np.full(60, -1.0, dtype=np.float32)
+    z32 = z.astype(np.float32)
+    assert _sigmoid_into(z32, z.size, out32, 7) == 3
+    ref32, _ = reference.sigmoid_into([float(v) for v in z32], z.size)  # of the rounded z
+    assert_allclose(out32[7:57], ref32[:50], rtol=4 * 2.0 ** -23, atol=2.0 ** -149)
+    assert out32[0] == -1.0 and out32[6] == -1.0
+    assert out32[58] == 1.0 and out32[59] == 0.0  # sigmoid(inf), sigmoid(-inf)
 
 
 def test_scoring_dtypes_out_and_threads(rng):

@@ -97,3 +97,18 @@ def prefetch_row(typingctx, arr, i):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def float32_from_bits(typingctx, bits):
+    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bit cast, no conversion):
+    ``float32_from_bits(np.int32((k + 127) << 23))`` is 2**k for k in [-126, 127].  A scalar
+    cast that LLVM vectorises, where a table of powers of two would need a gather and an
+    ``ndarray.view`` of a scratch array stopped the loop vectorising (both measured)."""
+    if bits != types.int32:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen

@@ -14,6 +14,11 @@ def exp_neg_abs(z):
     return math.exp(-abs(z))
 
 
+def exp_neg_abs32(z):
+    """e^(-|z|) (the kernel computes it in float32)."""
+    return math.exp(-abs(z))
+
+
 def log1p_unit(e):
     """log(1 + e)."""
     return math.log1p(e)
@@ -25,6 +30,11 @@ def sigmoid(z):
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
     return e / (1.0 + e)
+
+
+def sigmoid32(z):
+    """1 / (1 + e^-z) (the kernel computes it in float32)."""
+    return sigmoid(z)
 
 
 def log1pexp(z):
