@@ -43,6 +43,28 @@ def test_scores_equal_in_memory_scores(base, tmp_path):
     np.testing.assert_allclose(seg, many.predict_proba(df[FEATS], df.segment), rtol=1e-6)
 
 
+
+@pytest.mark.parametrize("ids, encoding", [
+    (np.arange(9000) * 3 + 10**12, "DELTA_BINARY_PACKED"),  # sorted integers
+    (np.random.default_rng(1).permutation(9000), "PLAIN"),  # unsorted: plain is cheaper
+    (np.array([f"c{i}" for i in range(9000)], dtype=object), "PLAIN"),  # not integers
+])
+def test_id_column_encoding_and_round_trip(tmp_path, ids, encoding):
+    X = np.random.default_rng(2).standard_normal((9000, 2))
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": ids, "a": X[:, 0], "b": X[:, 1]}), path, row_group_size=2000)
+    model = crmjit.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    crmjit.score_parquet(path, model, tmp_path / "out.parquet", features=["a", "b"],
+                         id_column="id", batch_rows=3000, progress=False)
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata
+    assert encoding in meta.row_group(0).column(0).encodings
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.column("id").to_pylist() == list(ids)
+    np.testing.assert_allclose(out.column("score").to_numpy(), model.predict_proba(X)[:, 1],
+                               rtol=1e-12)
+    import numba
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored afterwards
+
 def test_clv_columns_when_asked(tmp_path):
     rfm = make_rfm(5000, seed=3).reset_index()
     rfm["f0"] = np.linspace(-1, 1, 5000)
