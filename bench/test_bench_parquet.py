@@ -72,7 +72,7 @@ with open("/proc/self/status") as fh:
 def test_score_parquet(record, benchmark, folder, impl, n):
     path = parquet_file(n, folder)
     out = os.path.join(folder, "scores.parquet")
-    rounds = 1 if n > 10_000_000 else 3
+    rounds = 2 if n > 10_000_000 else 3  # the least of 2 rounds: this machine is noisy
     if impl == "pyarrow-read":
         import pyarrow.dataset as ds
 
