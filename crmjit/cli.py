@@ -547,8 +547,9 @@ def build_parser():
                    "the model was fitted on)")
     s.add_argument("--groups", help="segment column (for a per-segment model)")
     s.add_argument("--id-column", help="column copied to the output, e.g. customer_id")
-    s.add_argument("--batch-rows", type=_positive_int, default=1 << 20,
-                   help="rows per batch (default 1048576)")
+    s.add_argument("--batch-rows", type=_positive_int, default=None,
+                   help="rows per batch (default 1048576, or an eighth of the rows for "
+                   "smaller inputs)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=score)
     return parser

@@ -14,12 +14,20 @@ from ._progress import progress_bar
 from .persist import atomic_write, load
 
 BATCH_ROWS = 1 << 20  # rows per batch: ~128 MiB of float64 features at 16 columns
+MIN_BATCHES = 8  # smaller inputs get smaller batches, so reading, scoring and writing overlap
+MIN_BATCH_ROWS = 1 << 16
 
 
 # Memory: pyarrow's default Parquet scan pre-buffers column chunks far ahead of the
 # consumer (a 50M-row file peaked at 4-5 GiB of RSS even when only counting rows); without
 # pre-buffering and with a short read-ahead it stays near a few batches (0.6 GiB), as fast.
 READAHEAD = {"batch_readahead": 2, "fragment_readahead": 1}
+
+
+def default_batch_rows(total):
+    """Rows per batch for an input of ``total`` rows: BATCH_ROWS, or an eighth of the rows
+    (at least MIN_BATCH_ROWS) when that is smaller."""
+    return int(min(BATCH_ROWS, max(MIN_BATCH_ROWS, -(-total // MIN_BATCHES))))
 
 
 def reader_format(ds):
@@ -84,7 +92,7 @@ def _features(model, features):
 
 
 def score_parquet(source, model, output, *, features=None, groups=None, id_column=None,
-                  clv=None, batch_rows=BATCH_ROWS, progress=True):
+                  clv=None, batch_rows=None, progress=True):
     """Score a Parquet file or dataset batch by batch and write the scores to Parquet.
 
     Parameters
@@ -102,6 +110,9 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
         models) and optionally ``columns=(frequency, recency, T, monetary_value)``,
         ``time=12, discount_rate=0.01, freq="D"``: adds a ``clv`` column.
     batch_rows : rows per batch; peak memory is a few batches, whatever the file size.
+        Default: 1,048,576, or an eighth of the rows (at least 65,536) for smaller inputs,
+        so that even a small file is read, scored and written in overlapping batches (1M
+        rows: 1.77x -> 1.57x the time pyarrow takes only to read them, measured).
     progress : show a progress bar with rows/s.
 
     Returns
@@ -119,8 +130,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     if not batched and groups is not None:
         raise ValueError("groups= is for a BatchedLogisticRegression; this model is one "
                          "LogisticRegression")
-    if not (isinstance(batch_rows, int) and batch_rows >= 1):
-        raise ValueError(f"batch_rows must be an integer >= 1, got {batch_rows!r}")
+    if batch_rows is not None and not (isinstance(batch_rows, int) and batch_rows >= 1):
+        raise ValueError(f"batch_rows must be an integer >= 1 (or None), got {batch_rows!r}")
     rfm, clv_args = (), None
     if clv is not None:
         clv_args = dict(clv)
@@ -142,6 +153,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     coef = model.coef_[0].astype(dtype) if not batched else None
     intercept = dtype(model.intercept_[0]) if not batched else None
     total = dataset.count_rows()
+    if batch_rows is None:
+        batch_rows = default_batch_rows(total)
     from .kernels.logistic import _predict_proba_columns
     stats = {"rows": 0}
 

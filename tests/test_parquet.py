@@ -102,6 +102,10 @@ def test_bad_input_names_the_column_and_leaves_no_output(base, tmp_path):
     with pytest.raises(ValueError, match="needs groups="):
         many = crmjit.BatchedLogisticRegression(invalid="flag").fit(df[FEATS], df.y, df.segment)
         crmjit.score_parquet(path, many, out, progress=False)
+    from crmjit.parquet import BATCH_ROWS, default_batch_rows
+    assert default_batch_rows(50_000_000) == BATCH_ROWS == 1 << 20
+    assert default_batch_rows(1_000_000) == 125_000  # 8 batches overlap read/score/write
+    assert default_batch_rows(0) == default_batch_rows(1000) == 1 << 16
     with pytest.raises(ValueError, match="batch_rows must be"):
         crmjit.score_parquet(path, model, out, batch_rows=0, progress=False)
     with pytest.raises(ValueError, match="clv needs spend_model="):
