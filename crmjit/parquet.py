@@ -216,9 +216,9 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
 def _kernel_threads():
     """Score with half of numba's threads (at least one) on the calling thread: pyarrow's
     decoding threads and the writer thread already keep the cores busy, and numba's idle
-    workers spin between batches.  With both threads, a 50M-row file took 4.0-5.7 s of CPU
-    to score; with one, 3.7-3.9 s (pyarrow alone reading it: 2.4-3.1 s), and less wall
-    time too (measured on 2 cores)."""
+    workers spin between batches.  On 2 cores, a 50M-row file took 4.0-5.7 s of CPU to
+    score with both threads and 3.4-4.3 s with one, over five runs (pyarrow alone reading
+    it: 2.4-3.1 s).  numba's thread count is per calling thread: other threads keep theirs."""
     import numba
     threads = numba.get_num_threads()
     numba.set_num_threads(max(1, threads // 2))  # per calling thread in numba
