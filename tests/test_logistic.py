@@ -212,7 +212,6 @@ def test_stable_helpers_match_math():
         assert np.isfinite(_log1pexp(z)) and 0.0 <= _sigmoid(z) <= 1.0
 
 
-
 def test_float32_helpers_match_math(rng):
     from crmjit.kernels.logistic import _exp_neg_abs32, _sigmoid32
     zs = np.r_[np.linspace(-120, 120, 24001), rng.normal(0, 4, 5000), 0.0, -0.0, -87.3,
@@ -236,6 +235,7 @@ def test_float32_helpers_match_math(rng):
         assert 0.0 <= s <= 1.0
     assert _exp_neg_abs32(np.float32(np.inf)) == 0.0
     assert _sigmoid32(np.float32(-np.inf)) == 0.0 and _sigmoid32(np.float32(np.inf)) == 1.0
+
 
 def _pass(X, y, sw, theta, stride=1, chunks=None, rows=1):
     d = X.shape[1]

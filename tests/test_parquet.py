@@ -43,7 +43,6 @@ def test_scores_equal_in_memory_scores(base, tmp_path):
     np.testing.assert_allclose(seg, many.predict_proba(df[FEATS], df.segment), rtol=1e-6)
 
 
-
 @pytest.mark.parametrize("ids, encoding", [
     (np.arange(9000) * 3 + 10**12, "DELTA_BINARY_PACKED"),  # sorted integers
     (np.random.default_rng(1).permutation(9000), "PLAIN"),  # unsorted: plain is cheaper
@@ -65,6 +64,7 @@ def test_id_column_encoding_and_round_trip(tmp_path, ids, encoding):
     np.testing.assert_allclose(out.column("score").to_numpy(), model.predict_proba(X)[:, 1],
                                rtol=1e-12)
     assert numba.get_num_threads() == threads  # scoring ran on fewer; restored afterwards
+
 
 def test_clv_columns_when_asked(tmp_path):
     rfm = make_rfm(5000, seed=3).reset_index()
