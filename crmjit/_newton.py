@@ -1,6 +1,6 @@
 """Damped Newton for L2-penalised logistic regression: the single model's solver, which
 solves several problems in lock-step, each with its own step length (the per-segment
-logistic models use the same rules one segment at a time inside a kernel,
+logistic models use the same step rules one segment at a time inside a kernel,
 ``crmjit.kernels.logistic._segment_newton``).  :func:`minimize` also solves the
 probabilistic-CLV likelihoods (``crmjit.btyd``), per segment in lock-step.
 
@@ -15,12 +15,12 @@ the solve starts from the optimum of an evenly spread subset of blocks.  The fix
 still where the *exact* full gradient vanishes, so the optimum is unchanged; a Hessian
 error of a fraction of a percent only makes quadratic convergence linear at that rate.
 
-Lagged Hessian (problems that take ``want_h``, and the per-segment solver of
-``crmjit.kernels.logistic._segment_newton``, which follows the same rules one segment at a
-time in cache): the exact Hessian is recomputed in the first ``FRESH_HESSIAN_ITERS``
+Lagged Hessian (the per-segment solver, ``crmjit.kernels.logistic._segment_newton``, takes
+these two constants): the exact Hessian is recomputed in the first ``FRESH_HESSIAN_ITERS``
 iterations and while the step is larger than ``LAG_STEP`` (relative); closer to the optimum
 the last one is reused, which skips the costliest part of an evaluation and still contracts
-the error by about ``LAG_STEP`` per iteration.
+the error by about ``LAG_STEP`` per iteration.  :func:`minimize` recomputes the Hessian at
+every evaluation (the single model's is already subsampled, cheap).
 
 Steps: Jacobi-scaled Cholesky with a growing ridge when singular (``_newton_direction``),
 then backtracking: Armijo, or, where float64 cannot resolve a change in f (near the
@@ -77,8 +77,8 @@ class Problem:
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
                              else float(np.sum(sample_weight)))
 
-    def evaluate(self, theta, idx, f, g, H, want_h=None):
-        """f, g, H at theta for problem 0 (H always: it is already subsampled, cheap)."""
+    def evaluate(self, theta, idx, f, g, H):
+        """f, g, H at theta for problem 0 (idx is [0])."""
         loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta[0], self.n_chunks,
                                           self.rows, self.stride, g[0], H[0])
         exact = self.rows == 1 and self.stride == 1
@@ -88,7 +88,6 @@ class Problem:
         if not exact and hw > 0:
             H[0] *= self.total_weight / hw
         _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, idx)
-        return idx
 
 
 def _directions(problem, g, H, idx, n_free, step):
@@ -108,9 +107,8 @@ def minimize(problem, theta, tol, max_iter, active=None):
     all) from theta (G, k), which is updated in place.  Returns (n_iter (G,),
     converged (G,) bool).
 
-    ``problem`` is anything with ``evaluate(theta, idx, f, g, H, want_h)`` (writes the
-    objective, gradient and Hessian of problems idx; returns the indices whose Hessian it
-    recomputed) and ``fit_intercept`` (False: the last coordinate is held fixed).  The
+    ``problem`` is anything with ``evaluate(theta, idx, f, g, H)`` (writes the objective,
+    gradient and Hessian of problems idx) and ``fit_intercept`` (False: the last coordinate is held fixed).  The
     logistic problems here and the BG/NBD and Gamma-Gamma likelihoods (``crmjit.btyd``)
     share it."""
     G, k = theta.shape
@@ -140,12 +138,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
             break
         trial = theta.copy()
         trial[idx] += t[idx, None] * step[idx]
-        # Lagged Hessian: a fresh one in the first iterations and for large steps; near the
-        # optimum the last one is kept (the fixed point, g = 0, is unchanged).
-        want_h = (n_iter < FRESH_HESSIAN_ITERS) | (size * t > LAG_STEP * scale)
-        fresh_h = problem.evaluate(trial, idx, ft, gt, Ht, want_h)
-        Ht_ok = np.zeros(G, dtype=bool)
-        Ht_ok[fresh_h] = True
+        problem.evaluate(trial, idx, ft, gt, Ht)
         slope = np.einsum("ij,ij->i", g[idx], step[idx])
         fi, fti = f[idx], ft[idx]
         ok = np.isfinite(fti) & (
@@ -153,9 +146,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
             | ((fti <= fi + 1e-12 * np.abs(fi))
                & (np.max(np.abs(gt[idx]), axis=1) < np.max(np.abs(g[idx]), axis=1))))
         acc, rej = idx[ok], idx[~ok]
-        theta[acc], f[acc], g[acc] = trial[acc], ft[acc], gt[acc]
-        new_h = acc[Ht_ok[acc]]
-        H[new_h] = Ht[new_h]
+        theta[acc], f[acc], g[acc], H[acc] = trial[acc], ft[acc], gt[acc], Ht[acc]
         n_iter[acc] += 1
         t[acc] = 1.0
         if acc.size:

@@ -219,7 +219,7 @@ class _Likelihood:
         acc = self.customer(*self.customer_args, params, active, self._acc)
         return _unpack(tab + np.add.reduceat(acc, self.layout.chunk_first, axis=0), self.k)
 
-    def evaluate(self, theta, idx, f, g, H, want_h=None):
+    def evaluate(self, theta, idx, f, g, H):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             p = np.exp(theta)
             ll, gn, Hn = self.natural(p, idx)
@@ -232,7 +232,6 @@ class _Likelihood:
             Hl[:, diag, diag] -= pi * gn[idx]
             H[idx] = Hl / W[:, :, None]
             H[idx[:, None], diag, diag] += 4.0 * pen * pi * pi
-        return idx
 
 
 def _solve(problem, theta, tol, max_iter, labels, what):
