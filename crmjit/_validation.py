@@ -11,6 +11,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from .kernels.checks import _mark_present, _nonfinite_blocks
+from .kernels.logistic import _map_labels
+
 _MAX_SHOWN = 5
 
 
@@ -78,14 +81,21 @@ def per_customer(x, name, n=None, *, dtype=np.float64):
 def check_finite(a, name):
     """Raise ValueError naming the first NaN/inf positions of a float array.
 
-    The fast path is one ``np.sum`` (finite sum implies every element is finite, the
-    scikit-learn trick); only a non-finite sum pays for the element-wise scan.
+    The fast path is one read: a contiguous array by a parallel kernel over its flat view
+    (10M x 16 float64: 17 ms on 2 threads against 60-75 ms for NumPy's
+    ``isfinite(...).all()`` or scikit-learn's check, measured), other arrays by one
+    ``np.sum`` (a finite sum implies every element is finite, scikit-learn's trick).  Only
+    bad input pays for the element-wise scan that names the positions.
     """
     if a.dtype.kind != "f" or a.size == 0:
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(a, dtype=np.float64)):
+    if a.dtype.isnative and (a.flags.c_contiguous or a.flags.f_contiguous):
+        if _nonfinite_blocks(a.ravel(order="K")) == 0:  # a flat view, no copy
             return
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.sum(a, dtype=np.float64)):
+                return
     bad = ~np.isfinite(a)
     if bad.any():
         raise ValueError(f"{name} contains NaN or inf at positions {positions(bad)}")
@@ -172,11 +182,15 @@ def label_codes(labels, name):
                                  f"{positions(frac)}; use integer or string labels")
             labels = labels.astype(np.int64)
         if (isinstance(labels, np.ndarray) and labels.dtype.kind in "iu" and labels.size
-                and labels.min() >= 0 and labels.max() < max(4 * labels.size, 1 << 16)):
-            # small non-negative integers (segment ids): a table lookup, no hashing
-            present = np.bincount(labels) > 0
-            table = np.cumsum(present) - 1
-            return table[labels], np.flatnonzero(present).astype(labels.dtype)
+                and labels.dtype.isnative and labels.min() >= 0
+                and labels.max() < max(4 * labels.size, 1 << 16)):
+            # small non-negative integers (segment ids): a table lookup, no hashing; two
+            # parallel passes (10M labels: 8 ms against 42 ms for bincount + take, measured)
+            present = _mark_present(labels, 0, np.zeros(int(labels.max()) + 1, np.uint8))
+            table = np.cumsum(present, dtype=np.int64) - 1
+            codes = np.empty(labels.shape[0], dtype=np.int64)
+            _map_labels(labels, table, codes)
+            return codes, np.flatnonzero(present).astype(labels.dtype)
         codes, cats = pd.factorize(labels, sort=True, use_na_sentinel=True)
         codes = codes.astype(np.int64, copy=False)
     if (codes < 0).any():

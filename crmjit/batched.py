@@ -11,15 +11,15 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
+from .kernels.checks import _flag_counts
 from .kernels.logistic import (_decision_function, _fit_segments, _group_order, _map_labels,
                                _predict_proba, _take_rows)
-from .logistic import _raise_nonfinite_rows, fit_rows
+from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -154,13 +154,11 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         Categorical) in any order, sample_weight : (n,) non-negative, optional.
         """
         self._validate_params()
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order=None)
-        check_classification_targets(y)
+        X, y, classes = training_data(self, X, y)
         n = X.shape[0]
         if np.ndim(groups) == 1 and len(groups) != n:
             raise ValueError(f"groups has length {len(groups)} but X has {n} rows")
         codes, labels = label_codes(groups, "groups")
-        classes = np.unique(y)
         if classes.shape[0] > 2:
             raise ValueError(f"Only binary classification is supported: y has "
                              f"{classes.shape[0]} classes {classes[:5].tolist()}")
@@ -179,7 +177,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             pos = np.bincount(codes, weights=y01 * present, minlength=G)
             tot = np.bincount(codes, weights=present, minlength=G)
         else:
-            pos = np.bincount(codes, weights=y01, minlength=G)
+            pos = _flag_counts(codes, y01, G)
             tot = np.diff(offsets)
         invalid = (pos == 0) | (pos == tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):

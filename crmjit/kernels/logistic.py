@@ -36,6 +36,7 @@ _EXP32_MIN = np.float32(-104.0)  # e^-104 < 2**-150: below it, float32 rounds e^
 BLOCK = 256  # rows per block: the block's buffers (a few KiB) stay in L1
 AHEAD = 8  # gathers prefetch the row this many rows ahead
 SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stays in L2)
+STAGE = 64  # rows gathered at a time before they are transposed (``_load_rows``)
 
 
 @serial
@@ -156,22 +157,50 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
     and the weights into sb (sample_weight (1,): one weight for all).  Any layout and
     float32 X end up the same: float64, one contiguous row per feature and block, so every
     later loop vectorises and a block stays in cache.  xt (blocks, d+1, B), yb, sb
-    (blocks, B) from ``_block_scratch``."""
+    (blocks, B) from ``_block_scratch``.
+
+    Rows are gathered STAGE at a time as whole rows into a small row-major buffer (the
+    next rows prefetched), then transposed from there: a gather that stores each value
+    straight into its feature row took 1.35x as long (10M scattered rows, measured)."""
     d = X.shape[1]
     B = xt.shape[2]
     scalar_w = sample_weight.shape[0] == 1
     direct = order.shape[0] == 0
-    for c in range((m + B - 1) // B):
-        for rr in range(min(B, m - c * B)):
-            r = c * B + rr
+    stage = np.empty((STAGE, d), dtype=X.dtype)
+    ys = np.empty(STAGE)
+    ss = np.empty(STAGE)
+    for r0 in range(0, m, STAGE):
+        nr = min(STAGE, m - r0)
+        for t in range(nr):
+            r = r0 + t
             if not direct and r + AHEAD < m:
                 prefetch_row(X, order[s0 + r + AHEAD])
             i = s0 + r if direct else order[s0 + r]
             for j in range(d):
-                xt[c, j, rr] = X[i, j]
-            xt[c, d, rr] = 1.0
-            yb[c, rr] = y[i]
-            sb[c, rr] = sample_weight[0] if scalar_w else sample_weight[i]
+                stage[t, j] = X[i, j]
+            ys[t] = y[i]
+            ss[t] = sample_weight[0] if scalar_w else sample_weight[i]
+        c = r0 // B
+        rr0 = r0 - c * B
+        if rr0 + nr <= B:  # the stage lies in one block (always when B % STAGE == 0)
+            for j in range(d):
+                dst = xt[c, j, rr0:rr0 + nr]  # views indexed from 0 (no wraparound code)
+                for t in range(nr):
+                    dst[t] = stage[t, j]
+            ones, yd, sd = xt[c, d, rr0:rr0 + nr], yb[c, rr0:rr0 + nr], sb[c, rr0:rr0 + nr]
+            for t in range(nr):
+                ones[t] = 1.0
+                yd[t] = ys[t]
+                sd[t] = ss[t]
+        else:
+            for t in range(nr):
+                cr = (r0 + t) // B
+                rr = r0 + t - cr * B
+                for j in range(d):
+                    xt[cr, j, rr] = stage[t, j]
+                xt[cr, d, rr] = 1.0
+                yb[cr, rr] = ys[t]
+                sb[cr, rr] = ss[t]
 
 
 @serial_reduce
@@ -196,9 +225,11 @@ def _total(a, m):
 @serial_reduce
 def _hess_upper(xt, q, m, xq, h):
     """Add sum_r q[r] xt[:, r] xt[:, r]^T to the upper triangle of h (and to a few entries
-    below the diagonal, which ``_symmetrize`` overwrites).  Four Hessian rows at a time:
-    each load of xt[l] feeds four accumulators, twice the throughput of one dot product per
-    entry (measured).  xq (4, >= m) scratch."""
+    below the diagonal, which ``_symmetrize`` overwrites).  Four Hessian rows at a time
+    (xq holds q times those rows of xt), against four columns at a time: each step loads
+    eight vectors for sixteen multiply-adds (1.3x the throughput of the four-accumulator
+    loop it replaced, which loaded five for four; measured), then the columns left over
+    four at a time.  xq (4, >= m) scratch."""
     k = xt.shape[0]
     for j0 in range(0, k, 4):
         nj = min(4, k - j0)
@@ -206,7 +237,10 @@ def _hess_upper(xt, q, m, xq, h):
             for r in range(m):
                 xq[t, r] = q[r] * xt[j0 + t, r]
         if nj == 4:
-            for l in range(j0, k):
+            l_end = j0 + (k - j0) // 4 * 4
+            for l0 in range(j0, l_end, 4):
+                _hess_tile(xq, xt, l0, m, j0, h)
+            for l in range(l_end, k):
                 a0 = 0.0
                 a1 = 0.0
                 a2 = 0.0
@@ -228,6 +262,69 @@ def _hess_upper(xt, q, m, xq, h):
                     for r in range(m):
                         a += xq[t, r] * xt[l, r]
                     h[j0 + t, l] += a
+
+
+@serial_reduce
+def _hess_tile(xq, xt, l0, m, j0, h):
+    """h[j0:j0+4, l0:l0+4] += xq[:4, :m] @ xt[l0:l0+4, :m].T with sixteen accumulators
+    (a vectorised loop that keeps them all in registers)."""
+    a00 = 0.0
+    a01 = 0.0
+    a02 = 0.0
+    a03 = 0.0
+    a10 = 0.0
+    a11 = 0.0
+    a12 = 0.0
+    a13 = 0.0
+    a20 = 0.0
+    a21 = 0.0
+    a22 = 0.0
+    a23 = 0.0
+    a30 = 0.0
+    a31 = 0.0
+    a32 = 0.0
+    a33 = 0.0
+    for r in range(m):
+        p0 = xq[0, r]
+        p1 = xq[1, r]
+        p2 = xq[2, r]
+        p3 = xq[3, r]
+        x0 = xt[l0, r]
+        x1 = xt[l0 + 1, r]
+        x2 = xt[l0 + 2, r]
+        x3 = xt[l0 + 3, r]
+        a00 += p0 * x0
+        a01 += p0 * x1
+        a02 += p0 * x2
+        a03 += p0 * x3
+        a10 += p1 * x0
+        a11 += p1 * x1
+        a12 += p1 * x2
+        a13 += p1 * x3
+        a20 += p2 * x0
+        a21 += p2 * x1
+        a22 += p2 * x2
+        a23 += p2 * x3
+        a30 += p3 * x0
+        a31 += p3 * x1
+        a32 += p3 * x2
+        a33 += p3 * x3
+    h[j0, l0] += a00
+    h[j0, l0 + 1] += a01
+    h[j0, l0 + 2] += a02
+    h[j0, l0 + 3] += a03
+    h[j0 + 1, l0] += a10
+    h[j0 + 1, l0 + 1] += a11
+    h[j0 + 1, l0 + 2] += a12
+    h[j0 + 1, l0 + 3] += a13
+    h[j0 + 2, l0] += a20
+    h[j0 + 2, l0 + 1] += a21
+    h[j0 + 2, l0 + 2] += a22
+    h[j0 + 2, l0 + 3] += a23
+    h[j0 + 3, l0] += a30
+    h[j0 + 3, l0 + 1] += a31
+    h[j0 + 3, l0 + 2] += a32
+    h[j0 + 3, l0 + 3] += a33
 
 
 @serial

@@ -6,7 +6,7 @@ chunked layout, its twin may take the plain per-customer lists instead.  Slow an
 the yardstick the kernels are tested against.
 """
 
-from . import btyd, generate, logistic, rfm, special, value
+from . import btyd, checks, generate, logistic, rfm, special, value
 from .generate import customer_rows
 from .logistic import (block_terms, decision_function, exp_neg_abs, fit, fit_grouped,
                        fit_segments, group_order, load_rows, log1p_unit, log1pexp,
@@ -16,6 +16,7 @@ from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, grou
 
 __all__ = [
     "btyd",
+    "checks",
     "rfm",
     "special",
     "block_terms",

@@ -125,6 +125,14 @@ def hess_upper(xt, q, m):
             for j in range(k)]
 
 
+def hess_tile(xq, xt, l0, m, j0):
+    """The 4 x 4 block added to h[j0:j0+4, l0:l0+4]: sum_r xq[t][r] * xt[l0+u][r] (the
+    kernel's xq rows are the Hessian rows j0 .. j0+3 already multiplied by q; j0 only
+    places the block)."""
+    return [[sum(xq[t][r] * xt[l0 + u][r] for r in range(m)) for u in range(4)]
+            for t in range(4)]
+
+
 def symmetrize(h):
     """h with its upper triangle copied onto the lower one."""
     return [[h[min(j, l)][max(j, l)] for l in range(len(h))] for j in range(len(h))]

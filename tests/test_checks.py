@@ -1,0 +1,156 @@
+"""The validation kernels (crmjit.kernels.checks), the 4 x 4 Hessian tile, the staged row
+gather, and the fast paths of input validation that use them."""
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import crmjit
+from crmjit import reference
+from crmjit._validation import check_finite, label_codes
+from crmjit.kernels.checks import _flag_counts, _mark_present, _nonfinite_blocks
+from crmjit.kernels.logistic import (STAGE, _block_scratch, _hess_tile, _hess_upper,
+                                     _load_rows)
+from crmjit.logistic import training_data
+
+BLOCK = 1 << 16
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nonfinite_blocks_match_reference(rng, dtype):
+    a = rng.standard_normal(3 * BLOCK + 123).astype(dtype)
+    assert _nonfinite_blocks(a) == reference.checks.nonfinite_blocks(a.tolist()) == 0
+    for pos, bad in [(0, np.nan), (BLOCK - 1, np.inf), (BLOCK, -np.inf), (a.size - 1, np.nan),
+                     (2 * BLOCK + 5, np.inf)]:
+        b = a.copy()
+        b[pos] = bad
+        assert _nonfinite_blocks(b) == reference.checks.nonfinite_blocks(b.tolist()) == 1
+    b = a.copy()
+    b[[3, 10, BLOCK + 1, 3 * BLOCK + 100]] = [np.nan, np.inf, np.nan, -np.inf]
+    assert _nonfinite_blocks(b) == reference.checks.nonfinite_blocks(b.tolist()) == 3
+    assert _nonfinite_blocks(a[:0]) == 0
+    big = np.full(BLOCK, np.finfo(dtype).max, dtype=dtype)  # a plain sum would overflow
+    assert _nonfinite_blocks(big) == 0
+
+
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+def test_check_finite_names_positions_in_any_layout(rng, order):
+    X = rng.standard_normal((50_000, 6))
+    X = {"C": X, "F": np.asfortranarray(X), "strided": X[:, ::2]}[order]
+    check_finite(X, "X")  # finite: no error
+    X[12_345, 2] = np.inf
+    X[40_000, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or inf at positions "
+                                         r"\[\(12345, 2\), \(40000, 1\)\]"):
+        check_finite(X, "X")
+    huge = np.full((1000, 4), 1e308)  # finite values whose sum overflows: still accepted
+    check_finite(huge, "X")
+
+
+def test_mark_present_and_flag_counts_match_reference(rng):
+    values = rng.integers(-5, 40, 100_000).astype(np.int32)
+    present = _mark_present(values, -5, np.zeros(50, dtype=np.uint8))
+    assert present.tolist() == reference.checks.mark_present(values.tolist(), -5, 50)
+    assert present[:45].all() and not present[45:].any()
+    sparse = np.array([7, 7, 3, 7], dtype=np.int64)
+    assert _mark_present(sparse, 0, np.zeros(9, np.uint8)).tolist() == \
+        reference.checks.mark_present(sparse.tolist(), 0, 9)
+    codes = rng.integers(0, 300, 200_000)
+    flags = (rng.random(200_000) < 0.3).astype(np.uint8)
+    flags[::7] = 5  # any nonzero flag counts once
+    counts = _flag_counts(codes, flags, 301)
+    assert counts.tolist() == reference.checks.flag_counts(codes.tolist(), flags.tolist(), 301)
+    assert counts[300] == 0 and counts.sum() == np.count_nonzero(flags)
+
+
+def test_label_codes_table_path_equals_factorize(rng):
+    labels = rng.integers(0, 5000, 300_000) * 3 + 11  # sparse non-negative ids: table path
+    codes, cats = label_codes(labels, "groups")
+    want_codes, want_cats = label_codes(labels.astype(str).astype(object), "groups")
+    assert_array_equal(cats, np.unique(labels))
+    assert_array_equal(cats[codes], labels)
+    assert codes.dtype == np.int64 and cats.dtype == labels.dtype
+    assert len(want_cats) == len(cats)
+    big = np.array([0, 10**12, 5])  # too sparse for a table: hashed, same answer
+    c2, l2 = label_codes(big, "groups")
+    assert_array_equal(l2[c2], big) and l2.tolist() == [0, 5, 10**12]
+
+
+@pytest.mark.parametrize("y, classes", [
+    (np.array([0, 1, 1, 0], dtype=np.int8), [0, 1]),
+    (np.array([True, False, True, True]), [False, True]),
+    (np.array([-3, 7, 7, -3]), [-3, 7]),
+    (np.array([2**40, 5, 5, 2**40]), [5, 2**40]),  # a wide range: np.unique
+    (np.array(["no", "yes", "no", "yes"], dtype=object), ["no", "yes"]),
+    (np.array([0.0, 1.0, 1.0, 0.0]), [0.0, 1.0]),
+])
+def test_training_data_classes(y, classes):
+    X = np.arange(8.0).reshape(4, 2)
+    est = crmjit.LogisticRegression()
+    X2, y2, got = training_data(est, X, y)
+    assert X2 is X and got.tolist() == classes and got.dtype == np.unique(y).dtype
+
+
+def test_training_data_rejects_bad_x_and_y():
+    X = np.arange(8.0).reshape(4, 2)
+    est = crmjit.LogisticRegression()
+    with pytest.raises(ValueError, match="Unknown label type"):
+        training_data(est, X, np.array([0.5, 1.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="NaN"):
+        training_data(est, X, np.array([0.0, np.nan, 0.0, 1.0]))
+    Xb = X.copy()
+    Xb[2, 1] = np.inf
+    with pytest.raises(ValueError, match=r"X contains NaN or inf at positions \[\(2, 1\)\]"):
+        training_data(est, Xb, np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="Only binary"):
+        crmjit.LogisticRegression().fit(X, np.array([0, 1, 2, 1]))
+    with pytest.raises(ValueError, match="Only binary"):
+        crmjit.BatchedLogisticRegression().fit(X, np.array([0, 1, 2, 1]), np.zeros(4, int))
+
+
+@pytest.mark.parametrize("k", [4, 9, 17])
+def test_hess_tile_and_upper_match_reference(rng, k):
+    m = 77
+    xt = rng.standard_normal((k, m))
+    q = rng.random(m)
+    xq = q * xt[:4]
+    h = np.zeros((k, k))
+    _hess_tile(xq, xt, k - 4, m, 0, h)
+    want = reference.logistic.hess_tile(xq.tolist(), xt.tolist(), k - 4, m, 0)
+    assert_allclose(h[:4, k - 4:], want, rtol=1e-12)
+    assert not h[:, :k - 4].any() and not h[4:].any()  # nothing outside the block
+    hu = np.zeros((k, k))
+    _hess_upper(xt, q, m, np.empty((4, m)), hu)
+    full = np.array(reference.logistic.hess_upper(xt.tolist(), q.tolist(), m))
+    assert_allclose(np.triu(hu), np.triu(full), rtol=1e-12)
+
+
+@pytest.mark.parametrize("B", [100, 128, 37])  # blocks that are not multiples of STAGE
+def test_load_rows_stages_across_blocks(rng, B):
+    assert B % STAGE or B == 128
+    n, d, m = 700, 5, 333
+    X = np.asfortranarray(rng.standard_normal((n, d)))  # any layout is gathered
+    y = (rng.random(n) < 0.5).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    order = rng.permutation(n).astype(np.int64)
+    xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
+    _load_rows(X, y, sw, order, 11, m, xt, yb, sb)
+    r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), sw.tolist(),
+                                           order.tolist(), 11, m)
+    flat = np.concatenate(list(xt), axis=-1)[:, :m]
+    assert_array_equal(flat, r_xt)
+    assert_array_equal(np.concatenate(list(yb))[:m], r_yb)
+    assert_array_equal(np.concatenate(list(sb))[:m], r_sb)
+
+
+def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
+    c = crmjit.data_gen.make_customers(3000, n_features=3, n_segments=5, seed=1)
+    X = c.X.copy()
+    X[2999, 0] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"X contains NaN or inf at positions "
+                                             r"\[\(2999, 0\)\]"):
+            crmjit.BatchedLogisticRegression().fit(X, c.y, c.segment)
