@@ -18,7 +18,7 @@ from . import _newton
 from ._validation import label_codes, positions
 from .kernels.checks import _flag_counts
 from .kernels.logistic import (_decision_function, _fit_segments, _group_order, _map_labels,
-                               _predict_proba, _take_rows)
+                               _predict_proba, _take, _take_rows)
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
@@ -75,8 +75,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     into a float64 buffer and solves it there to the end by damped Newton (the loss and
     the step rules of :class:`crmjit.LogisticRegression`), so every iteration reads the
     segment from cache and X is never copied whole: peak memory beyond the input is the
-    row order (8 bytes a row) plus about 8 * (d + 3) bytes a row of the largest segment
-    in flight per thread (segments of more than ``big_segment_rows(d)`` rows, 65,536 for
+    row order and y in segment order (9 bytes a row; 17 with sample weights) plus about
+    8 * (d + 3) bytes a row of the largest segment in flight per thread (segments of more than ``big_segment_rows(d)`` rows, 65,536 for
     d <= 61, are solved one at a time by the row-parallel solver from a copy of their
     rows).  Results do not depend on the number of threads.
 
@@ -205,8 +205,13 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         converged = np.zeros(G, dtype=bool)
         slot_ptr, slot_items = deal(np.flatnonzero(~invalid & ~big), sizes)
         n_free = d + 1 if self.fit_intercept else d
+        yg, swg = y01, sw  # y and the weights in segment order: only X is gathered
+        if order.shape[0]:
+            yg = _take(y01, order, np.empty(n, dtype=np.uint8))
+            if sw.shape[0] > 1:
+                swg = _take(sw, order, np.empty(n))
         with numba.parallel_chunksize(1):
-            _fit_segments(X, y01, sw, order, offsets, slot_ptr, slot_items, lam, n_free,
+            _fit_segments(X, yg, swg, order, offsets, slot_ptr, slot_items, lam, n_free,
                           float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
                           _newton.LAG_STEP, theta, n_iter, converged)
         big_idx = np.flatnonzero(big)

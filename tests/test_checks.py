@@ -12,7 +12,7 @@ from crmjit import reference
 from crmjit._validation import check_finite, label_codes
 from crmjit.kernels.checks import _flag_counts, _mark_present, _nonfinite_blocks
 from crmjit.kernels.logistic import (STAGE, _block_scratch, _hess_tile, _hess_upper,
-                                     _load_rows)
+                                     _load_rows, _take)
 from crmjit.logistic import training_data
 
 BLOCK = 1 << 16
@@ -138,7 +138,7 @@ def test_load_rows_stages_across_blocks(rng, B):
     xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
     _load_rows(X, y, sw, order, 11, m, xt, yb, sb)
     r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), sw.tolist(),
-                                           order.tolist(), 11, m)
+                                           order.tolist(), 11, m)  # y, sw by position
     flat = np.concatenate(list(xt), axis=-1)[:, :m]
     assert_array_equal(flat, r_xt)
     assert_array_equal(np.concatenate(list(yb))[:m], r_yb)
@@ -154,3 +154,13 @@ def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
         with pytest.raises(ValueError, match=r"X contains NaN or inf at positions "
                                              r"\[\(2999, 0\)\]"):
             crmjit.BatchedLogisticRegression().fit(X, c.y, c.segment)
+
+
+def test_take_matches_reference(rng):
+    values = rng.standard_normal(5000)
+    rows = rng.permutation(5000)[:3000].astype(np.int64)
+    out = _take(values, rows, np.empty(3000))
+    assert out.tolist() == reference.logistic.take(values.tolist(), rows.tolist())
+    flags = (rng.random(5000) < 0.5).astype(np.uint8)
+    assert _take(flags, rows, np.empty(3000, np.uint8)).tolist() == \
+        reference.logistic.take(flags.tolist(), rows.tolist())

@@ -153,8 +153,11 @@ def _row_dot(X, i, W, c, b):
 def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
     """Copy rows s0 .. s0+m-1 of X (rows ``order[s0 .. s0+m-1]`` when order is not empty)
     into float64 blocks of B rows, transposed: row r goes to block c = r // B, column
-    r % B, with feature j in ``xt[c, j]`` and a row of ones last (the intercept); y into yb
-    and the weights into sb (sample_weight (1,): one weight for all).  Any layout and
+    r % B, with feature j in ``xt[c, j]`` and a row of ones last (the intercept); y[s0 + r]
+    into yb and sample_weight[s0 + r] into sb (sample_weight (1,): one weight for all).
+    y and sample_weight are indexed by position, not through order: with an order, the
+    caller passes them already grouped (``_take``), so only X is gathered (a byte of y
+    gathered per row cost 0.04 s of 0.23 over 10M rows, measured).  Any layout and
     float32 X end up the same: float64, one contiguous row per feature and block, so every
     later loop vectorises and a block stays in cache.  xt (blocks, d+1, B), yb, sb
     (blocks, B) from ``_block_scratch``.
@@ -178,8 +181,16 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
             i = s0 + r if direct else order[s0 + r]
             for j in range(d):
                 stage[t, j] = X[i, j]
-            ys[t] = y[i]
-            ss[t] = sample_weight[0] if scalar_w else sample_weight[i]
+        ysrc = y[s0 + r0:s0 + r0 + nr]
+        for t in range(nr):
+            ys[t] = ysrc[t]
+        if scalar_w:
+            for t in range(nr):
+                ss[t] = sample_weight[0]
+        else:
+            ssrc = sample_weight[s0 + r0:s0 + r0 + nr]
+            for t in range(nr):
+                ss[t] = ssrc[t]
         c = r0 // B
         rr0 = r0 - c * B
         if rr0 + nr <= B:  # the stage lies in one block (always when B % STAGE == 0)
@@ -595,8 +606,10 @@ def _fit_segments(X, y, sample_weight, order, offsets, slot_ptr, slot_items, lam
     by ``_segment_newton``, each from its row of theta (G, d+1), updated in place; writes
     n_iter (G,) and converged (G,) of those segments.
 
-    Segment s is rows ``order[offsets[s]:offsets[s+1]]`` of X, y, sample_weight (rows
-    ``offsets[s]:offsets[s+1]`` when order is empty: already grouped).  Each segment is
+    Segment s is rows ``order[offsets[s]:offsets[s+1]]`` of X (rows
+    ``offsets[s]:offsets[s+1]`` when order is empty: already grouped) and positions
+    ``offsets[s]:offsets[s+1]`` of y and sample_weight, which the caller passes grouped
+    (``_take(y, order)``; sample_weight (1,) is one weight for all).  Each segment is
     copied once into a per-slot buffer and solved there to the end, so every Newton
     iteration reads that copy (in cache up to a few thousand rows; evaluated in blocks of
     SEGMENT_BLOCK rows whose temporaries stay in L2 however long the segment) instead of X,
@@ -750,6 +763,15 @@ def _take_rows(X, rows, out):
         src = rows[i]
         for j in range(d):
             out[i, j] = X[src, j]
+    return out
+
+
+@parallel
+def _take(values, rows, out):
+    """out[i] = values[rows[i]] for 1-D values, parallel (a segment-grouped copy of y or of
+    the sample weights: 10M rows in 8 ms on 2 threads)."""
+    for i in prange(rows.shape[0]):
+        out[i] = values[rows[i]]
     return out
 
 

@@ -98,14 +98,21 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
 
 
 def load_rows(X, y, sample_weight, order, s0, m):
-    """(xt, yb, sb): rows s0 .. s0+m-1 (rows order[s0 ..] when order is not empty) as
-    feature columns xt (d+1 lists of m, ones last), labels and weights (the kernel writes
-    the same, cut into blocks of B rows)."""
+    """(xt, yb, sb): rows s0 .. s0+m-1 of X (rows order[s0 ..] when order is not empty) as
+    feature columns xt (d+1 lists of m, ones last), and y, sample_weight at positions
+    s0 .. s0+m-1 (already grouped by the caller; the kernel writes the same, cut into
+    blocks of B rows)."""
     rows = [s0 + r if not order else order[s0 + r] for r in range(m)]
     d = len(X[0])
     xt = [[float(X[i][j]) for i in rows] for j in range(d)] + [[1.0] * m]
-    sb = [sample_weight[0] if len(sample_weight) == 1 else sample_weight[i] for i in rows]
-    return xt, [float(y[i]) for i in rows], sb
+    at = range(s0, s0 + m)
+    sb = [sample_weight[0] if len(sample_weight) == 1 else sample_weight[p] for p in at]
+    return xt, [float(y[p]) for p in at], sb
+
+
+def take(values, rows):
+    """[values[i] for i in rows]."""
+    return [values[i] for i in rows]
 
 
 def dot(a, b, m):
