@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels._jit import fixed_chunks
-from .kernels.logistic import _logistic_pass, _newton_directions
+from .kernels.logistic import _blocks_pass, _logistic_pass, _newton_directions
 
 HESS_MIN_ROWS = 1 << 16  # 64k rows: measured 15 % faster than 128k at 1M rows, same optimum
 FRESH_HESSIAN_ITERS = 2  # segments: exact Hessian in the first iterations ...
@@ -77,10 +77,13 @@ class Problem:
         self.total_weight = (sample_weight[0] * n if sample_weight.shape[0] == 1
                              else float(np.sum(sample_weight)))
 
+    def _pass(self, theta, g, H):
+        return _logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks, self.rows,
+                              self.stride, g, H)
+
     def evaluate(self, theta, idx, f, g, H):
         """f, g, H at theta for problem 0 (idx is [0])."""
-        loss, weight, hw = _logistic_pass(self.X, self.y, self.sw, theta[0], self.n_chunks,
-                                          self.rows, self.stride, g[0], H[0])
+        loss, weight, hw = self._pass(theta[0], g[0], H[0])
         exact = self.rows == 1 and self.stride == 1
         scale = 1.0 if self.rows == 1 else self.total_weight / max(weight, 1e-300)
         f[0] = scale * loss
@@ -88,6 +91,43 @@ class Problem:
         if not exact and hw > 0:
             H[0] *= self.total_weight / hw
         _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, idx)
+
+
+class SegmentProblem(Problem):
+    """One model on a segment already loaded in blocks of BLOCK rows (``_load_segment``:
+    xt (blocks, d+1, BLOCK), yb, sb), m rows of total weight ``total_weight``; strides
+    count blocks, as in ``Problem``.  Each evaluation reads the blocks in parallel
+    (``_blocks_pass``) instead of gathering and transposing X again."""
+
+    def __init__(self, xt, yb, sb, m, lam, fit_intercept, total_weight, rows=1):
+        self.xt, self.yb, self.sb, self.m = xt, yb, sb, m
+        self.lam = np.array([lam], dtype=np.float64)
+        self.fit_intercept = fit_intercept
+        self.d = xt.shape[1] - 1
+        self.n_chunks = min(xt.shape[0], 64)  # a function of the size only
+        self.rows = rows
+        self.stride = hess_stride(m // rows)
+        self.total_weight = total_weight
+
+    def _pass(self, theta, g, H):
+        return _blocks_pass(self.xt, self.yb, self.sb, self.m, theta, self.n_chunks,
+                            self.rows, self.stride, g, H)
+
+
+def fit_problem(make, n, theta0, tol, max_iter):
+    """Damped Newton for one model of n rows from theta0 (d+1,): ``make(rows)`` builds the
+    problem on every rows-th block (1: all).  Above 4 * HESS_MIN_ROWS rows a warm start
+    on an evenly spread subset of blocks (cheap passes) comes first.  Returns
+    (theta (1, d+1), (n_iter, converged))."""
+    theta = np.array(theta0, dtype=np.float64).reshape(1, -1)
+    rows = row_stride(n)
+    if rows > 1:
+        start = theta.copy()
+        minimize(make(rows), start, 1e-3, max_iter)
+        if np.all(np.isfinite(start)):
+            theta = start
+    n_iter, converged = minimize(make(1), theta, tol, max_iter)
+    return theta, (int(n_iter[0]), bool(converged[0]))
 
 
 def _directions(problem, g, H, idx, n_free, step):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from functools import partial
 
 import numba
 import numpy as np
@@ -17,24 +18,29 @@ from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
 from .kernels.checks import _flag_counts
-from .kernels.logistic import (_decision_function, _fit_segments, _group_order, _map_labels,
-                               _predict_proba, _take, _take_rows)
-from .logistic import _raise_nonfinite_rows, fit_rows, training_data
+from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
+                               _load_segment, _map_labels, _predict_proba, _take)
+from .logistic import _raise_nonfinite_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
-#: segments with at least this many rows get the row-parallel single-model solver ...
+#: segments with at least this many rows are solved by both threads, one at a time ...
 BIG_SEGMENT = 1 << 16
 #: ... and so do those whose in-cache copy (``_fit_segments``'s buffer) would exceed this
 SEGMENT_BYTES = 32 << 20
 
 
 def big_segment_rows(d):
-    """Rows from which a segment of d features is solved by the row-parallel solver."""
+    """Rows from which a segment of d features is solved by both threads at once."""
     return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * (d + 3)))))
 
 
 SLOTS = 64
+
+
+def _row_problem(X, y01, sw, lam, fit_intercept, rows=1):
+    """The single model's problem on rows of X read in place."""
+    return _newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows)
 
 
 def deal(idx, sizes, slots=SLOTS):
@@ -76,9 +82,13 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     the step rules of :class:`crmjit.LogisticRegression`), so every iteration reads the
     segment from cache and X is never copied whole: peak memory beyond the input is the
     row order and y in segment order (9 bytes a row; 17 with sample weights) plus about
-    8 * (d + 3) bytes a row of the largest segment in flight per thread (segments of more than ``big_segment_rows(d)`` rows, 65,536 for
-    d <= 61, are solved one at a time by the row-parallel solver from a copy of their
-    rows).  Results do not depend on the number of threads.
+    8 * (d + 3) bytes a row of the largest segment in flight per thread.  Segments of
+    ``big_segment_rows(d)`` rows or more (65,536 for d <= 61) are solved one at a time by
+    both threads: their rows are copied once, in parallel, into the same blocked layout
+    (8 * (d + 3) bytes a row of the largest such segment; read in place when the labels
+    are already sorted) and each Newton evaluation reads those blocks in parallel, with a
+    subsampled Hessian as in :class:`crmjit.LogisticRegression`.  Results do not depend on
+    the number of threads.
 
     Parameters
     ----------
@@ -197,8 +207,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         theta[invalid, d] = 0.0
         # Segments are solved in parallel, each to the end in its thread's copy (in cache up
         # to a few thousand rows, in L3 beyond); large ones (big_segment_rows) one at a time
-        # by the row-parallel single-model solver (both threads on one segment, subsampled
-        # Hessian), so skewed sizes stay balanced and no per-thread copy grows unbounded.
+        # by both threads (a blocked copy read in parallel, subsampled Hessian), so skewed
+        # sizes stay balanced and no per-thread copy grows unbounded.
         sizes = np.diff(offsets)
         big = (sizes >= big_segment_rows(d)) & ~invalid
         n_iter = np.zeros(G, dtype=np.int64)
@@ -215,18 +225,22 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                           float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
                           _newton.LAG_STEP, theta, n_iter, converged)
         big_idx = np.flatnonzero(big)
-        if order.shape[0] and big_idx.size:  # one buffer for the copies, reused
-            buf = np.empty((int(sizes[big_idx].max()), d), dtype=X.dtype)
+        if order.shape[0] and big_idx.size:  # one blocked buffer for the copies, reused
+            nb = -(-int(sizes[big_idx].max()) // BLOCK)  # NumPy's allocation: huge pages
+            xt, yb, sb = (np.empty((nb, d + 1, BLOCK)), np.empty((nb, BLOCK)),
+                          np.empty((nb, BLOCK)))
         for s in big_idx:
             lo, hi = offsets[s], offsets[s + 1]
-            if order.shape[0]:  # one contiguous copy of this segment's rows
-                rows = order[lo:hi]
-                Xs = _take_rows(X, rows, buf[:hi - lo])
-                ys, sws = y01[rows], (sw[rows] if sw.shape[0] > 1 else sw)
-            else:
+            m = int(hi - lo)
+            tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
+            if order.shape[0]:  # one copy of the segment's rows, transposed in blocks
+                _load_segment(X, yg, swg, order, lo, m, xt, yb, sb)
+                make = partial(_newton.SegmentProblem, xt, yb, sb, m, lam[s],
+                               self.fit_intercept, tw)
+            else:  # already grouped: read in place
                 Xs, ys, sws = X[lo:hi], y01[lo:hi], (sw[lo:hi] if sw.shape[0] > 1 else sw)
-            one, it = fit_rows(Xs, ys, sws, lam[s], self.fit_intercept, self.tol,
-                               self.max_iter, theta[s])
+                make = partial(_row_problem, Xs, ys, sws, lam[s], self.fit_intercept)
+            one, it = _newton.fit_problem(make, m, theta[s], self.tol, self.max_iter)
             theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
         late = ~converged & ~invalid
         if late.any():

@@ -78,9 +78,9 @@ def predict_proba(X, coef, intercept, out=None):
     """Positive-class probability ``1 / (1 + exp(-(intercept + X @ coef)))`` per row.
 
     One parallel read of X, which is never copied: float32 X is scored in float32 (dot
-    products in float32, the sigmoid in float64, stored as float32), float64 in float64,
-    C- or F-ordered (C order is the faster: each row's dot product is one vectorised read
-    of the row).  Releases the GIL, so several Python threads may call it at once.
+    products and a float32 sigmoid, within 4 float32 ulp of the exact value), float64 in
+    float64, C- or F-ordered (C order is the faster: each row's dot product is one
+    vectorised read of the row).  Releases the GIL, so several Python threads may call it at once.
 
     Parameters
     ----------
@@ -256,21 +256,13 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
 
 
 def fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter, theta0):
-    """Row-parallel damped Newton for one model from theta0 (d+1,): a warm start on a
-    subset of row blocks above 4 * HESS_MIN_ROWS rows, then the full data.  Returns
-    (theta (1, d+1), (n_iter, converged)).  Shared by LogisticRegression and the large
-    segments of BatchedLogisticRegression."""
-    theta = np.array(theta0, dtype=np.float64).reshape(1, -1)
-    rows = _newton.row_stride(X.shape[0])
-    if rows > 1:  # warm start on an evenly spread subset of row blocks (cheap passes)
-        start = theta.copy()
-        _newton.minimize(_newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows), start,
-                         1e-3, max_iter)
-        if np.all(np.isfinite(start)):
-            theta = start
-    n_iter, converged = _newton.minimize(_newton.Problem(X, y01, sw, lam, fit_intercept),
-                                         theta, tol, max_iter)
-    return theta, (int(n_iter[0]), bool(converged[0]))
+    """Row-parallel damped Newton for one model on X read in place, from theta0 (d+1,)
+    (``_newton.fit_problem``: a warm start on a subset of row blocks above
+    4 * HESS_MIN_ROWS rows, then the full data).  Returns (theta (1, d+1), (n_iter,
+    converged))."""
+    return _newton.fit_problem(
+        lambda rows: _newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows),
+        X.shape[0], theta0, tol, max_iter)
 
 
 def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):

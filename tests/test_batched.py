@@ -14,7 +14,7 @@ from crmjit.kernels.logistic import (_block_scratch, _block_terms, _dot, _fit_se
                                      _group_order, _hess_upper, _load_rows, _map_labels,
                                      _newton_direction, _newton_directions, _penalised,
                                      _row_terms, _rows_gradient, _segment_newton, _symmetrize,
-                                     _take_rows, _theta_dot, _total)
+                                     _theta_dot, _total)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -222,10 +222,6 @@ def test_group_order_matches_reference(rng):
     big_order, big_offsets = _group_order(many, 60)  # 10 empty groups at the end
     r_order, r_offsets = reference.group_order(many.tolist(), 60)
     assert big_order.tolist() == r_order and big_offsets.tolist() == r_offsets
-    X = rng.standard_normal((500, 3)).astype(np.float32)
-    rows = order[offsets[2]:offsets[4]]
-    assert_array_equal(_take_rows(X, rows, np.empty((len(rows), 3), dtype=np.float32)),
-                       reference.logistic.take_rows(X.tolist(), rows.tolist()))
 
 
 def unblock(a, m):

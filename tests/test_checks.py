@@ -11,8 +11,9 @@ import crmjit
 from crmjit import reference
 from crmjit._validation import check_finite, label_codes
 from crmjit.kernels.checks import _flag_counts, _mark_present, _nonfinite_blocks
-from crmjit.kernels.logistic import (STAGE, _block_scratch, _hess_tile, _hess_upper,
-                                     _load_rows, _take)
+from crmjit.kernels.logistic import (STAGE, _block_scratch, _blocks_pass, _hess_tile,
+                                     _hess_upper, _load_rows, _load_segment, _merge_parts,
+                                     _take)
 from crmjit.logistic import training_data
 
 BLOCK = 1 << 16
@@ -164,3 +165,61 @@ def test_take_matches_reference(rng):
     flags = (rng.random(5000) < 0.5).astype(np.uint8)
     assert _take(flags, rows, np.empty(3000, np.uint8)).tolist() == \
         reference.logistic.take(flags.tolist(), rows.tolist())
+
+
+@pytest.mark.parametrize("row_stride, hess_stride", [(1, 1), (1, 3), (2, 2), (1, 0)])
+def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stride):
+    n, d, m, B = 3000, 4, 2100, 256  # 9 blocks, the last one partial
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.3).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    order = rng.permutation(n).astype(np.int64)
+    xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
+    assert _load_segment(X, y, sw, order, 50, m, xt, yb, sb) == 9
+    r_xt, r_yb, r_sb = reference.logistic.load_segment(X.tolist(), y.tolist(), sw.tolist(),
+                                                       order.tolist(), 50, m)
+    assert_array_equal(np.concatenate(list(xt), axis=-1)[:, :m], r_xt)
+    theta = rng.standard_normal(d + 1) * 0.3
+    g, h = np.empty(d + 1), np.empty((d + 1, d + 1))
+    got = [_blocks_pass(xt, yb, sb, m, theta, chunks, row_stride, hess_stride, g, h) +
+           (g.copy(), h.copy()) for chunks in (1, 4, 9)]
+    want = reference.logistic.blocks_pass(r_xt, r_yb, r_sb, m, theta.tolist(), row_stride,
+                                          hess_stride, B)
+    for loss, weight, hw, gg, hh in got:
+        assert loss == pytest.approx(want[0], rel=1e-12)
+        assert weight == pytest.approx(want[1], rel=1e-13)
+        assert hw == pytest.approx(want[2], rel=1e-13, abs=0)
+        assert_allclose(gg, want[3], rtol=1e-10, atol=1e-11)
+        assert_allclose(hh, want[4], rtol=1e-10, atol=1e-11)
+    parts = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
+    pg, ph = rng.standard_normal((3, 3)), rng.standard_normal((3, 3, 3))
+    g3, h3 = np.empty(3), np.empty((3, 3))
+    res = _merge_parts(parts[0][:, 0], parts[0][:, 1], parts[0][:, 2], pg, ph, g3, h3)
+    r = reference.logistic.merge_parts(parts[0][:, 0].tolist(), parts[0][:, 1].tolist(),
+                                       parts[0][:, 2].tolist(), pg.tolist(), ph.tolist())
+    assert res == pytest.approx(r[:3], rel=1e-14)
+    assert_allclose(g3, r[3], rtol=1e-14) and assert_allclose(h3, r[4], rtol=1e-14) is None
+
+
+def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng):
+    """Segments above big_segment_rows go through _load_segment + _blocks_pass (with a warm
+    start on a subset above 4 * HESS_MIN_ROWS rows when that many); same optimum as
+    scikit-learn's tight fit, shuffled or grouped rows alike."""
+    from sklearn.linear_model import LogisticRegression as SkLogReg
+    from crmjit import _newton
+    from crmjit.batched import big_segment_rows
+    d = 3
+    sizes = [big_segment_rows(d) + 500, 700, 4 * _newton.HESS_MIN_ROWS + 10]
+    groups = np.repeat(np.arange(3), sizes)
+    X = rng.standard_normal((groups.size, d))
+    w = np.array([[1.0, -0.5, 0.2], [0.3, 0.3, -1.0], [-0.7, 0.1, 0.4]])
+    y = (rng.random(groups.size) < 1 / (1 + np.exp(-(X * w[groups]).sum(1)))).astype(int)
+    perm = rng.permutation(groups.size)
+    fits = [crmjit.BatchedLogisticRegression(C=2.0).fit(X[p], y[p], groups[p])
+            for p in (perm, np.arange(groups.size))]
+    for g in range(3):
+        sk = SkLogReg(C=2.0, tol=1e-10, max_iter=10_000).fit(X[groups == g], y[groups == g])
+        for m in fits:
+            assert_allclose(m.coef_[g], sk.coef_[0], atol=1e-6)
+            assert m.intercept_[g] == pytest.approx(sk.intercept_[0], abs=1e-6)
+    assert_allclose(fits[0].coef_, fits[1].coef_, atol=1e-9)

@@ -37,6 +37,7 @@ BLOCK = 256  # rows per block: the block's buffers (a few KiB) stay in L1
 AHEAD = 8  # gathers prefetch the row this many rows ahead
 SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stays in L2)
 STAGE = 64  # rows gathered at a time before they are transposed (``_load_rows``)
+LOAD_RUN = 32  # blocks per parallel task of ``_load_segment``
 
 
 @serial
@@ -488,12 +489,20 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
         part_hw[c] = hw
         part_g[c] = g
         part_h[c] = h
+    return _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess)
+
+
+@serial
+def _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess):
+    """Sum the per-chunk partial results of a training pass in chunk order (the same
+    answer for any thread count) into grad and hess (symmetrised); returns (loss, weight,
+    hess_weight)."""
     total = 0.0
     weight = 0.0
     hess_weight = 0.0
     grad[:] = 0.0
     hess[:, :] = 0.0
-    for c in range(n_chunks):
+    for c in range(part_loss.shape[0]):
         total += part_loss[c]
         weight += part_w[c]
         hess_weight += part_hw[c]
@@ -501,6 +510,61 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
         hess += part_h[c]
     _symmetrize(hess)
     return total, weight, hess_weight
+
+
+@parallel
+def _load_segment(X, y, sample_weight, order, s0, m, xt, yb, sb):
+    """``_load_rows`` of rows s0 .. s0+m-1 into the blocks of xt, yb, sb, in parallel
+    over runs of LOAD_RUN blocks: a large segment's one copy, in the layout
+    ``_blocks_pass`` reads.  Returns the number of blocks."""
+    B = xt.shape[2]
+    nb = (m + B - 1) // B
+    for t in prange((nb + LOAD_RUN - 1) // LOAD_RUN):
+        c0 = t * LOAD_RUN
+        c1 = min(nb, c0 + LOAD_RUN)
+        r0 = c0 * B
+        _load_rows(X, y, sample_weight, order, s0 + r0, min(m, c1 * B) - r0, xt[c0:c1],
+                   yb[c0:c1], sb[c0:c1])
+    return nb
+
+
+@parallel
+def _blocks_pass(xt, yb, sb, m, theta, n_chunks, row_stride, hess_stride, grad, hess):
+    """``_logistic_pass`` on a segment already loaded in blocks (``_load_segment``): the
+    same sums and strides, counted in blocks of xt, without transposing X again at every
+    evaluation.  Blocks are reduced in n_chunks fixed chunks merged in order."""
+    k = xt.shape[1]
+    B = xt.shape[2]
+    nb = (m + B - 1) // B
+    per = (nb + n_chunks - 1) // n_chunks
+    part_loss = np.zeros(n_chunks)
+    part_w = np.zeros(n_chunks)
+    part_hw = np.zeros(n_chunks)
+    part_g = np.zeros((n_chunks, k))
+    part_h = np.zeros((n_chunks, k, k))
+    for c in prange(n_chunks):
+        z, e, rb, qb, xq = np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty((4, B))
+        g = np.zeros(k)
+        h = np.zeros((k, k))
+        loss = 0.0
+        wsum = 0.0
+        hw = 0.0
+        for b in range(c * per, min(nb, (c + 1) * per)):
+            if b % row_stride != 0:
+                continue
+            want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
+            bl, bw = _block_terms(xt[b], yb[b], sb[b], min(B, m - b * B), theta, want_h, z,
+                                  e, rb, qb, xq, g, h)
+            loss += bl
+            wsum += bw
+            if want_h:
+                hw += bw
+        part_loss[c] = loss
+        part_w[c] = wsum
+        part_hw[c] = hw
+        part_g[c] = g
+        part_h[c] = h
+    return _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess)
 
 
 @serial
@@ -748,22 +812,6 @@ def _map_labels(labels, table, out):
         out[i] = c
         bad += 1 if c < 0 else 0
     return bad
-
-
-@parallel
-def _take_rows(X, rows, out):
-    """out[i] = X[rows[i]] for 2-D X, parallel over rows with prefetching: many cache misses
-    in flight instead of NumPy's one row at a time (a segment's rows for the row-parallel
-    solver).  out (len(rows), d) in X's dtype."""
-    d = X.shape[1]
-    n = rows.shape[0]
-    for i in prange(n):
-        if i + AHEAD < n:
-            prefetch_row(X, rows[i + AHEAD])
-        src = rows[i]
-        for j in range(d):
-            out[i, j] = X[src, j]
-    return out
 
 
 @parallel

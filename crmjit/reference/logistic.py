@@ -97,6 +97,41 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
     return loss, weight, hw, grad, hess
 
 
+def merge_parts(part_loss, part_w, part_hw, part_g, part_h):
+    """(loss, weight, hess_weight, grad, hess): the per-chunk parts summed, hess
+    symmetrised from its upper triangle."""
+    grad = [sum(col) for col in zip(*part_g)]
+    k = len(grad)
+    hess = [[sum(h[min(j, l)][max(j, l)] for h in part_h) for l in range(k)]
+            for j in range(k)]
+    return sum(part_loss), sum(part_w), sum(part_hw), grad, hess
+
+
+def load_segment(X, y, sample_weight, order, s0, m):
+    """The same as ``load_rows`` (the kernel loads the blocks in parallel)."""
+    return load_rows(X, y, sample_weight, order, s0, m)
+
+
+def blocks_pass(xt, yb, sb, m, theta, row_stride, hess_stride, block):
+    """``logistic_pass`` on a loaded segment (feature columns xt, labels yb, weights sb of
+    m rows) with strides counted in blocks of ``block`` rows."""
+    rows = [[xt[j][r] for j in range(len(xt) - 1)] for r in range(m)]
+    loss, weight, hw, grad, hess = 0.0, 0.0, 0.0, [0.0] * len(theta), None
+    k = len(theta)
+    hess = [[0.0] * k for _ in range(k)]
+    for b0 in range(0, m, block):
+        b = b0 // block
+        if b % row_stride != 0:
+            continue
+        want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
+        part = logistic_pass(rows[b0:b0 + block], yb[b0:b0 + block], sb[b0:b0 + block],
+                             theta, 1, 1, 1 if want_h else 0)
+        loss, weight, hw = loss + part[0], weight + part[1], hw + part[2]
+        grad = [a + c for a, c in zip(grad, part[3])]
+        hess = [[a + c for a, c in zip(r1, r2)] for r1, r2 in zip(hess, part[4])]
+    return loss, weight, hw, grad, hess
+
+
 def load_rows(X, y, sample_weight, order, s0, m):
     """(xt, yb, sb): rows s0 .. s0+m-1 of X (rows order[s0 ..] when order is not empty) as
     feature columns xt (d+1 lists of m, ones last), and y, sample_weight at positions
@@ -236,11 +271,6 @@ def map_labels(labels, table):
     """([table[v] or -1 outside the table, ...], how many are negative)."""
     out = [table[v] if 0 <= v < len(table) else -1 for v in labels]
     return out, sum(1 for c in out if c < 0)
-
-
-def take_rows(X, rows):
-    """[X[i] for i in rows]."""
-    return [list(X[i]) for i in rows]
 
 
 def fit_grouped(X, y, groups, sample_weight, C, fit_intercept=True):
