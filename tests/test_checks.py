@@ -13,7 +13,7 @@ from crmjit._validation import check_finite, label_codes
 from crmjit.kernels.checks import _flag_counts, _mark_present, _nonfinite_blocks
 from crmjit.kernels.logistic import (STAGE, _block_scratch, _blocks_pass, _hess_tile,
                                      _hess_upper, _load_rows, _load_segment, _merge_parts,
-                                     _take)
+                                     _tally, _take)
 from crmjit.logistic import training_data
 
 BLOCK = 1 << 16
@@ -191,14 +191,17 @@ def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stri
         assert hw == pytest.approx(want[2], rel=1e-13, abs=0)
         assert_allclose(gg, want[3], rtol=1e-10, atol=1e-11)
         assert_allclose(hh, want[4], rtol=1e-10, atol=1e-11)
-    parts = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
-    pg, ph = rng.standard_normal((3, 3)), rng.standard_normal((3, 3, 3))
+    parts, pg, ph = rng.standard_normal((3, 3)), rng.standard_normal((3, 3)), \
+        rng.standard_normal((3, 3, 3))
     g3, h3 = np.empty(3), np.empty((3, 3))
-    res = _merge_parts(parts[0][:, 0], parts[0][:, 1], parts[0][:, 2], pg, ph, g3, h3)
-    r = reference.logistic.merge_parts(parts[0][:, 0].tolist(), parts[0][:, 1].tolist(),
-                                       parts[0][:, 2].tolist(), pg.tolist(), ph.tolist())
+    res = _merge_parts(parts, pg, ph, g3, h3)
+    r = reference.logistic.merge_parts(parts.tolist(), pg.tolist(), ph.tolist())
     assert res == pytest.approx(r[:3], rel=1e-14)
     assert_allclose(g3, r[3], rtol=1e-14) and assert_allclose(h3, r[4], rtol=1e-14) is None
+    for want_h in (True, False):
+        part = np.array([1.0, 2.0, 3.0])
+        _tally(part, 0.5, 0.25, want_h)
+        assert part.tolist() == reference.logistic.tally([1.0, 2.0, 3.0], 0.5, 0.25, want_h)
 
 
 def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng):

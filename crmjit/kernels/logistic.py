@@ -453,21 +453,15 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
     n, d = X.shape
     k = d + 1
     chunk = ((n + n_chunks - 1) // n_chunks + BLOCK - 1) // BLOCK * BLOCK
-    part_loss = np.zeros(n_chunks)
-    part_w = np.zeros(n_chunks)
-    part_hw = np.zeros(n_chunks)
-    part_g = np.zeros((n_chunks, k))
-    part_h = np.zeros((n_chunks, k, k))
+    parts, part_g, part_h = np.zeros((n_chunks, 3)), np.zeros((n_chunks, k)), \
+        np.zeros((n_chunks, k, k))
     no_order = np.empty(0, dtype=np.int64)
     for c in prange(n_chunks):
         start = c * chunk
         stop = min(n, start + chunk)
         xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, BLOCK, BLOCK)
-        loss = 0.0
-        wsum = 0.0
-        hw = 0.0
-        g = np.zeros(k)
-        h = np.zeros((k, k))
+        g = part_g[c]
+        h = part_h[c]
         for s0 in range(start, stop, BLOCK):
             if (s0 // BLOCK) % row_stride != 0:
                 continue
@@ -480,32 +474,34 @@ def _logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride
             else:
                 bl, bw = _rows_gradient(X, y, sample_weight, s0, m, theta, yb[0], sb[0], z, e,
                                         rb, qb, g)
-            loss += bl
-            wsum += bw
-            if want_h:
-                hw += bw
-        part_loss[c] = loss
-        part_w[c] = wsum
-        part_hw[c] = hw
-        part_g[c] = g
-        part_h[c] = h
-    return _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess)
+            _tally(parts[c], bl, bw, want_h)
+    return _merge_parts(parts, part_g, part_h, grad, hess)
 
 
 @serial
-def _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess):
-    """Sum the per-chunk partial results of a training pass in chunk order (the same
-    answer for any thread count) into grad and hess (symmetrised); returns (loss, weight,
-    hess_weight)."""
+def _tally(part, loss, weight, want_h):
+    """Add one block's (loss, weight) to a chunk's running sums part = (loss, weight,
+    hess_weight); the weight counts towards hess_weight when the block fed the Hessian."""
+    part[0] += loss
+    part[1] += weight
+    if want_h:
+        part[2] += weight
+
+
+@serial
+def _merge_parts(parts, part_g, part_h, grad, hess):
+    """Sum the per-chunk results of a training pass (parts (chunks, 3) of ``_tally`` sums,
+    gradients, Hessians' upper triangles) in chunk order, the same answer for any thread
+    count, into grad and hess (symmetrised); returns (loss, weight, hess_weight)."""
     total = 0.0
     weight = 0.0
     hess_weight = 0.0
     grad[:] = 0.0
     hess[:, :] = 0.0
-    for c in range(part_loss.shape[0]):
-        total += part_loss[c]
-        weight += part_w[c]
-        hess_weight += part_hw[c]
+    for c in range(parts.shape[0]):
+        total += parts[c, 0]
+        weight += parts[c, 1]
+        hess_weight += parts[c, 2]
         grad += part_g[c]
         hess += part_h[c]
     _symmetrize(hess)
@@ -537,34 +533,20 @@ def _blocks_pass(xt, yb, sb, m, theta, n_chunks, row_stride, hess_stride, grad, 
     B = xt.shape[2]
     nb = (m + B - 1) // B
     per = (nb + n_chunks - 1) // n_chunks
-    part_loss = np.zeros(n_chunks)
-    part_w = np.zeros(n_chunks)
-    part_hw = np.zeros(n_chunks)
-    part_g = np.zeros((n_chunks, k))
-    part_h = np.zeros((n_chunks, k, k))
+    parts, part_g, part_h = np.zeros((n_chunks, 3)), np.zeros((n_chunks, k)), \
+        np.zeros((n_chunks, k, k))
     for c in prange(n_chunks):
         z, e, rb, qb, xq = np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty((4, B))
-        g = np.zeros(k)
-        h = np.zeros((k, k))
-        loss = 0.0
-        wsum = 0.0
-        hw = 0.0
+        g = part_g[c]
+        h = part_h[c]
         for b in range(c * per, min(nb, (c + 1) * per)):
             if b % row_stride != 0:
                 continue
             want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
             bl, bw = _block_terms(xt[b], yb[b], sb[b], min(B, m - b * B), theta, want_h, z,
                                   e, rb, qb, xq, g, h)
-            loss += bl
-            wsum += bw
-            if want_h:
-                hw += bw
-        part_loss[c] = loss
-        part_w[c] = wsum
-        part_hw[c] = hw
-        part_g[c] = g
-        part_h[c] = h
-    return _merge_parts(part_loss, part_w, part_hw, part_g, part_h, grad, hess)
+            _tally(parts[c], bl, bw, want_h)
+    return _merge_parts(parts, part_g, part_h, grad, hess)
 
 
 @serial

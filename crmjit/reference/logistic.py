@@ -97,14 +97,21 @@ def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride)
     return loss, weight, hw, grad, hess
 
 
-def merge_parts(part_loss, part_w, part_hw, part_g, part_h):
+def tally(part, loss, weight, want_h):
+    """part = (loss, weight, hess_weight) with one block's loss and weight added (the
+    weight to hess_weight too when the block fed the Hessian)."""
+    return [part[0] + loss, part[1] + weight, part[2] + (weight if want_h else 0.0)]
+
+
+def merge_parts(parts, part_g, part_h):
     """(loss, weight, hess_weight, grad, hess): the per-chunk parts summed, hess
     symmetrised from its upper triangle."""
     grad = [sum(col) for col in zip(*part_g)]
     k = len(grad)
     hess = [[sum(h[min(j, l)][max(j, l)] for h in part_h) for l in range(k)]
             for j in range(k)]
-    return sum(part_loss), sum(part_w), sum(part_hw), grad, hess
+    return (sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts),
+            grad, hess)
 
 
 def load_segment(X, y, sample_weight, order, s0, m):
