@@ -20,7 +20,7 @@ from ._validation import label_codes, positions
 from .kernels.checks import _flag_counts
 from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
                                _load_segment, _map_labels, _predict_proba, _take)
-from .logistic import _raise_nonfinite_rows, training_data
+from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -36,11 +36,6 @@ def big_segment_rows(d):
 
 
 SLOTS = 64
-
-
-def _row_problem(X, y01, sw, lam, fit_intercept, rows=1):
-    """The single model's problem on rows of X read in place."""
-    return _newton.Problem(X, y01, sw, lam, fit_intercept, rows=rows)
 
 
 def deal(idx, sizes, slots=SLOTS):
@@ -232,15 +227,16 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         for s in big_idx:
             lo, hi = offsets[s], offsets[s + 1]
             m = int(hi - lo)
-            tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
             if order.shape[0]:  # one copy of the segment's rows, transposed in blocks
                 _load_segment(X, yg, swg, order, lo, m, xt, yb, sb)
+                tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
                 make = partial(_newton.SegmentProblem, xt, yb, sb, m, lam[s],
                                self.fit_intercept, tw)
+                one, it = _newton.fit_problem(make, m, theta[s], self.tol, self.max_iter)
             else:  # already grouped: read in place
-                Xs, ys, sws = X[lo:hi], y01[lo:hi], (sw[lo:hi] if sw.shape[0] > 1 else sw)
-                make = partial(_row_problem, Xs, ys, sws, lam[s], self.fit_intercept)
-            one, it = _newton.fit_problem(make, m, theta[s], self.tol, self.max_iter)
+                one, it = fit_rows(X[lo:hi], y01[lo:hi], sw[lo:hi] if sw.shape[0] > 1 else sw,
+                                   lam[s], self.fit_intercept, self.tol, self.max_iter,
+                                   theta[s])
             theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
         late = ~converged & ~invalid
         if late.any():

@@ -55,7 +55,8 @@ def training_data(estimator, X, y):
     Finiteness of X is checked by one parallel pass (``check_finite``), and integer or
     boolean y (the usual 0/1) gets its classes from one parallel pass over the value range
     instead of a sort; other y goes through ``check_classification_targets`` and
-    ``np.unique``.  10M rows x 16: 10 ms against 130 ms (measured)."""
+    ``np.unique``.  10M rows x 16, 0/1 y: 20 ms against 130 ms for ``validate_data``,
+    ``check_classification_targets`` and ``np.unique`` (measured)."""
     X, y = validate_data(estimator, X, y, dtype=[np.float64, np.float32], order=None,
                          accept_sparse=False, ensure_all_finite=False)
     check_finite(X, "X")
@@ -80,7 +81,8 @@ def predict_proba(X, coef, intercept, out=None):
     One parallel read of X, which is never copied: float32 X is scored in float32 (dot
     products and a float32 sigmoid, within 4 float32 ulp of the exact value), float64 in
     float64, C- or F-ordered (C order is the faster: each row's dot product is one
-    vectorised read of the row).  Releases the GIL, so several Python threads may call it at once.
+    vectorised read of the row).  Releases the GIL, so several Python threads may call it
+    at once.
 
     Parameters
     ----------
