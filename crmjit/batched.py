@@ -17,9 +17,9 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from .persist import Saveable
 from . import _newton
 from ._validation import label_codes, positions
-from .kernels.checks import _flag_counts
 from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
                                _load_segment, _map_labels, _predict_proba, _take)
+from .kernels.value import _group_sums
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
@@ -182,7 +182,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             pos = np.bincount(codes, weights=y01 * present, minlength=G)
             tot = np.bincount(codes, weights=present, minlength=G)
         else:
-            pos = _flag_counts(codes, y01, G)
+            # 0/1 labels summed per segment (exact in float64), in at most 16 fixed chunks
+            pos = _group_sums(y01, codes, G, max(1, min(16, n // 65536)))[1]
             tot = np.diff(offsets)
         invalid = (pos == 0) | (pos == tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import time
 import warnings
@@ -130,7 +131,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     if not batched and groups is not None:
         raise ValueError("groups= is for a BatchedLogisticRegression; this model is one "
                          "LogisticRegression")
-    if batch_rows is not None and not (isinstance(batch_rows, int) and batch_rows >= 1):
+    if batch_rows is not None and not (isinstance(batch_rows, numbers.Integral)
+                                       and not isinstance(batch_rows, bool) and batch_rows >= 1):
         raise ValueError(f"batch_rows must be an integer >= 1 (or None), got {batch_rows!r}")
     rfm, clv_args = (), None
     if clv is not None:
@@ -153,8 +155,7 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     coef = model.coef_[0].astype(dtype) if not batched else None
     intercept = dtype(model.intercept_[0]) if not batched else None
     total = dataset.count_rows()
-    if batch_rows is None:
-        batch_rows = default_batch_rows(total)
+    batch_rows = default_batch_rows(total) if batch_rows is None else int(batch_rows)
     from .kernels.logistic import _predict_proba_columns
     stats = {"rows": 0}
 

@@ -10,10 +10,11 @@ from numpy.testing import assert_allclose, assert_array_equal
 import crmjit
 from crmjit import reference
 from crmjit._validation import check_finite, label_codes
-from crmjit.kernels.checks import _flag_counts, _mark_present, _nonfinite_blocks
+from crmjit.kernels.checks import _all_finite, _mark_present, _nonfinite_blocks
 from crmjit.kernels.logistic import (STAGE, _block_scratch, _blocks_pass, _hess_tile,
                                      _hess_upper, _load_rows, _load_segment, _merge_parts,
                                      _tally, _take)
+from crmjit.kernels.value import _group_sums
 from crmjit.logistic import training_data
 
 BLOCK = 1 << 16
@@ -32,6 +33,8 @@ def test_nonfinite_blocks_match_reference(rng, dtype):
     b[[3, 10, BLOCK + 1, 3 * BLOCK + 100]] = [np.nan, np.inf, np.nan, -np.inf]
     assert _nonfinite_blocks(b) == reference.checks.nonfinite_blocks(b.tolist()) == 3
     assert _nonfinite_blocks(a[:0]) == 0
+    for v in (a[:1000], b[:1000], a[:0], np.array([np.inf], dtype=dtype)):
+        assert _all_finite(v) == reference.checks.all_finite(v.tolist())
     big = np.full(BLOCK, np.finfo(dtype).max, dtype=dtype)  # a plain sum would overflow
     assert _nonfinite_blocks(big) == 0
 
@@ -50,7 +53,7 @@ def test_check_finite_names_positions_in_any_layout(rng, order):
     check_finite(huge, "X")
 
 
-def test_mark_present_and_flag_counts_match_reference(rng):
+def test_mark_present_and_positive_counts_match_reference(rng):
     values = rng.integers(-5, 40, 100_000).astype(np.int32)
     present = _mark_present(values, -5, np.zeros(50, dtype=np.uint8))
     assert present.tolist() == reference.checks.mark_present(values.tolist(), -5, 50)
@@ -58,11 +61,13 @@ def test_mark_present_and_flag_counts_match_reference(rng):
     sparse = np.array([7, 7, 3, 7], dtype=np.int64)
     assert _mark_present(sparse, 0, np.zeros(9, np.uint8)).tolist() == \
         reference.checks.mark_present(sparse.tolist(), 0, 9)
+    # positives per segment, as the batched fit counts them: 0/1 uint8 labels summed by
+    # _group_sums in 3 fixed chunks (exact in float64)
     codes = rng.integers(0, 300, 200_000)
     flags = (rng.random(200_000) < 0.3).astype(np.uint8)
-    flags[::7] = 5  # any nonzero flag counts once
-    counts = _flag_counts(codes, flags, 301)
-    assert counts.tolist() == reference.checks.flag_counts(codes.tolist(), flags.tolist(), 301)
+    rows, counts = _group_sums(flags, codes, 301, 3)
+    r_rows, r_counts = reference.value.group_sums(flags.tolist(), codes.tolist(), 301)
+    assert counts.tolist() == r_counts and rows.tolist() == r_rows
     assert counts[300] == 0 and counts.sum() == np.count_nonzero(flags)
 
 

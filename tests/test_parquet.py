@@ -109,6 +109,9 @@ def test_bad_input_names_the_column_and_leaves_no_output(base, tmp_path):
     assert default_batch_rows(0) == default_batch_rows(1000) == 1 << 16
     with pytest.raises(ValueError, match="batch_rows must be"):
         crmjit.score_parquet(path, model, out, batch_rows=0, progress=False)
+    for bad in (True, 2.5):  # a bool or a float is not a row count
+        with pytest.raises(ValueError, match="batch_rows must be"):
+            crmjit.score_parquet(path, model, out, batch_rows=bad, progress=False)
     with pytest.raises(ValueError, match="clv needs spend_model="):
         crmjit.score_parquet(path, model, out, clv=dict(purchase_model=None), progress=False)
     with pytest.raises(TypeError, match="model must be a fitted crmjit"):

@@ -1,8 +1,8 @@
-"""Parallel passes the public layer uses to validate and encode its inputs: counting
-non-finite values, marking which small integers occur, counting flags per group.
+"""Parallel passes the public layer uses to validate and encode its inputs: finding
+non-finite values and marking which small integers occur.
 
-Each is one read of its input over all numba threads.  Integer counts are exact, so the
-results do not depend on the thread count or on the order the chunks finish in.
+Each is one read of its input over all numba threads; neither result depends on the
+thread count or on the order the blocks finish in.
 """
 
 from __future__ import annotations
@@ -53,22 +53,3 @@ def _mark_present(values, lo, present):
         if present[k] == 0:
             present[k] = 1
     return present
-
-
-@parallel
-def _flag_counts(codes, flags, n_groups):
-    """(n_groups,) int64: how many rows of each group have a nonzero flag.  codes (n,) in
-    [0, n_groups) (checked by the caller), flags (n,) uint8.  Per-chunk counts summed
-    chunk by chunk."""
-    n = codes.shape[0]
-    n_chunks = max(1, min(16, n // 65536))
-    chunk = (n + n_chunks - 1) // n_chunks
-    part = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    for c in prange(n_chunks):
-        for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            part[c, codes[i]] += flags[i] != 0
-    out = np.zeros(n_groups, dtype=np.int64)
-    for c in range(n_chunks):
-        for g in range(n_groups):
-            out[g] += part[c, g]
-    return out

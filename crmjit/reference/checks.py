@@ -19,11 +19,3 @@ def mark_present(values, lo, size):
     """[1 if lo + k occurs in values else 0 for k < size]."""
     seen = set(values)
     return [1 if lo + k in seen else 0 for k in range(size)]
-
-
-def flag_counts(codes, flags, n_groups):
-    """How many rows of each group 0 .. n_groups-1 have a nonzero flag."""
-    out = [0] * n_groups
-    for c, f in zip(codes, flags):
-        out[c] += f != 0
-    return out
