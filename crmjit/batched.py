@@ -176,7 +176,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                                       ensure_non_negative=True)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
-        order, offsets = _group_order(codes, G)
+        order, offsets = _group_order(codes, G, np.empty(n, np.int64))
         if sw.shape[0] > 1:
             present = sw > 0
             pos = np.bincount(codes, weights=y01 * present, minlength=G)

@@ -145,7 +145,8 @@ class _Layout:
             self.order = None
             offsets = np.array([0, n], dtype=np.int64)
         else:
-            self.order, offsets = _group_order(codes, n_groups)
+            self.order, offsets = _group_order(codes, n_groups,
+                                               np.empty(codes.shape[0], np.int64))
         self.offsets = offsets
         sizes = np.diff(offsets)
         per = np.maximum(1, -(-sizes // CHUNK))

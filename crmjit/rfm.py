@@ -127,7 +127,7 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
         offsets = np.zeros(n_cust + 1, dtype=np.int64)
         np.cumsum(np.bincount(codes, minlength=n_cust), out=offsets[1:])
     else:
-        order, offsets = _group_order(codes, n_cust)
+        order, offsets = _group_order(codes, n_cust, np.empty(codes.shape[0], np.int64))
     first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
     n_periods = np.empty(n_cust, dtype=np.int64)
     total, first_total = np.empty(n_cust), np.empty(n_cust)

@@ -215,11 +215,11 @@ def test_integer_and_string_labels_score_alike():
 
 def test_group_order_matches_reference(rng):
     codes = rng.integers(0, 7, 500)
-    order, offsets = _group_order(codes, 7)
+    order, offsets = _group_order(codes, 7, np.empty(codes.shape[0], np.int64))
     r_order, r_offsets = reference.group_order(codes.tolist(), 7)
     assert order.tolist() == r_order and offsets.tolist() == r_offsets
     many = rng.integers(0, 50, 300_000)  # 4 row chunks counted and scattered in parallel
-    big_order, big_offsets = _group_order(many, 60)  # 10 empty groups at the end
+    big_order, big_offsets = _group_order(many, 60, np.empty(many.shape[0], np.int64))  # 10 empty groups at the end
     r_order, r_offsets = reference.group_order(many.tolist(), 60)
     assert big_order.tolist() == r_order and big_offsets.tolist() == r_offsets
 

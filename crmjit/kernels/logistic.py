@@ -34,7 +34,7 @@ _ROUND32 = np.float32(12582912.0)  # 1.5 * 2**23: (x + _ROUND32) - _ROUND32 roun
 _EXP32_MIN = np.float32(-104.0)  # e^-104 < 2**-150: below it, float32 rounds e^t to 0
 
 BLOCK = 256  # rows per block: the block's buffers (a few KiB) stay in L1
-AHEAD = 8  # gathers prefetch the row this many rows ahead
+AHEAD = 32  # gathers prefetch the row this many rows ahead (8: 1.4x slower, measured)
 SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stays in L2)
 STAGE = 64  # rows gathered at a time before they are transposed (``_load_rows``)
 LOAD_RUN = 32  # blocks per parallel task of ``_load_segment``
@@ -173,6 +173,9 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
     stage = np.empty((STAGE, d), dtype=X.dtype)
     ys = np.empty(STAGE)
     ss = np.empty(STAGE)
+    if not direct:
+        for r in range(min(AHEAD, m)):  # the first rows: their misses in flight together
+            prefetch_row(X, order[s0 + r])
     for r0 in range(0, m, STAGE):
         nr = min(STAGE, m - r0)
         for t in range(nr):
@@ -747,9 +750,12 @@ def _newton_directions(grads, hess, idx, k, steps):
 
 
 @parallel
-def _group_order(codes, n_groups):
+def _group_order(codes, n_groups, order):
     """Counting sort: (order, offsets) with codes[order] non-decreasing, stable, and
-    segment s at order[offsets[s]:offsets[s+1]].  codes : (n,) ints in [0, n_groups).
+    segment s at order[offsets[s]:offsets[s+1]].  codes : (n,) ints in [0, n_groups);
+    order : (n,) int64, written.  The caller allocates order with NumPy, whose large
+    arrays get transparent huge pages: one numba allocates faults in 4 KiB pages as the
+    scatter first touches them (10M rows: 44 ms against 28 ms, measured).
 
     Parallel over a fixed number of row chunks (a function of n and n_groups only): each
     chunk counts its labels, a serial prefix sum gives every (group, chunk) pair its first
@@ -772,7 +778,6 @@ def _group_order(codes, n_groups):
             counts[c, g] = run  # now the chunk's next slot for group g
             run += cnt
     offsets[n_groups] = run
-    order = np.empty(n, dtype=np.int64)
     for c in prange(n_chunks):
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             g = codes[i]
