@@ -10,8 +10,9 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.kernels.logistic import (_block_scratch, _block_terms, _dot, _fit_segments,
-                                     _group_order, _hess_upper, _load_rows, _map_labels,
+from crmjit.kernels.logistic import (NARROW_ITERS, _block_scratch, _block_terms, _dot,
+                                     _fit_segments, _group_order, _hess32, _hess_upper,
+                                     _load_rows, _map_labels, _narrow, _narrow_scratch,
                                      _newton_direction, _newton_directions, _penalised,
                                      _row_terms, _rows_gradient, _segment_newton, _symmetrize,
                                      _theta_dot, _total)
@@ -291,34 +292,111 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
                 reference.logistic.theta_dot(X.tolist(), 41, theta.tolist()), rel=1e-12)
 
 
+def load_segment(X, y, sw, block):
+    """A segment loaded as ``_fit_segments`` loads it: (xt, xs, yb, sb, scratch...)."""
+    m, k = X.shape[0], X.shape[1] + 1
+    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m, block)
+    xs, qs, xqs, hs = _narrow_scratch(k, m, block, True)
+    _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
+    _narrow(xt, m, xs)
+    return xt, xs, yb, sb, (z, e, rb, qb, xq, qs, xqs, hs)
+
+
+@pytest.mark.parametrize("narrow", [False, True])
 @pytest.mark.parametrize("lam, n_free, block", [(0.5, 5, 2048), (0.0, 5, 2048),
                                                (2.0, 4, 2048), (0.5, 5, 96)])  # 96: 5 blocks
-def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block):
+def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block, narrow):
     m, d = 400, 4
     X = rng.standard_normal((m, d))
     y = (rng.random(m) < 1 / (1 + np.exp(-X @ [1, -1, 0.5, 0]))).astype(np.uint8)
     sw = rng.uniform(0.5, 2, m)
-    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(d + 1, m, block)
-    _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
+    xt, xs, yb, sb, scratch = load_segment(X, y, sw, block)
     plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
+    assert_array_equal(unblock(xs, m), reference.logistic.narrow(plain[0], m))
+    if not narrow:
+        xs = xs[:0]  # no blocks: float64 Hessian sums
     theta = rng.standard_normal(d + 1)
     g, h = np.zeros(d + 1), np.full((d + 1, d + 1), 7.0)
-    f = _penalised(xt, yb, sb, m, theta, lam, n_free, True, z, e, rb, qb, xq, g, h)
+    f = _penalised(xt, xs, yb, sb, m, theta, lam, n_free, True, *scratch, g, h)
     rf, rg, rh = reference.logistic.penalised(*plain, m, theta.tolist(), lam, n_free, True)
     assert f == pytest.approx(rf, rel=1e-12)
-    assert_allclose(g, rg, rtol=1e-11, atol=1e-12) and assert_allclose(h, rh, rtol=1e-11)
+    assert_allclose(g, rg, rtol=1e-11, atol=1e-12)  # the gradient is float64 either way
+    # float32 sums of float32 data: about 1e-6 of the largest entry
+    assert_allclose(h, rh, rtol=1e-5 if narrow else 1e-11,
+                    atol=1e-5 * np.abs(rh).max() if narrow else 0)
+    if narrow:
+        assert not np.array_equal(h, rh)  # the float32 path was taken
     kept = h.copy()
-    _penalised(xt, yb, sb, m, theta * 0.5, lam, n_free, False, z, e, rb, qb, xq, g, h)
+    _penalised(xt, xs, yb, sb, m, theta * 0.5, lam, n_free, False, *scratch, g, h)
     assert_array_equal(h, kept)  # lagged Hessian: left as it was
     start = np.zeros(d + 1)
-    it, ok = _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start, z, e,
-                             rb, qb, xq)
+    it, ok = _segment_newton(xt, xs, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start,
+                             *scratch)
     ref, ref_ok = reference.segment_newton(*plain, m, lam, n_free)
     assert ok and ref_ok and 1 < it < 30
     assert_allclose(start, ref, atol=1e-9)
     few = np.zeros(d + 1)
-    assert _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 2, 2, 1e-2, few, z, e, rb, qb,
-                           xq) == (2, False)  # max_iter reached: not converged
+    assert _segment_newton(xt, xs, yb, sb, m, lam, n_free, 1e-12, 2, 2, 1e-2, few,
+                           *scratch) == (2, False)  # max_iter reached: not converged
+
+
+def test_hess32_matches_reference_and_declines_overflow(rng):
+    k, m = 6, 300
+    xs = rng.standard_normal((k, m)).astype(np.float32)
+    q = rng.random(m) * 1e6  # large weights: divided by their sum before narrowing
+    qs, xqs, hs = np.empty(m, np.float32), np.empty((4, m), np.float32), \
+        np.empty((k, k), np.float32)
+    h = np.full((k, k), 2.0)
+    assert _hess32(xs, q, m, qs, xqs, hs, h)
+    ref = np.array(reference.logistic.hess32(xs.tolist(), q.tolist(), m))
+    assert_allclose(np.triu(h), np.triu(ref + 2.0), rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    big = xs * np.float32(1e20)  # squares beyond float32's range
+    h2 = np.full((k, k), 2.0)
+    assert not _hess32(big, q, m, qs, xqs, hs, h2)
+    assert_array_equal(h2, 2.0)  # nothing added: the caller sums in float64
+    assert reference.logistic.hess32(big.tolist(), q.tolist(), m) is None
+    assert _hess32(xs, np.zeros(m), m, qs, xqs, hs, h2) and (h2 == 2.0).all()  # no weight
+
+
+def test_penalised_falls_back_to_float64_where_float32_overflows(rng):
+    m, d = 200, 3
+    X = rng.standard_normal((m, d)) * 1e20  # finite in float32, mean squares are not
+    y = (rng.random(m) < 0.5).astype(np.uint8)
+    xt, xs, yb, sb, scratch = load_segment(X, y, np.ones(1), 2048)
+    plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
+    theta = np.array([1e-20, -2e-20, 0.0, 0.1])
+    g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
+    _penalised(xt, xs, yb, sb, m, theta, 1.0, d + 1, True, *scratch, g, h)
+    rh = reference.logistic.penalised(*plain, m, theta.tolist(), 1.0, d + 1, True)[2]
+    assert np.isfinite(h).all()
+    assert_allclose(h, rh, rtol=1e-11)  # summed in float64
+
+
+def test_segment_newton_widens_where_float32_cannot_resolve_the_data(rng):
+    """Two columns that differ by 1e-5 of their size, unpenalised: float32 keeps about two
+    digits of the difference, its Hessian steers badly, and the float32-only solve has not
+    converged after NARROW_ITERS iterations where the float64 one took 6; the segment is
+    then finished in float64 and lands on the reference optimum."""
+    m = 400
+    x1, dlt = rng.standard_normal(m), rng.standard_normal(m)
+    X = np.column_stack([x1, x1 + 1e-5 * dlt, rng.standard_normal(m)])
+    y = (rng.random(m) < 1 / (1 + np.exp(-(dlt + 0.5 * x1)))).astype(np.uint8)
+    xt, xs, yb, sb, scratch = load_segment(X, y, np.ones(1), 2048)
+    plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
+    args = (yb, sb, m, 0.0, 4, 1e-10)
+    wide = np.zeros(4)
+    it64, ok64 = _segment_newton(xt, xs[:0], *args, 100, 2, 1e-2, wide, *scratch)
+    assert ok64 and it64 < NARROW_ITERS
+    cut = np.zeros(4)
+    assert _segment_newton(xt, xs, *args, NARROW_ITERS, 2, 1e-2, cut, *scratch) == \
+        (NARROW_ITERS, False)  # float32 sums alone: not there in NARROW_ITERS
+    theta = np.zeros(4)
+    it, ok = _segment_newton(xt, xs, *args, 100, 2, 1e-2, theta, *scratch)
+    assert ok and NARROW_ITERS < it < 100
+    ref, ref_ok = reference.segment_newton(*plain, m, 0.0, 4, tol=1e-6)  # |theta| ~ 1e5
+    assert ref_ok
+    assert_allclose(theta, wide, rtol=1e-8, atol=1e-8)
+    assert_allclose(theta, ref, rtol=1e-6, atol=1e-6)
 
 
 def test_fit_segments_matches_reference(rng):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 
 from .value import _at
 
@@ -218,6 +219,38 @@ def block_terms(xt, yb, sb, m, theta, want_h):
 def block_scratch(k, m, block):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
+
+
+def f32(v):
+    """v rounded to the nearest float32 (as a Python float; beyond float32's range: inf)."""
+    try:
+        return struct.unpack("f", struct.pack("f", v))[0]
+    except OverflowError:
+        return math.copysign(math.inf, v)
+
+
+def narrow(xt, m):
+    """The first m columns of a loaded block rounded to float32."""
+    return [[f32(v) for v in row[:m]] for row in xt]
+
+
+def narrow_scratch(k, m, block, narrow):
+    """The kernel's scratch buffers: nothing to compute in Python."""
+    return None
+
+
+def hess32(xs, q, m):
+    """sum_r q[r] xs[:, r] xs[:, r]^T of float32 data with the weights divided by their sum,
+    rounded to float32 and multiplied back (the kernel sums in float32: compare to about
+    1e-5); None where a float32 sum would overflow."""
+    qsum = sum(q[:m])
+    if not qsum > 0:
+        return [[0.0] * len(xs) for _ in xs]
+    qs = [f32(v / qsum) for v in q[:m]]
+    h = hess_upper(xs, qs, m)
+    if any(abs(v) > 3.4028234663852886e38 for row in h for v in row):
+        return None
+    return [[qsum * v for v in row] for row in h]
 
 
 def penalised(xt, yb, sb, m, theta, lam, n_free, want_h):
