@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.kernels.logistic import (NARROW_ITERS, _block_scratch, _block_terms, _dot,
+from crmjit.kernels.logistic import (NARROW_ITERS, _block_scratch, _block_terms, _dot, _dot4,
                                      _fit_segments, _group_order, _hess32, _hess_upper,
                                      _load_rows, _map_labels, _narrow, _narrow_scratch,
                                      _newton_direction, _newton_directions, _penalised,
@@ -114,7 +114,8 @@ def test_prediction_matches_reference_and_single_models(rng):
     assert_allclose(p, expected, rtol=1e-12)
     z = m.decision_function(c.X, c.segment)
     assert_allclose(z, reference.decision_function(
-        c.X.tolist(), codes.tolist(), m.coef_.tolist(), m.intercept_.tolist()), rtol=1e-12)
+        c.X.tolist(), codes.tolist(), m.coef_.tolist(), m.intercept_.tolist()), rtol=1e-12,
+        atol=1e-14)  # a sum of O(1) terms in another order: error relative to the terms
     k = 2
     rows = c.segment == m.groups_[k]
     assert_allclose(p[rows], crmjit.predict_proba(c.X[rows], m.coef_[k], m.intercept_[k]),
@@ -272,6 +273,8 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
         assert _dot(q, ss, B) == pytest.approx(reference.logistic.dot(q.tolist(), r_ss, B),
                                                rel=1e-13)
         assert _total(q, B) == pytest.approx(reference.logistic.total(q.tolist(), B), rel=1e-13)
+        assert_allclose(_dot4(q, xb, 2, B - 3),
+                        reference.logistic.dot4(q.tolist(), r_xb, 2, B - 3), rtol=1e-13)
         zq = rng.normal(0, 30, B)
         rb2, qb2 = np.empty(B), np.empty(B)
         loss = _row_terms(zq, yy, ss, B, np.empty(B), rb2, qb2)
@@ -435,15 +438,16 @@ def test_newton_direction_matches_reference(rng):
     H = A @ A.T + np.diag([1e6, 1e-3, 1, 10, 1])  # badly scaled but positive definite
     g = rng.standard_normal(k)
     out = np.empty(k)
-    _newton_direction(g, H, k, out)
+    work = np.full((k + 3, k), np.nan)  # scratch is written before it is read
+    _newton_direction(g, H, k, out, work)
     assert_allclose(out, reference.newton_direction(g.tolist(), H.tolist(), k), rtol=1e-9)
     out2 = np.empty(k)
-    _newton_direction(g, H, k - 1, out2)  # intercept fixed: last coordinate untouched
+    _newton_direction(g, H, k - 1, out2, np.full((k + 2, k - 1), np.nan))  # intercept fixed
     assert out2[-1] == 0.0
     assert_allclose(out2, reference.newton_direction(g.tolist(), H.tolist(), k - 1), rtol=1e-9)
     steps = np.zeros((3, k))
     _newton_directions(np.stack([g] * 3), np.stack([H] * 3), np.array([0, 2]), k, steps)
     assert_allclose(steps[0], out) and not steps[1].any()
     singular = np.zeros((k, k))
-    _newton_direction(g, singular, k, out)  # ridge / gradient fallback: finite, descending
+    _newton_direction(g, singular, k, out, work)  # ridge / gradient fallback: descends
     assert np.all(np.isfinite(out)) and g @ out < 0
