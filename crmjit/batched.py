@@ -19,7 +19,6 @@ from . import _newton
 from ._validation import label_codes, positions
 from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
                                _load_segment, _map_labels, _predict_proba, _take)
-from .kernels.value import _group_sums
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
@@ -177,22 +176,23 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                                       ensure_non_negative=True)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
-        order, offsets = _group_order(codes, G, np.empty(n, np.int64))
+        # one counting sort: the row order and the positives per segment; y in that order
+        order = np.empty(n, np.int64)
+        offsets, pos, grouped = _group_order(codes, G, y01, order)
+        if grouped:  # already grouped: read in place
+            order, yg = order[:0], y01
+        else:
+            yg = _take(y01, order, np.empty(n, dtype=np.uint8))
+        tot = np.diff(offsets)
         if sw.shape[0] > 1:
             present = sw > 0
             pos = np.bincount(codes, weights=y01 * present, minlength=G)
             tot = np.bincount(codes, weights=present, minlength=G)
-        else:
-            # 0/1 labels summed per segment (exact in float64), in at most 16 fixed chunks
-            pos = _group_sums(y01, codes, G, max(1, min(16, n // 65536)))[1]
-            tot = np.diff(offsets)
         invalid = (pos == 0) | (pos == tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):
             raise ValueError(f"y needs samples of 2 classes (with positive weight) in every "
                              f"segment; {_name_labels(labels[invalid])} hold only 1 class. "
                              f"Pass invalid='flag' to fit the others.")
-        if n > 1 and np.all(codes[1:] >= codes[:-1]):  # already grouped: read in place
-            order = np.empty(0, dtype=np.int64)
         theta = np.zeros((G, d + 1))
         if self.fit_intercept:
             ybar = np.clip(pos / np.maximum(tot, 1), 1e-12, 1 - 1e-12)
@@ -212,11 +212,9 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         converged = np.zeros(G, dtype=bool)
         slot_ptr, slot_items = deal(np.flatnonzero(~invalid & ~big), sizes)
         n_free = d + 1 if self.fit_intercept else d
-        yg, swg = y01, sw  # y and the weights in segment order: only X is gathered
-        if order.shape[0]:
-            yg = _take(y01, order, np.empty(n, dtype=np.uint8))
-            if sw.shape[0] > 1:
-                swg = _take(sw, order, np.empty(n))
+        swg = sw  # y and the weights in segment order: only X is gathered
+        if order.shape[0] and sw.shape[0] > 1:
+            swg = _take(sw, order, np.empty(n))
         with numba.parallel_chunksize(1):
             _fit_segments(X, yg, swg, order, offsets, slot_ptr, slot_items, lam, n_free,
                           float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,

@@ -145,8 +145,10 @@ class _Layout:
             self.order = None
             offsets = np.array([0, n], dtype=np.int64)
         else:
-            self.order, offsets = _group_order(codes, n_groups,
-                                               np.empty(codes.shape[0], np.int64))
+            none = np.empty(0, dtype=np.uint8)
+            order = np.empty(codes.shape[0], dtype=np.int64)
+            offsets, _, grouped = _group_order(codes, n_groups, none, order)
+            self.order = None if grouped else order
         self.offsets = offsets
         sizes = np.diff(offsets)
         per = np.maximum(1, -(-sizes // CHUNK))

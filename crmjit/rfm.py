@@ -122,12 +122,11 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
                                    np.int64(unit), np.int64(shift),
                                    np.empty(1, dtype=np.int64))[0])
     n_cust = len(labels)
-    if codes.shape[0] < 2 or bool(np.all(codes[1:] >= codes[:-1])):
-        order = np.empty(0, dtype=np.int64)
-        offsets = np.zeros(n_cust + 1, dtype=np.int64)
-        np.cumsum(np.bincount(codes, minlength=n_cust), out=offsets[1:])
-    else:
-        order, offsets = _group_order(codes, n_cust, np.empty(codes.shape[0], np.int64))
+    none = np.empty(0, dtype=np.uint8)
+    order = np.empty(codes.shape[0], dtype=np.int64)
+    offsets, _, grouped = _group_order(codes, n_cust, none, order)
+    if grouped:  # already in customer order: read in place
+        order = order[:0]
     first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
     n_periods = np.empty(n_cust, dtype=np.int64)
     total, first_total = np.empty(n_cust), np.empty(n_cust)

@@ -215,15 +215,38 @@ def test_integer_and_string_labels_score_alike():
         m.predict_proba(c.X[:4], np.array([3, 5, -4, 13]))
 
 
+def group_order(codes, n_groups, flags=None):
+    order = np.full(codes.shape[0], -1, np.int64)
+    f = np.empty(0, np.uint8) if flags is None else flags
+    return (order,) + _group_order(codes, n_groups, f, order)
+
+
 def test_group_order_matches_reference(rng):
-    codes = rng.integers(0, 7, 500)
-    order, offsets = _group_order(codes, 7, np.empty(codes.shape[0], np.int64))
-    r_order, r_offsets = reference.group_order(codes.tolist(), 7)
-    assert order.tolist() == r_order and offsets.tolist() == r_offsets
-    many = rng.integers(0, 50, 300_000)  # 4 row chunks counted and scattered in parallel
-    big_order, big_offsets = _group_order(many, 60, np.empty(many.shape[0], np.int64))  # 10 empty groups at the end
-    r_order, r_offsets = reference.group_order(many.tolist(), 60)
-    assert big_order.tolist() == r_order and big_offsets.tolist() == r_offsets
+    for n, n_groups, top in [(500, 7, 7), (300_000, 60, 50)]:  # 4 chunks in parallel;
+        codes = rng.integers(0, top, n)                         # 10 empty groups at the end
+        flags = (rng.random(n) < 0.3).astype(np.uint8)
+        order, offsets, sums, grouped = group_order(codes, n_groups, flags)
+        r_order, r_offsets, r_sums, r_grouped = reference.group_order(
+            codes.tolist(), n_groups, flags.tolist())
+        assert order.tolist() == r_order and offsets.tolist() == r_offsets
+        assert sums.tolist() == r_sums and grouped is r_grouped is False
+        order2, offsets2, sums2, _ = group_order(codes, n_groups)  # no flags
+        assert_array_equal(order2, order) and assert_array_equal(offsets2, offsets)
+        assert not sums2.any()
+    for codes in [np.sort(rng.integers(0, 50, 300_000)), np.array([0, 0, 2]), np.array([3])]:
+        flags = np.ones(codes.shape[0], np.uint8)
+        order, offsets, sums, grouped = group_order(codes, 60, flags)
+        assert grouped and reference.group_order(codes.tolist(), 60)[3]
+        assert (order == -1).all()  # left unwritten: the rows as they stand
+        assert_array_equal(offsets, reference.group_order(codes.tolist(), 60)[1])
+        assert_array_equal(sums, np.bincount(codes, minlength=60))
+    late = np.sort(rng.integers(0, 50, 300_000))
+    late[-1] = 0  # one descent, in the last chunk
+    assert not group_order(late, 50)[3]
+    edge = np.sort(rng.integers(0, 50, 300_000))
+    edge[edge.shape[0] // 4] = 0  # a descent right at a chunk boundary
+    assert not group_order(edge, 50)[3]
+    assert_array_equal(group_order(edge, 50)[0], np.argsort(edge, kind="stable"))
 
 
 def unblock(a, m):

@@ -301,15 +301,21 @@ def newton_directions(grads, hess, idx, k):
     return {s: newton_direction(grads[s], hess[s], k) for s in idx}
 
 
-def group_order(codes, n_groups):
-    """(order, offsets): a stable sort of row indices by code, and segment boundaries."""
+def group_order(codes, n_groups, flags=()):
+    """(order, offsets, flag_sums, grouped): a stable sort of row indices by code, segment
+    boundaries, the flags summed per segment, and whether the codes were already
+    non-decreasing."""
     order = sorted(range(len(codes)), key=lambda i: codes[i])
     offsets = [0] * (n_groups + 1)
     for c in codes:
         offsets[c + 1] += 1
     for s in range(n_groups):
         offsets[s + 1] += offsets[s]
-    return order, offsets
+    flag_sums = [0] * n_groups
+    for c, f in zip(codes, flags):
+        flag_sums[c] += f
+    grouped = all(a <= b for a, b in zip(codes, codes[1:]))
+    return order, offsets, flag_sums, grouped
 
 
 def map_labels(labels, table):
