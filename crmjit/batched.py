@@ -284,6 +284,13 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                 and fitted.dtype.kind in "iu" and fitted.size
                 and 0 <= fitted.min() and fitted.max() < (1 << 24)):
             return None
+        if (self.valid_.all() and fitted[0] == 0 and fitted[-1] == fitted.size - 1
+                and g.dtype.isnative):
+            # labels 0 .. G-1 (sorted and distinct, so the model index is the label): the
+            # labels are the codes once their range is checked, no table and no copy
+            # (10M rows: a parallel lookup pass of 5 ms and a 40 MB array saved)
+            if g.size == 0 or (g.min() >= 0 and g.max() < fitted.size):
+                return g
         table = np.full(int(fitted.max()) + 1, -1, dtype=np.int32)
         table[fitted[self.valid_]] = np.flatnonzero(self.valid_)
         codes = np.empty(g.shape[0], dtype=np.int32)

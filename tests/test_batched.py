@@ -215,6 +215,37 @@ def test_integer_and_string_labels_score_alike():
         m.predict_proba(c.X[:4], np.array([3, 5, -4, 13]))
 
 
+def test_labels_zero_to_g_are_their_own_codes():
+    """Labels 0 .. G-1 skip the lookup table (the labels are the model indices); the
+    results equal the general path's, and any label outside 0 .. G-1 still raises."""
+    c = make_customers(3000, n_features=3, n_segments=5, seed=4, segment_skew=0.0)
+    for dtype in (np.int8, np.int32, np.uint16, np.int64):
+        g = c.segment.astype(dtype)
+        m = crmjit.BatchedLogisticRegression().fit(c.X, c.y, g)
+        assert m.groups_.tolist() == [0, 1, 2, 3, 4]
+        assert m._integer_codes(g) is g  # the fast path: no table, no copy
+        assert_array_equal(m.predict_proba(c.X, g), m.predict_proba(c.X, g.astype(object)))
+        assert_array_equal(m.decision_function(c.X, g),
+                           m.decision_function(c.X, g.astype(str).astype(object)
+                                               .astype(np.int64)))
+        for bad in (5, 9):
+            seen = rf"not seen in fit: 1 segment\(s\): \[{bad}\]"
+            with pytest.raises(ValueError, match=seen):
+                m.predict_proba(c.X[:3], np.array([0, bad, 4], dtype=dtype))
+    with pytest.raises(ValueError, match=r"not seen in fit: 1 segment\(s\): \[-1\]"):
+        m.predict_proba(c.X[:3], np.array([0, -1, 4]))
+    y = c.y.copy()
+    y[c.segment == 2] = 0  # segment 2 cannot be fitted: flagged, so the table path is taken
+    m = crmjit.BatchedLogisticRegression(invalid="flag").fit(c.X, y, c.segment)
+    ok = c.segment != 2
+    sub = c.segment[ok]
+    assert m._integer_codes(sub) is not sub
+    with pytest.raises(ValueError, match=r"no model for 1 segment\(s\): \[2\]"):
+        m.predict_proba(c.X, c.segment)
+    assert_array_equal(m.predict_proba(c.X[ok], c.segment[ok]),
+                       m.predict_proba(c.X[ok], c.segment[ok].astype(object)))
+
+
 def group_order(codes, n_groups, flags=None):
     order = np.full(codes.shape[0], -1, np.int64)
     f = np.empty(0, np.uint8) if flags is None else flags
