@@ -34,22 +34,10 @@ def big_segment_rows(d):
     return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (12 * d + 28))))
 
 
-SLOTS = 64
-
-
-def deal(idx, sizes, slots=SLOTS):
-    """Deal segments idx into at most ``slots`` slots, largest first, round robin: returns
-    (slot_ptr, slot_items) with slot j = slot_items[slot_ptr[j]:slot_ptr[j+1]].  Slot j's
-    first segment is the j-th largest, so the few large ones start first and the many
-    small ones fill in behind them."""
-    order = idx[np.argsort(-sizes[idx], kind="stable")]
-    n_slots = max(1, min(slots, order.size))
-    slot_of = np.arange(order.size) % n_slots
-    by_slot = np.argsort(slot_of, kind="stable")
-    counts = np.bincount(slot_of, minlength=n_slots)
-    slot_ptr = np.zeros(n_slots + 1, dtype=np.int64)
-    np.cumsum(counts, out=slot_ptr[1:])
-    return slot_ptr, order[by_slot]
+def largest_first(idx, sizes):
+    """Segments idx ordered largest first (ties in label order), the order the fit takes
+    them in, so the few large ones start first and the many small ones fill in behind."""
+    return idx[np.argsort(-sizes[idx], kind="stable")]
 
 
 _SHOWN = 5
@@ -210,15 +198,14 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         big = (sizes >= big_segment_rows(d)) & ~invalid
         n_iter = np.zeros(G, dtype=np.int64)
         converged = np.zeros(G, dtype=bool)
-        slot_ptr, slot_items = deal(np.flatnonzero(~invalid & ~big), sizes)
+        items = largest_first(np.flatnonzero(~invalid & ~big), sizes)
         n_free = d + 1 if self.fit_intercept else d
         swg = sw  # y and the weights in segment order: only X is gathered
         if order.shape[0] and sw.shape[0] > 1:
             swg = _take(sw, order, np.empty(n))
-        with numba.parallel_chunksize(1):
-            _fit_segments(X, yg, swg, order, offsets, slot_ptr, slot_items, lam, n_free,
-                          float(self.tol), int(self.max_iter), _newton.FRESH_HESSIAN_ITERS,
-                          _newton.LAG_STEP, theta, n_iter, converged)
+        _fit_segments(X, yg, swg, order, offsets, items, lam, n_free, float(self.tol),
+                      int(self.max_iter), _newton.FRESH_HESSIAN_ITERS, _newton.LAG_STEP,
+                      theta, n_iter, converged, min(numba.get_num_threads(), len(items)))
         big_idx = np.flatnonzero(big)
         if order.shape[0] and big_idx.size:  # one blocked buffer for the copies, reused
             nb = -(-int(sizes[big_idx].max()) // BLOCK)  # NumPy's allocation: huge pages

@@ -464,26 +464,27 @@ def test_fit_segments_matches_reference(rng):
     order = rng.permutation(n).astype(np.int64)
     offsets = np.array([0, 30, 300, 900])
     lam = np.array([1.0, 0.5, 2.0])
-    theta = np.zeros((3, d + 1))
-    n_iter, converged = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool)
-    slots = (np.array([0, 1, 2]), np.array([2, 0]))  # two slots, one segment each
-    _fit_segments(X, y, sw, order, offsets, *slots, lam, d + 1, 1e-12, 100, 2, 1e-2, theta,
-                  n_iter, converged)
     ref = reference.fit_segments(X.tolist(), y.tolist(), sw.tolist(), order.tolist(),
                                  offsets.tolist(), [2, 0], lam.tolist(), d + 1)
-    for s in (0, 2):
-        assert converged[s] and n_iter[s] > 1
-        assert_allclose(theta[s], ref[s], atol=1e-9)
-    assert not theta[1].any() and n_iter[1] == 0 and not converged[1]  # not dealt: untouched
+    results = []
+    for lanes in (1, 2, 5):  # lanes share the segments: same results however many
+        theta = np.zeros((3, d + 1))
+        n_iter, converged = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool)
+        _fit_segments(X, y, sw, order, offsets, np.array([2, 0]), lam, d + 1, 1e-12, 100,
+                      2, 1e-2, theta, n_iter, converged, lanes)
+        for s in (0, 2):
+            assert converged[s] and n_iter[s] > 1
+            assert_allclose(theta[s], ref[s], atol=1e-9)
+        assert not theta[1].any() and n_iter[1] == 0 and not converged[1]  # not listed
+        results.append(theta)
+    assert_array_equal(results[0], results[1]) and assert_array_equal(results[0], results[2])
 
 
-def test_deal_spreads_segments_largest_first():
-    from crmjit.batched import deal
-    sizes = np.array([5, 100, 7, 50, 1, 9])
-    ptr, items = deal(np.array([0, 1, 2, 3, 5]), sizes, slots=2)
-    assert ptr.tolist() == [0, 3, 5]
-    assert items.tolist() == [1, 5, 0, 3, 2]  # slot 0: 100, 9, 5; slot 1: 50, 7
-    assert deal(np.array([], dtype=np.int64), sizes)[0].tolist() == [0, 0]
+def test_largest_first():
+    from crmjit.batched import largest_first
+    sizes = np.array([5, 100, 7, 50, 1, 9, 7])
+    assert largest_first(np.array([0, 1, 2, 3, 5, 6]), sizes).tolist() == [1, 3, 5, 2, 6, 0]
+    assert largest_first(np.array([], dtype=np.int64), sizes).tolist() == []
 
 
 def test_newton_direction_matches_reference(rng):

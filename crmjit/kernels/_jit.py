@@ -126,3 +126,27 @@ def float32_from_bits(typingctx, bits):
         return builder.bitcast(args[0], ir.FloatType())
 
     return types.float32(types.int32), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, counter, i):
+    """Atomically add 1 to ``counter[i]`` (int64 array) and return its value before: a work
+    queue shared by the threads of a parallel loop (each takes the next item as it frees
+    up, whatever the threading layer's schedule; numba's OpenMP layer splits a prange into
+    fixed contiguous ranges even with ``parallel_chunksize(1)``, measured)."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+    sig = types.int64(counter, i)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data,
+                                        cgutils.unpack_tuple(builder, ary.shape),
+                                        cgutils.unpack_tuple(builder, ary.strides),
+                                        aty.layout, [idx], wraparound=False,
+                                        boundscheck=False)
+        return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "monotonic")
+
+    return sig, codegen
