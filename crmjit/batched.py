@@ -65,8 +65,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
     and X is never copied whole: peak memory beyond the input is the row order and y in
     segment order (9 bytes a row; 17 with sample weights) plus about 12 * d + 28 bytes a
-    row of the largest segment in flight per thread.  Segments of
-    ``big_segment_rows(d)`` rows or more (65,536 for d <= 61) are solved one at a time by
+    row of the largest segment, per thread.  Segments of
+    ``big_segment_rows(d)`` rows or more (65,536 for d <= 40) are solved one at a time by
     both threads: their rows are copied once, in parallel, into the same blocked layout
     (8 * (d + 3) bytes a row of the largest such segment; read in place when the labels
     are already sorted) and each Newton evaluation reads those blocks in parallel, with a
