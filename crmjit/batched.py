@@ -164,9 +164,11 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                                       ensure_non_negative=True)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
-        # one counting sort: the row order and the positives per segment; y in that order
+        # one counting sort: the row order and, unweighted, the positives per segment (with
+        # weights they count only rows of positive weight: summed below instead)
         order = np.empty(n, np.int64)
-        offsets, pos, grouped = _group_order(codes, G, y01, order)
+        flags = y01 if sw.shape[0] == 1 else np.empty(0, dtype=np.uint8)
+        offsets, pos, grouped = _group_order(codes, G, flags, order)
         if grouped:  # already grouped: read in place
             order, yg = order[:0], y01
         else:

@@ -353,7 +353,7 @@ def load_segment(X, y, sw, block):
     """A segment loaded as ``_fit_segments`` loads it: (xt, xs, yb, sb, scratch...)."""
     m, k = X.shape[0], X.shape[1] + 1
     xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m, block)
-    xs, qs, xqs, hs = _narrow_scratch(k, m, block, True)
+    xs, qs, xqs, hs = _narrow_scratch(k, m, block)
     _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
     _narrow(xt, m, xs)
     return xt, xs, yb, sb, (z, e, rb, qb, xq, qs, xqs, hs)

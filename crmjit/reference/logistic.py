@@ -239,7 +239,7 @@ def narrow(xt, m):
     return [[f32(v) for v in row[:m]] for row in xt]
 
 
-def narrow_scratch(k, m, block, narrow):
+def narrow_scratch(k, m, block):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
 
@@ -280,8 +280,8 @@ def segment_newton(xt, yb, sb, m, lam, n_free, tol=1e-12, max_iter=100):
 
 
 def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
-    """{segment: theta} of the plain fit on each segment in items (the kernel deals them
-    into slots; neither the slots nor the order change any result)."""
+    """{segment: theta} of the plain fit on each segment in items (the kernel's lanes take
+    them in any order; neither the lanes nor the order change any result)."""
     out = {}
     for s in items:
         xt, yb, sb = load_rows(X, y, sample_weight, order, offsets[s],
