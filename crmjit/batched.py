@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from .persist import Saveable
 from . import _newton
-from ._validation import label_codes, positions
+from ._validation import check_finite, label_codes, positions
 from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
                                _load_segment, _map_labels, _predict_proba, _take)
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
@@ -38,6 +38,20 @@ def largest_first(idx, sizes):
     """Segments idx ordered largest first (ties in label order), the order the fit takes
     them in, so the few large ones start first and the many small ones fill in behind."""
     return idx[np.argsort(-sizes[idx], kind="stable")]
+
+
+def _raise_nonfinite(X):
+    """A kernel found a NaN or inf in X: raise the ValueError naming its positions."""
+    check_finite(X, "X")
+    raise AssertionError("a kernel reported a NaN or inf that X does not hold")
+
+
+def _check_rows(X, rows):
+    """Raise the ValueError naming X's NaN/inf positions if X[rows] holds one."""
+    try:
+        check_finite(X[rows], "X")
+    except ValueError:
+        _raise_nonfinite(X)
 
 
 _SHOWN = 5
@@ -147,7 +161,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         Categorical) in any order, sample_weight : (n,) non-negative, optional.
         """
         self._validate_params()
-        X, y, classes = training_data(self, X, y)
+        # X's finiteness is checked as the fit copies its rows (``_fit_segments``)
+        X, y, classes = training_data(self, X, y, check_X=False)
         n = X.shape[0]
         if np.ndim(groups) == 1 and len(groups) != n:
             raise ValueError(f"groups has length {len(groups)} but X has {n} rows")
@@ -197,17 +212,29 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         # by both threads (a blocked copy read in parallel, subsampled Hessian), so skewed
         # sizes stay balanced and no per-thread copy grows unbounded.
         sizes = np.diff(offsets)
-        big = (sizes >= big_segment_rows(d)) & ~invalid
+        small = sizes < big_segment_rows(d)
+        big = ~small & ~invalid
         n_iter = np.zeros(G, dtype=np.int64)
         converged = np.zeros(G, dtype=bool)
-        items = largest_first(np.flatnonzero(~invalid & ~big), sizes)
+        # X's finiteness: the kernel checks each segment's rows as it copies them, also
+        # those it does not fit (lam -1: flagged segments); the big segments are checked
+        # as they are copied or read below, flagged big ones here
+        items = largest_first(np.flatnonzero(small), sizes)
+        lam_k = np.where(invalid, -1.0, lam)
+        for s in np.flatnonzero(invalid & ~small):
+            rows = order[offsets[s]:offsets[s + 1]] if order.shape[0] else \
+                np.arange(offsets[s], offsets[s + 1])
+            for a in range(0, rows.shape[0], BIG_SEGMENT):
+                _check_rows(X, rows[a:a + BIG_SEGMENT])
         n_free = d + 1 if self.fit_intercept else d
         swg = sw  # y and the weights in segment order: only X is gathered
         if order.shape[0] and sw.shape[0] > 1:
             swg = _take(sw, order, np.empty(n))
-        _fit_segments(X, yg, swg, order, offsets, items, lam, n_free, float(self.tol),
+        _fit_segments(X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
                       int(self.max_iter), _newton.FRESH_HESSIAN_ITERS, _newton.LAG_STEP,
                       theta, n_iter, converged, min(numba.get_num_threads(), len(items)))
+        if (n_iter < 0).any():
+            _raise_nonfinite(X)
         big_idx = np.flatnonzero(big)
         if order.shape[0] and big_idx.size:  # one blocked buffer for the copies, reused
             nb = -(-int(sizes[big_idx].max()) // BLOCK)  # NumPy's allocation: huge pages
@@ -217,12 +244,14 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             lo, hi = offsets[s], offsets[s + 1]
             m = int(hi - lo)
             if order.shape[0]:  # one copy of the segment's rows, transposed in blocks
-                _load_segment(X, yg, swg, order, lo, m, xt, yb, sb)
+                if _load_segment(X, yg, swg, order, lo, m, xt, yb, sb):
+                    _raise_nonfinite(X)
                 tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
                 make = partial(_newton.SegmentProblem, xt, yb, sb, m, lam[s],
                                self.fit_intercept, tw)
                 one, it = _newton.fit_problem(make, m, theta[s], self.tol, self.max_iter)
             else:  # already grouped: read in place
+                _check_rows(X, slice(lo, hi))
                 one, it = fit_rows(X[lo:hi], y01[lo:hi], sw[lo:hi] if sw.shape[0] > 1 else sw,
                                    lam[s], self.fit_intercept, self.tol, self.max_iter,
                                    theta[s])

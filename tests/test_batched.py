@@ -296,9 +296,9 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
     for rows, weights in [(order, sw), (np.empty(0, dtype=np.int64), np.array([1.5]))]:
         xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m + 5, B)
         assert xt.shape == (3, k, B) and yb.shape == (3, B) and z.shape == (B,)
-        _load_rows(X, y, weights, rows, 40, m, xt, yb, sb)
-        r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), weights.tolist(),
-                                               rows.tolist(), 40, m)
+        assert _load_rows(X, y, weights, rows, 40, m, xt, yb, sb)
+        r_xt, r_yb, r_sb, _ = reference.load_rows(X.tolist(), y.tolist(), weights.tolist(),
+                                                  rows.tolist(), 40, m)
         assert_array_equal(unblock(xt, m), r_xt)
         assert_array_equal(unblock(yb, m), r_yb)
         assert_array_equal(unblock(sb, m), r_sb)
@@ -481,6 +481,30 @@ def test_fit_segments_matches_reference(rng):
         assert not theta[1].any() and n_iter[1] == 0 and not converged[1]  # not listed
         results.append(theta)
     assert_array_equal(results[0], results[1]) and assert_array_equal(results[0], results[2])
+
+
+def test_fit_segments_checks_every_segment_it_loads(rng):
+    n, d = 900, 3
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.4).astype(np.uint8)
+    order = rng.permutation(n).astype(np.int64)
+    offsets = np.array([0, 30, 300, 600, 900])
+    lam = np.array([1.0, 0.5, -1.0, -1.0])  # -1: load (check) only, do not fit
+    X[order[100], 1] = np.nan  # segment 1
+    X[order[700], 0] = np.inf  # segment 3 (check only)
+    items = np.array([3, 2, 1, 0])
+    ref = reference.fit_segments(X.tolist(), y.tolist(), [1.0], order.tolist(),
+                                 offsets.tolist(), items.tolist(), lam.tolist(), d + 1)
+    assert ref[1] is None and ref[3] is None and 2 not in ref
+    for lanes in (1, 2):
+        theta = np.zeros((4, d + 1))
+        n_iter, converged = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=bool)
+        _fit_segments(X, y, np.ones(1), order, offsets, items, lam, d + 1, 1e-12, 100, 2,
+                      1e-2, theta, n_iter, converged, lanes)
+        assert n_iter.tolist()[1:] == [-1, 0, -1]  # non-finite rows; checked, finite; bad
+        assert converged[0] and not converged[1:].any()
+        assert_allclose(theta[0], ref[0], atol=1e-9)
+        assert not theta[1:].any()  # neither solved nor touched
 
 
 def test_largest_first():

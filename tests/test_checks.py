@@ -11,9 +11,9 @@ import crmjit
 from crmjit import reference
 from crmjit._validation import check_finite, label_codes
 from crmjit.kernels.checks import _all_finite, _mark_present, _nonfinite_blocks
-from crmjit.kernels.logistic import (STAGE, _block_scratch, _blocks_pass, _hess_tile,
-                                     _hess_upper, _load_rows, _load_segment, _merge_parts,
-                                     _tally, _take)
+from crmjit.kernels.logistic import (LOAD_RUN, STAGE, _block_scratch, _blocks_pass,
+                                     _hess_tile, _hess_upper, _load_rows, _load_segment,
+                                     _merge_parts, _tally, _take)
 from crmjit.kernels.value import _group_sums
 from crmjit.logistic import training_data
 
@@ -142,13 +142,38 @@ def test_load_rows_stages_across_blocks(rng, B):
     sw = rng.uniform(0.5, 2, n)
     order = rng.permutation(n).astype(np.int64)
     xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
-    _load_rows(X, y, sw, order, 11, m, xt, yb, sb)
-    r_xt, r_yb, r_sb = reference.load_rows(X.tolist(), y.tolist(), sw.tolist(),
-                                           order.tolist(), 11, m)  # y, sw by position
+    assert _load_rows(X, y, sw, order, 11, m, xt, yb, sb)  # all finite
+    r_xt, r_yb, r_sb, r_ok = reference.load_rows(X.tolist(), y.tolist(), sw.tolist(),
+                                                 order.tolist(), 11, m)  # y, sw by position
+    assert r_ok
     flat = np.concatenate(list(xt), axis=-1)[:, :m]
     assert_array_equal(flat, r_xt)
     assert_array_equal(np.concatenate(list(yb))[:m], r_yb)
     assert_array_equal(np.concatenate(list(sb))[:m], r_sb)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_load_rows_reports_nonfinite_rows_it_copies(rng, bad):
+    n, d, m = 700, 5, 333
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.5).astype(np.uint8)
+    order = rng.permutation(n).astype(np.int64)
+    xt, yb, sb = _block_scratch(d + 1, m, 128)[:3]
+    inside, outside = order[11 + 300], order[11 + m]  # copied, and the first row not copied
+    for row, copied in ((inside, True), (outside, False)):
+        Xb = X.copy()
+        Xb[row, d - 1] = bad
+        got = _load_rows(Xb, y, np.ones(1), order, 11, m, xt, yb, sb)
+        want = reference.load_rows(Xb.tolist(), y.tolist(), [1.0], order.tolist(), 11, m)[3]
+        assert got == want == (not copied)
+        Xb = np.ascontiguousarray(Xb[order])  # grouped: read in place (no order)
+        assert _load_rows(Xb, y, np.ones(1), order[:0], 11, m, xt, yb, sb) == (not copied)
+    xt, yb, sb = _block_scratch(d + 1, n, 16)[:3]  # 44 blocks: two runs of LOAD_RUN
+    Xb = X.copy()
+    assert LOAD_RUN * 16 <= 600 < n <= 2 * LOAD_RUN * 16
+    Xb[order[600], 0] = bad  # in the second run only
+    assert _load_segment(Xb, y, np.ones(1), order, 0, n, xt, yb, sb) == 1
+    assert _load_segment(X, y, np.ones(1), order, 0, n, xt, yb, sb) == 0
 
 
 def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
@@ -160,6 +185,42 @@ def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
         with pytest.raises(ValueError, match=r"X contains NaN or inf at positions "
                                              r"\[\(2999, 0\)\]"):
             crmjit.BatchedLogisticRegression().fit(X, c.y, c.segment)
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("where", ["small", "flagged", "big", "flagged-big"])
+def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped):
+    """The batched fit checks X as it copies each segment (no separate pass): a NaN or inf
+    is found in a fitted segment, a flagged (one-class) one, a big one (copied or read in
+    place) and a flagged big one, scattered or grouped, and named by its position in X."""
+    from crmjit.batched import big_segment_rows
+    d = 2
+    big = big_segment_rows(d)
+    n = big + 3000
+    X = rng.standard_normal((n, d))
+    seg = np.where(np.arange(n) < big, 0, 1 + np.arange(n) % 3)
+    if grouped:  # sorted labels: rows read in place, no order
+        seg = np.sort(seg)
+    y = (rng.random(n) < 0.5).astype(int)
+    if where.startswith("flagged"):
+        target = 0 if where == "flagged-big" else 2
+        y[seg == target] = 1
+    else:
+        target = 0 if where == "big" else 2
+    if not grouped:
+        perm = rng.permutation(n)
+        X, y, seg = X[perm], y[perm], seg[perm]
+    row = int(np.flatnonzero(seg == target)[-7])
+    model = crmjit.BatchedLogisticRegression(invalid="flag")
+    model.fit(X, y, seg)  # all finite: fits
+    assert model.valid_.tolist() == [k != target or not where.startswith("flagged")
+                                     for k in range(4)]
+    for bad in (np.nan, -np.inf):
+        Xb = X.copy()
+        Xb[row, 1] = bad
+        with pytest.raises(ValueError, match=rf"X contains NaN or inf at positions "
+                                             rf"\[\({row}, 1\)\]"):
+            model.fit(Xb, y, seg)
 
 
 def test_take_matches_reference(rng):
@@ -180,8 +241,8 @@ def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stri
     sw = rng.uniform(0.5, 2, n)
     order = rng.permutation(n).astype(np.int64)
     xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
-    assert _load_segment(X, y, sw, order, 50, m, xt, yb, sb) == 9
-    r_xt, r_yb, r_sb = reference.logistic.load_segment(X.tolist(), y.tolist(), sw.tolist(),
+    assert _load_segment(X, y, sw, order, 50, m, xt, yb, sb) == 0  # no NaN or inf
+    r_xt, r_yb, r_sb, _ = reference.logistic.load_segment(X.tolist(), y.tolist(), sw.tolist(),
                                                        order.tolist(), 50, m)
     assert_array_equal(np.concatenate(list(xt), axis=-1)[:, :m], r_xt)
     theta = rng.standard_normal(d + 1) * 0.3

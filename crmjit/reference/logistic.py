@@ -116,7 +116,8 @@ def merge_parts(parts, part_g, part_h):
 
 
 def load_segment(X, y, sample_weight, order, s0, m):
-    """The same as ``load_rows`` (the kernel loads the blocks in parallel)."""
+    """The same as ``load_rows`` (the kernel loads the blocks in parallel and returns how
+    many of its runs of blocks held a NaN or inf instead of one flag)."""
     return load_rows(X, y, sample_weight, order, s0, m)
 
 
@@ -141,16 +142,17 @@ def blocks_pass(xt, yb, sb, m, theta, row_stride, hess_stride, block):
 
 
 def load_rows(X, y, sample_weight, order, s0, m):
-    """(xt, yb, sb): rows s0 .. s0+m-1 of X (rows order[s0 ..] when order is not empty) as
-    feature columns xt (d+1 lists of m, ones last), and y, sample_weight at positions
-    s0 .. s0+m-1 (already grouped by the caller; the kernel writes the same, cut into
-    blocks of B rows)."""
+    """(xt, yb, sb, finite): rows s0 .. s0+m-1 of X (rows order[s0 ..] when order is not
+    empty) as feature columns xt (d+1 lists of m, ones last), and y, sample_weight at
+    positions s0 .. s0+m-1 (already grouped by the caller; the kernel writes the same, cut
+    into blocks of B rows); finite: every value of those rows of X is finite."""
     rows = [s0 + r if not order else order[s0 + r] for r in range(m)]
     d = len(X[0])
     xt = [[float(X[i][j]) for i in rows] for j in range(d)] + [[1.0] * m]
     at = range(s0, s0 + m)
     sb = [sample_weight[0] if len(sample_weight) == 1 else sample_weight[p] for p in at]
-    return xt, [float(y[p]) for p in at], sb
+    finite = all(math.isfinite(v) for col in xt for v in col)
+    return xt, [float(y[p]) for p in at], sb, finite
 
 
 def take(values, rows):
@@ -208,8 +210,8 @@ def theta_dot(X, i, theta):
 
 def rows_gradient(X, y, sample_weight, s0, m, theta):
     """(loss, weight, grad) of rows s0 .. s0+m-1."""
-    loss, weight, grad, _ = block_terms(*load_rows(X, y, sample_weight, [], s0, m), m, theta,
-                                        False)
+    xt, yb, sb, _ = load_rows(X, y, sample_weight, [], s0, m)
+    loss, weight, grad, _ = block_terms(xt, yb, sb, m, theta, False)
     return loss, weight, grad
 
 
@@ -281,12 +283,17 @@ def segment_newton(xt, yb, sb, m, lam, n_free, tol=1e-12, max_iter=100):
 
 def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
     """{segment: theta} of the plain fit on each segment in items (the kernel's lanes take
-    them in any order; neither the lanes nor the order change any result)."""
+    them in any order; neither the lanes nor the order change any result); None for a
+    segment whose rows hold a NaN or inf (the kernel: n_iter -1); segments with lam < 0
+    are only checked, not fitted (left out)."""
     out = {}
     for s in items:
-        xt, yb, sb = load_rows(X, y, sample_weight, order, offsets[s],
-                               offsets[s + 1] - offsets[s])
-        out[s] = segment_newton(xt, yb, sb, len(yb), lam[s], n_free)[0]
+        xt, yb, sb, finite = load_rows(X, y, sample_weight, order, offsets[s],
+                                       offsets[s + 1] - offsets[s])
+        if not finite:
+            out[s] = None
+        elif lam[s] >= 0:
+            out[s] = segment_newton(xt, yb, sb, len(yb), lam[s], n_free)[0]
     return out
 
 
