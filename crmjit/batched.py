@@ -166,7 +166,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         n = X.shape[0]
         if np.ndim(groups) == 1 and len(groups) != n:
             raise ValueError(f"groups has length {len(groups)} but X has {n} rows")
-        codes, labels = label_codes(groups, "groups")
+        codes, labels = label_codes(groups, "groups", as_is=True)
         if classes.shape[0] > 2:
             raise ValueError(f"Only binary classification is supported: y has "
                              f"{classes.shape[0]} classes {classes[:5].tolist()}")

@@ -74,6 +74,16 @@ def test_label_kinds_and_row_order_agree(rng):
     ints = crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment)
     floats = crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment.astype(float))
     assert_array_equal(ints.coef_, floats.coef_)
+    # labels 0 .. 4 are their own codes (any integer dtype), here with per-segment C and
+    # weights (codes counted by np.bincount); the names sort as segments [4, 1, 0, 2, 3]
+    sw = rng.uniform(0.5, 2.0, 4000)
+    want = crmjit.BatchedLogisticRegression(C=[5, 2, 1, 3, 4]).fit(c.X, c.y, names,
+                                                                    sample_weight=sw)
+    for dtype in (np.int8, np.uint16, np.int64, np.uint64):
+        m = crmjit.BatchedLogisticRegression(C=[1, 2, 3, 4, 5]).fit(
+            c.X, c.y, c.segment.astype(dtype), sample_weight=sw)
+        assert m.groups_.dtype == dtype and m.groups_.tolist() == list(range(5))
+        assert_array_equal(m.coef_[[4, 1, 0, 2, 3]], want.coef_)
     order = np.argsort(c.segment, kind="stable")  # already grouped: the no-copy path
     grouped = crmjit.BatchedLogisticRegression().fit(c.X[order], c.y[order], c.segment[order])
     assert_allclose(grouped.coef_, ints.coef_, atol=1e-9)

@@ -84,6 +84,23 @@ def test_label_codes_table_path_equals_factorize(rng):
     assert_array_equal(l2[c2], big) and l2.tolist() == [0, 5, 10**12]
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.int64, np.uint64])
+def test_label_codes_as_is_returns_dense_labels_themselves(rng, dtype):
+    labels = rng.permutation(np.arange(300) % 100).astype(dtype)  # 0 .. 99, all present
+    codes, cats = label_codes(labels, "groups", as_is=True)
+    plain, plain_cats = label_codes(labels, "groups")
+    assert_array_equal(codes, plain) and assert_array_equal(cats, plain_cats)
+    assert cats.dtype == labels.dtype
+    if dtype == np.uint64:  # np.bincount cannot take uint64 codes: mapped as usual
+        assert codes.dtype == np.int64
+    else:
+        assert codes is labels
+    gap = np.where(labels == 7, 100, labels)  # 7 missing: mapped as usual
+    codes, cats = label_codes(gap, "groups", as_is=True)
+    assert codes.dtype == np.int64 and 7 not in cats.tolist()
+    assert_array_equal(cats[codes], gap)
+
+
 @pytest.mark.parametrize("y, classes", [
     (np.array([0, 1, 1, 0], dtype=np.int8), [0, 1]),
     (np.array([True, False, True, True]), [False, True]),
