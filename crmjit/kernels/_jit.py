@@ -114,18 +114,24 @@ def prefetch_row(arr, i):
 
 
 @intrinsic
-def float32_from_bits(typingctx, bits):
-    """The float32 whose IEEE-754 bits are the int32 ``bits`` (a bit cast, no conversion):
-    ``float32_from_bits(np.int32((k + 127) << 23))`` is 2**k for k in [-126, 127].  A scalar
-    cast that LLVM vectorises, where a table of powers of two would need a gather and an
-    ``ndarray.view`` of a scratch array stopped the loop vectorising (both measured)."""
-    if bits != types.int32:
+def float_from_bits(typingctx, bits):
+    """The float whose IEEE-754 bits are ``bits`` (a bit cast, no conversion): float32 from
+    an int32, float64 from an int64.  ``float_from_bits(np.int32((k + 127) << 23))`` is
+    2**k for k in [-126, 127], ``float_from_bits(np.int64((k + 1023) << 52))`` for k in
+    [-1022, 1023].  A scalar cast that LLVM vectorises, where a table of powers of two
+    needs a gather (the float64 exp: 0.75 -> 0.39 us for 1000 values, measured) and an
+    ``ndarray.view`` of a scratch array stopped the loop vectorising."""
+    if bits == types.int32:
+        out, llty = types.float32, ir.FloatType()
+    elif bits == types.int64:
+        out, llty = types.float64, ir.DoubleType()
+    else:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
+        return builder.bitcast(args[0], llty)
 
-    return types.float32(types.int32), codegen
+    return out(bits), codegen
 
 
 @intrinsic
