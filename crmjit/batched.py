@@ -31,7 +31,7 @@ SEGMENT_BYTES = 32 << 20
 
 def big_segment_rows(d):
     """Rows from which a segment of d features is solved by both threads at once."""
-    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (12 * d + 28))))
+    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (12 * d + 36))))
 
 
 def largest_first(idx, sizes):
@@ -74,13 +74,14 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     when the labels are already sorted).  Segments are then solved in parallel, largest
     first, each thread taking the next segment as it frees up, so a few large segments
     among thousands of small ones stay balanced.  Each thread copies one segment at a time
-    into a float64 buffer (and a float32 copy, in which the Hessian is summed) and solves
-    it there to the end by damped Newton (the loss and the step rules of
+    into a float64 buffer (and a float32 copy, in which the evaluations far from the
+    optimum run: convergence is only decided on float64 gradients) and solves it there to
+    the end by damped Newton (the loss and the step rules of
     :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
     and X is never copied whole: peak memory beyond the input is the row order and y in
-    segment order (9 bytes a row; 17 with sample weights) plus about 12 * d + 28 bytes a
+    segment order (9 bytes a row; 17 with sample weights) plus about 12 * d + 36 bytes a
     row of the largest segment, per thread.  Segments of
-    ``big_segment_rows(d)`` rows or more (65,536 for d <= 40) are solved one at a time by
+    ``big_segment_rows(d)`` rows or more (65,536 for d <= 39) are solved one at a time by
     both threads: their rows are copied once, in parallel, into the same blocked layout
     (8 * (d + 3) bytes a row of the largest such segment; read in place when the labels
     are already sorted) and each Newton evaluation reads those blocks in parallel, with a

@@ -10,12 +10,12 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.kernels.logistic import (NARROW_ITERS, _block_scratch, _block_terms, _dot, _dot4,
-                                     _fit_segments, _group_order, _hess32, _hess_upper,
-                                     _load_rows, _map_labels, _narrow, _narrow_scratch,
-                                     _newton_direction, _newton_directions, _penalised,
-                                     _row_terms, _rows_gradient, _segment_newton, _symmetrize,
-                                     _theta_dot, _total)
+from crmjit.kernels.logistic import (NARROW_ITERS, _accept, _block_scratch, _block_terms, _dot,
+                                     _dot4, _fit_segments, _group_order, _hess32, _hess_upper,
+                                     _load_rows, _log1p_unit32, _map_labels, _narrow,
+                                     _narrow_scratch, _newton_direction, _newton_directions,
+                                     _penalised, _row_terms, _rows_gradient, _segment_newton,
+                                     _symmetrize, _theta_dot, _total)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -360,54 +360,96 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
 
 
 def load_segment(X, y, sw, block):
-    """A segment loaded as ``_fit_segments`` loads it: (xt, xs, yb, sb, scratch...)."""
+    """A segment loaded as ``_fit_segments`` loads it: (xt, yb, sb, nar, w64, w32)."""
     m, k = X.shape[0], X.shape[1] + 1
     xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m, block)
-    xs, qs, xqs, hs = _narrow_scratch(k, m, block)
+    (xs, ys, ss), w32 = _narrow_scratch(k, m, block)
     _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
-    _narrow(xt, m, xs)
-    return xt, xs, yb, sb, (z, e, rb, qb, xq, qs, xqs, hs)
+    scale = _narrow(xt, yb, sb, m, xs, ys, ss)
+    return xt, yb, sb, (xs, ys, ss, scale), (z, e, rb, qb, xq), w32
 
 
-@pytest.mark.parametrize("narrow", [False, True])
+def wide(nar):
+    """nar with no float32 blocks: the solver evaluates in float64 only."""
+    return (nar[0][:0],) + nar[1:]
+
+
+@pytest.mark.parametrize("mode", [0, 1, 2])
 @pytest.mark.parametrize("lam, n_free, block", [(0.5, 5, 2048), (0.0, 5, 2048),
                                                (2.0, 4, 2048), (0.5, 5, 96)])  # 96: 5 blocks
-def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block, narrow):
+def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block, mode):
     m, d = 400, 4
     X = rng.standard_normal((m, d))
     y = (rng.random(m) < 1 / (1 + np.exp(-X @ [1, -1, 0.5, 0]))).astype(np.uint8)
-    sw = rng.uniform(0.5, 2, m)
-    xt, xs, yb, sb, scratch = load_segment(X, y, sw, block)
+    sw = rng.uniform(0.5, 2, m) * 1e3  # weights far from 1: divided by their mean in float32
+    xt, yb, sb, nar, w64, w32 = load_segment(X, y, sw, block)
     plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
-    assert_array_equal(unblock(xs, m), reference.logistic.narrow(plain[0], m))
-    if not narrow:
-        xs = xs[:0]  # no blocks: float64 Hessian sums
+    r_xs, r_ys, r_ss, r_scale = reference.logistic.narrow(*plain, m)
+    assert_array_equal(unblock(nar[0], m), r_xs)
+    assert_array_equal(unblock(nar[1], m), r_ys)
+    assert_array_equal(unblock(nar[2], m), r_ss)
+    assert nar[3] == pytest.approx(r_scale, rel=1e-14)
     theta = rng.standard_normal(d + 1)
     g, h = np.zeros(d + 1), np.full((d + 1, d + 1), 7.0)
-    f = _penalised(xt, xs, yb, sb, m, theta, lam, n_free, True, *scratch, g, h)
+    f = _penalised(xt, yb, sb, nar, m, theta, lam, n_free, True, mode, w64, w32, g, h)
     rf, rg, rh = reference.logistic.penalised(*plain, m, theta.tolist(), lam, n_free, True)
-    assert f == pytest.approx(rf, rel=1e-12)
-    assert_allclose(g, rg, rtol=1e-11, atol=1e-12)  # the gradient is float64 either way
-    # float32 sums of float32 data: about 1e-6 of the largest entry
-    assert_allclose(h, rh, rtol=1e-5 if narrow else 1e-11,
-                    atol=1e-5 * np.abs(rh).max() if narrow else 0)
-    if narrow:  # the float32 path was taken: float32-sized differences from float64 sums
-        g64, h64 = np.zeros(d + 1), np.zeros((d + 1, d + 1))
-        _penalised(xt, xs[:0], yb, sb, m, theta, lam, n_free, True, *scratch, g64, h64)
-        assert np.abs(h - h64).max() > 1e-9 * np.abs(h64).max()
-        assert_array_equal(g, g64)  # the gradient does not depend on it
+    g64, h64 = np.zeros(d + 1), np.zeros((d + 1, d + 1))
+    f64 = _penalised(xt, yb, sb, nar, m, theta, lam, n_free, True, 0, w64, w32, g64, h64)
+    assert f64 == pytest.approx(rf, rel=1e-12)
+    assert_allclose(g64, rg, rtol=1e-11, atol=1e-12)
+    assert_allclose(h64, rh, rtol=1e-11)
+    if mode == 0:
+        assert f == f64
+        assert_array_equal(g, g64)
+        assert_array_equal(h, h64)
+    elif mode == 1:  # float32 Hessian sums only: about 1e-6 of the largest entry
+        assert f == f64  # loss and gradient do not depend on it
+        assert_array_equal(g, g64)
+        assert_allclose(h, rh, rtol=1e-5, atol=1e-5 * np.abs(rh).max())
+        assert np.abs(h - h64).max() > 1e-9 * np.abs(h64).max()  # float32-sized differences
+    else:  # everything in float32: the loss and gradient to float32's precision too
+        assert f == pytest.approx(rf, rel=1e-6)
+        assert_allclose(g, rg, rtol=1e-4, atol=1e-5 * np.abs(rg).max())
+        assert_allclose(h, rh, rtol=1e-5, atol=1e-5 * np.abs(rh).max())
+        assert np.abs(g - g64).max() > 1e-12 * np.abs(g64).max()
+        if n_free < d + 1:
+            assert g[d] == 0.0
     kept = h.copy()
-    _penalised(xt, xs, yb, sb, m, theta * 0.5, lam, n_free, False, *scratch, g, h)
+    _penalised(xt, yb, sb, nar, m, theta * 0.5, lam, n_free, False, mode, w64, w32, g, h)
     assert_array_equal(h, kept)  # lagged Hessian: left as it was
-    start = np.zeros(d + 1)
-    it, ok = _segment_newton(xt, xs, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start,
-                             *scratch)
     ref, ref_ok = reference.segment_newton(*plain, m, lam, n_free)
-    assert ok and ref_ok and 1 < it < 30
-    assert_allclose(start, ref, atol=1e-9)
-    few = np.zeros(d + 1)
-    assert _segment_newton(xt, xs, yb, sb, m, lam, n_free, 1e-12, 2, 2, 1e-2, few,
-                           *scratch) == (2, False)  # max_iter reached: not converged
+    assert ref_ok
+    for solver_nar in (nar, wide(nar)):  # float32 evaluations far out, and float64 only
+        start = np.zeros(d + 1)
+        it, ok = _segment_newton(xt, yb, sb, solver_nar, m, lam, n_free, 1e-12, 100, 2, 1e-2,
+                                 start, w64, w32)
+        assert ok and 1 < it < 30
+        assert_allclose(start, ref, atol=1e-9)
+        few = np.zeros(d + 1)
+        assert _segment_newton(xt, yb, sb, solver_nar, m, lam, n_free, 1e-12, 2, 2, 1e-2,
+                               few, w64, w32) == (2, False)  # max_iter reached
+
+
+def test_accept_matches_reference():
+    g, step = np.array([2.0, -1.0]), np.array([-1.0, 0.5])  # slope -2.5
+    cases = [(10.0, 9.0, [1.0, 1.0], 1.0),  # Armijo
+             (10.0, 10.0 - 1e-5, [3.0, 1.0], 1.0),  # too little decrease, gradient larger
+             (10.0, 10.0, [0.5, 0.1], 1.0),  # no change resolved, gradient smaller
+             (10.0, 10.0 + 1e-9, [0.5, 0.1], 1.0),  # an increase beyond rounding
+             (10.0, np.nan, [0.5, 0.1], 1.0), (10.0, 9.9999, [3.0, 0], 2.0 ** -10)]
+    got = [_accept(f, ft, g, np.array(gt), step, t) for f, ft, gt, t in cases]
+    want = [reference.logistic.accept(f, ft, g.tolist(), gt, step.tolist(), t)
+            for f, ft, gt, t in cases]
+    assert got == want == [True, False, True, False, False, True]
+
+
+def test_log1p_unit32_within_3_float32_ulps():
+    e = np.concatenate([np.linspace(0, 1, 10001), np.geomspace(1e-38, 1, 2001)])
+    e32 = e.astype(np.float32)
+    got = np.array([_log1p_unit32(v) for v in e32], dtype=np.float64)
+    want = np.array([reference.logistic.log1p_unit32(float(v)) for v in e32])
+    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
+    assert np.all(np.abs(got - want) <= 3 * np.maximum(ulp, 1e-45))
 
 
 def test_hess32_matches_reference_and_declines_overflow(rng):
@@ -428,44 +470,57 @@ def test_hess32_matches_reference_and_declines_overflow(rng):
     assert _hess32(xs, np.zeros(m), m, qs, xqs, hs, h2) and (h2 == 2.0).all()  # no weight
 
 
-def test_penalised_falls_back_to_float64_where_float32_overflows(rng):
+def test_float32_overflow_falls_back_to_float64(rng):
+    """Values finite in float32 whose mean squares are not: the float32 Hessian sums (mode
+    1) give way to float64 ones, the all-float32 evaluation (mode 2) reports NaN, and the
+    solver, which starts in float32, finishes in float64 on the reference optimum."""
     m, d = 200, 3
-    X = rng.standard_normal((m, d)) * 1e20  # finite in float32, mean squares are not
-    y = (rng.random(m) < 0.5).astype(np.uint8)
-    xt, xs, yb, sb, scratch = load_segment(X, y, np.ones(1), 2048)
+    X = rng.standard_normal((m, d)) * 1e20
+    y = (rng.random(m) < 1 / (1 + np.exp(-X[:, 0] * 1e-20))).astype(np.uint8)
+    xt, yb, sb, nar, w64, w32 = load_segment(X, y, np.ones(1), 2048)
     plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
     theta = np.array([1e-20, -2e-20, 0.0, 0.1])
     g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
-    _penalised(xt, xs, yb, sb, m, theta, 1.0, d + 1, True, *scratch, g, h)
-    rh = reference.logistic.penalised(*plain, m, theta.tolist(), 1.0, d + 1, True)[2]
+    _penalised(xt, yb, sb, nar, m, theta, 1e-40, d + 1, True, 1, w64, w32, g, h)
+    rh = reference.logistic.penalised(*plain, m, theta.tolist(), 1e-40, d + 1, True)[2]
     assert np.isfinite(h).all()
     assert_allclose(h, rh, rtol=1e-11)  # summed in float64
+    assert np.isnan(_penalised(xt, yb, sb, nar, m, theta, 1e-40, d + 1, True, 2, w64, w32,
+                               g, h))
+    start = np.zeros(d + 1)
+    it, ok = _segment_newton(xt, yb, sb, nar, m, 1e-40, d + 1, 1e-8, 100, 2, 1e-2, start,
+                             w64, w32)
+    ref, ref_ok = reference.segment_newton(*plain, m, 1e-40, d + 1, tol=1e-8)
+    assert ok and ref_ok
+    assert_allclose(start * [1e20, 1e20, 1e20, 1], np.array(ref) * [1e20, 1e20, 1e20, 1],
+                    rtol=1e-6, atol=1e-6)
 
 
 def test_segment_newton_widens_where_float32_cannot_resolve_the_data(rng):
     """Two columns that differ by 1e-5 of their size, unpenalised: float32 keeps about two
-    digits of the difference, its Hessian steers badly, and the float32-only solve has not
-    converged after NARROW_ITERS iterations where the float64 one took 6; the segment is
-    then finished in float64 and lands on the reference optimum."""
+    digits of the difference, its sums steer badly, and the solve with float32 evaluations
+    has not converged after NARROW_ITERS iterations where the float64 one took 6; the
+    segment is then finished in float64 and lands on the reference optimum."""
     m = 400
     x1, dlt = rng.standard_normal(m), rng.standard_normal(m)
     X = np.column_stack([x1, x1 + 1e-5 * dlt, rng.standard_normal(m)])
     y = (rng.random(m) < 1 / (1 + np.exp(-(dlt + 0.5 * x1)))).astype(np.uint8)
-    xt, xs, yb, sb, scratch = load_segment(X, y, np.ones(1), 2048)
+    xt, yb, sb, nar, w64, w32 = load_segment(X, y, np.ones(1), 2048)
     plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
-    args = (yb, sb, m, 0.0, 4, 1e-10)
-    wide = np.zeros(4)
-    it64, ok64 = _segment_newton(xt, xs[:0], *args, 100, 2, 1e-2, wide, *scratch)
+    args = (yb, sb)
+    rest = (m, 0.0, 4, 1e-10)
+    wide64 = np.zeros(4)
+    it64, ok64 = _segment_newton(xt, *args, wide(nar), *rest, 100, 2, 1e-2, wide64, w64, w32)
     assert ok64 and it64 < NARROW_ITERS
     cut = np.zeros(4)
-    assert _segment_newton(xt, xs, *args, NARROW_ITERS, 2, 1e-2, cut, *scratch) == \
-        (NARROW_ITERS, False)  # float32 sums alone: not there in NARROW_ITERS
+    assert _segment_newton(xt, *args, nar, *rest, NARROW_ITERS, 2, 1e-2, cut, w64, w32) == \
+        (NARROW_ITERS, False)  # float32 alone: not there in NARROW_ITERS
     theta = np.zeros(4)
-    it, ok = _segment_newton(xt, xs, *args, 100, 2, 1e-2, theta, *scratch)
+    it, ok = _segment_newton(xt, *args, nar, *rest, 100, 2, 1e-2, theta, w64, w32)
     assert ok and NARROW_ITERS < it < 100
     ref, ref_ok = reference.segment_newton(*plain, m, 0.0, 4, tol=1e-6)  # |theta| ~ 1e5
     assert ref_ok
-    assert_allclose(theta, wide, rtol=1e-8, atol=1e-8)
+    assert_allclose(theta, wide64, rtol=1e-8, atol=1e-8)
     assert_allclose(theta, ref, rtol=1e-6, atol=1e-6)
 
 

@@ -25,6 +25,11 @@ def log1p_unit(e):
     return math.log1p(e)
 
 
+def log1p_unit32(e):
+    """log(1 + e) (the kernel computes it in float32)."""
+    return math.log1p(e)
+
+
 def sigmoid(z):
     """1 / (1 + e^-z), on the side that cannot overflow."""
     if z >= 0:
@@ -236,14 +241,28 @@ def f32(v):
         return math.copysign(math.inf, v)
 
 
-def narrow(xt, m):
-    """The first m columns of a loaded block rounded to float32."""
-    return [[f32(v) for v in row[:m]] for row in xt]
+def narrow(xt, yb, sb, m):
+    """(xs, ys, ss, scale): the first m columns of a loaded segment's xt and yb rounded to
+    float32, and its weights divided by their mean (scale; 1.0 if that is not positive and
+    finite), rounded to float32."""
+    scale = sum(sb[:m]) / max(m, 1)
+    if not (scale > 0 and math.isfinite(scale)):
+        scale = 1.0
+    return ([[f32(v) for v in row[:m]] for row in xt], [f32(v) for v in yb[:m]],
+            [f32(v * (1.0 / scale)) for v in sb[:m]], scale)
 
 
 def narrow_scratch(k, m, block):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
+
+
+def accept(f, ft, g, gt, step, t):
+    """Armijo at t times the step, or where float64 cannot resolve the change in f, no
+    increase beyond rounding and a smaller gradient (max norm)."""
+    slope = sum(a * b for a, b in zip(g, step))
+    return math.isfinite(ft) and (ft <= f + 1e-4 * t * slope or (
+        ft <= f + 1e-12 * abs(f) and max(map(abs, gt)) < max(map(abs, g))))
 
 
 def hess32(xs, q, m):
@@ -262,7 +281,9 @@ def hess32(xs, q, m):
 
 def penalised(xt, yb, sb, m, theta, lam, n_free, want_h):
     """(f, g, H or None) of sum s*logloss + 0.5 lam ||w||^2 on a loaded segment; the
-    intercept's gradient is zero when it is held fixed (n_free = d)."""
+    intercept's gradient is zero when it is held fixed (n_free = d).  The kernel's modes
+    only choose the precision it computes this in (float64; float32 Hessian sums; all data
+    terms in float32)."""
     loss, _, g, h = block_terms(xt, yb, sb, m, theta, want_h)
     d = len(theta) - 1
     f = loss + 0.5 * lam * sum(w * w for w in theta[:d])
