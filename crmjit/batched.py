@@ -24,9 +24,11 @@ from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 __all__ = ["BatchedLogisticRegression"]
 
 #: segments with at least this many rows are solved by both threads, one at a time ...
-BIG_SEGMENT = 1 << 16
-#: ... and so do those whose in-cache copy (``_fit_segments``'s buffer) would exceed this
-SEGMENT_BYTES = 32 << 20
+#: (Zipf sizes, 10M rows: 1 << 18 took 0.93x the time of 1 << 16, with float32
+#: evaluations in the per-thread solver; 1 << 19 and up unbalanced the threads, measured)
+BIG_SEGMENT = 1 << 18
+#: ... and so do those whose copy (``_fit_segments``'s per-thread buffer) would exceed this
+SEGMENT_BYTES = 64 << 20
 
 
 def big_segment_rows(d):
@@ -81,7 +83,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     and X is never copied whole: peak memory beyond the input is the row order and y in
     segment order (9 bytes a row; 17 with sample weights) plus about 12 * d + 36 bytes a
     row of the largest segment, per thread.  Segments of
-    ``big_segment_rows(d)`` rows or more (65,536 for d <= 39) are solved one at a time by
+    ``big_segment_rows(d)`` rows or more (262,144 for d <= 18) are solved one at a time by
     both threads: their rows are copied once, in parallel, into the same blocked layout
     (8 * (d + 3) bytes a row of the largest such segment; read in place when the labels
     are already sorted) and each Newton evaluation reads those blocks in parallel, with a
