@@ -734,12 +734,8 @@ def _penalised(xt, yb, sb, nar, m, theta, lam, n_free, want_h, mode, w64, w32, g
             bl, _ = _block_terms(xs[c], ys[c], ss[c], mc, th32, False, z32, e32, rb32, qb32,
                                  xqs, g, h)
             loss += bl
-            if want_h:
-                hs[:, :] = 0.0
-                _hess_upper(xs[c], qb32, mc, xqs, hs)
-                for j in range(k):
-                    for l in range(j, k):
-                        h[j, l] += np.float64(hs[j, l])
+            if want_h:  # float32 sums (xqs sets the accumulators' type) added to h
+                _hess_upper(xs[c], qb32, mc, xqs, h)
         loss *= scale
         gsum = 0.0
         for j in range(k):
@@ -975,7 +971,7 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     return n_iter
 
 
-@serial
+@serial_reduce
 def _newton_direction(g, H, k, out, work):
     """out[:k] = -H[:k, :k]^-1 g[:k], out[k:] = 0.
 
@@ -983,7 +979,11 @@ def _newton_direction(g, H, k, out, work):
     numerically positive definite a ridge is added (1e-12, growing 100x), and as a last
     resort the scaled gradient step, which always descends.  work (k + 3, >= k) scratch,
     so a solve allocates nothing; divisions by the scales and by the pivots are
-    multiplications by their reciprocals (17 x 17: 0.91 -> 0.76 us, measured)."""
+    multiplications by their reciprocals, the triangular solves go column by column (the
+    updates within a column are independent, not one chain of dependent multiply-adds),
+    and the dot products of the factorisation are reassociated (``serial_reduce``: one
+    thread solves one system, so the result does not depend on the thread count); 17 x 17:
+    0.91 -> 0.47 us (measured)."""
     L = work[:k]
     dsc = work[k]
     inv = work[k + 1]
@@ -1002,9 +1002,8 @@ def _newton_direction(g, H, k, out, work):
             if not (acc > 0.0) or not np.isfinite(acc):
                 ok = False
                 break
-            ljj = math.sqrt(acc)
-            L[j, j] = ljj
-            rl = 1.0 / ljj
+            rl = 1.0 / math.sqrt(acc)
+            L[j, j] = rl  # the diagonal is only ever divided by: its reciprocal is kept
             for i in range(j + 1, k):
                 acc2 = H[i, j] * inv[i] * inv[j]
                 for m in range(j):
@@ -1015,17 +1014,17 @@ def _newton_direction(g, H, k, out, work):
         ridge = 1e-12 if ridge == 0.0 else ridge * 100.0
     for j in range(k):
         x[j] = -g[j] * inv[j]
-    if ok:
-        for i in range(k):  # L v = rhs
-            acc = x[i]
-            for m in range(i):
-                acc -= L[i, m] * x[m]
-            x[i] = acc / L[i, i]
+    if ok:  # column by column: the updates of one column are independent of each other
+        for m in range(k):  # L v = rhs
+            xm = x[m] * L[m, m]
+            x[m] = xm
+            for i in range(m + 1, k):
+                x[i] -= L[i, m] * xm
         for i in range(k - 1, -1, -1):  # L^T x = v
-            acc = x[i]
-            for m in range(i + 1, k):
-                acc -= L[m, i] * x[m]
-            x[i] = acc / L[i, i]
+            xi = x[i] * L[i, i]
+            x[i] = xi
+            for m in range(i):
+                x[m] -= L[i, m] * xi
     out[:] = 0.0
     for j in range(k):
         out[j] = x[j] * inv[j]
