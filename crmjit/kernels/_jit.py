@@ -11,8 +11,7 @@ Every kernel is decorated with :func:`serial` or :func:`parallel` from here, nev
   and ``ninf`` are deliberately absent so NaN and inf propagate (stumpy #850), and
   ``reassoc`` is absent so a loop's summation order is the one written in the source.
   ``serial_reduce`` adds ``reassoc`` for reductions inside one row (the scoring dot
-  product), over one block of rows that a single thread reduces (the training sums) or
-  inside one small Newton system a single thread solves (``_newton_direction``),
+  product) or over one block of rows that a single thread reduces (the training sums),
   which LLVM then vectorises: their order depends on the row or block length and the CPU's
   vector width, never on the thread count, so results stay identical for any
   ``NUMBA_NUM_THREADS`` (1.8x faster per-row scoring, measured).

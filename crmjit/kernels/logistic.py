@@ -937,15 +937,19 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     for t in range(items.shape[0]):
         s = items[t]
         cap = max(cap, offsets[s + 1] - offsets[s])
-    taken = np.zeros(1, dtype=np.int64)
+    taken = np.zeros(3, dtype=np.int64)  # segments claimed; taken from the front; back
+    n_items = items.shape[0]
     for lane in prange(lanes):
         xtc, ybc, sbc, z, e, rb, qb, xq = _block_scratch(k, cap, SEGMENT_BLOCK)
         w64 = (z, e, rb, qb, xq)
         (xsc, ysc, ssc), w32 = _narrow_scratch(k, cap, SEGMENT_BLOCK)
         while True:
-            t = fetch_add(taken, 0)
-            if t >= items.shape[0]:
+            if fetch_add(taken, 0) >= n_items:
                 break
+            # even lanes take from the front (largest first), odd ones from the back, so
+            # one thread streams large segments from memory while the other solves small
+            # ones from cache; the claim above keeps the two ends from meeting
+            t = fetch_add(taken, 1) if lane % 2 == 0 else n_items - 1 - fetch_add(taken, 2)
             s = items[t]
             m = offsets[s + 1] - offsets[s]
             # the segment's own blocks, carved from the buffer: feature rows a segment's
@@ -971,7 +975,7 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     return n_iter
 
 
-@serial_reduce
+@serial
 def _newton_direction(g, H, k, out, work):
     """out[:k] = -H[:k, :k]^-1 g[:k], out[k:] = 0.
 
@@ -979,11 +983,11 @@ def _newton_direction(g, H, k, out, work):
     numerically positive definite a ridge is added (1e-12, growing 100x), and as a last
     resort the scaled gradient step, which always descends.  work (k + 3, >= k) scratch,
     so a solve allocates nothing; divisions by the scales and by the pivots are
-    multiplications by their reciprocals, the triangular solves go column by column (the
-    updates within a column are independent, not one chain of dependent multiply-adds),
-    and the dot products of the factorisation are reassociated (``serial_reduce``: one
-    thread solves one system, so the result does not depend on the thread count); 17 x 17:
-    0.91 -> 0.47 us (measured)."""
+    multiplications by their reciprocals, and the triangular solves go column by column
+    (the updates within a column are independent, not one chain of dependent
+    multiply-adds); 17 x 17: 0.91 -> 0.63 us (measured).  Not reassociated: with
+    ``serial_reduce`` it took 0.47 us, but freshly compiled and cache-loaded callers then
+    gave different last bits (measured), and results must not depend on the cache."""
     L = work[:k]
     dsc = work[k]
     inv = work[k + 1]
