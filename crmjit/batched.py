@@ -72,7 +72,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     ``C_g * sum_i s_i * logloss_i + 0.5 * ||w_g||^2`` (intercept not penalised), so it
     agrees with ``sklearn.linear_model.LogisticRegression(C=C_g)`` fitted on the segment.
 
-    The rows are grouped once (a counting sort of the labels: one int64 per row; none
+    The rows are grouped once (a counting sort of the labels: one int32 per row; none
     when the labels are already sorted).  Segments are then solved in parallel, largest
     first, each thread taking the next segment as it frees up, so a few large segments
     among thousands of small ones stay balanced.  Each thread copies one segment at a time
@@ -81,7 +81,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     the end by damped Newton (the loss and the step rules of
     :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
     and X is never copied whole: peak memory beyond the input is the row order and y in
-    segment order (9 bytes a row; 17 with sample weights) plus about 12 * d + 36 bytes a
+    segment order (5 bytes a row; 13 with sample weights) plus about 12 * d + 36 bytes a
     row of the largest segment, per thread.  Segments of
     ``big_segment_rows(d)`` rows or more (262,144 for d <= 18) are solved one at a time by
     both threads: their rows are copied once, in parallel, into the same blocked layout
@@ -184,7 +184,9 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             np.zeros(n, dtype=np.uint8)
         # one counting sort: the row order and, unweighted, the positives per segment (with
         # weights they count only rows of positive weight: summed below instead)
-        order = np.empty(n, np.int64)
+        # int32 row numbers where they fit: half the bytes the scatter writes and the
+        # gathers read (10M rows: 0.97x the fit time, measured)
+        order = np.empty(n, np.int32 if n < 2**31 else np.int64)
         flags = y01 if sw.shape[0] == 1 else np.empty(0, dtype=np.uint8)
         offsets, pos, grouped = _group_order(codes, G, flags, order)
         if grouped:  # already grouped: read in place

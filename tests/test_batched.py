@@ -256,8 +256,8 @@ def test_labels_zero_to_g_are_their_own_codes():
                        m.predict_proba(c.X[ok], c.segment[ok].astype(object)))
 
 
-def group_order(codes, n_groups, flags=None):
-    order = np.full(codes.shape[0], -1, np.int64)
+def group_order(codes, n_groups, flags=None, dtype=np.int64):
+    order = np.full(codes.shape[0], -1, dtype)
     f = np.empty(0, np.uint8) if flags is None else flags
     return (order,) + _group_order(codes, n_groups, f, order)
 
@@ -274,6 +274,8 @@ def test_group_order_matches_reference(rng):
         order2, offsets2, sums2, _ = group_order(codes, n_groups)  # no flags
         assert_array_equal(order2, order) and assert_array_equal(offsets2, offsets)
         assert not sums2.any()
+        order32 = group_order(codes, n_groups, flags, np.int32)[0]  # what fit passes
+        assert order32.dtype == np.int32 and order32.tolist() == r_order
     for codes in [np.sort(rng.integers(0, 50, 300_000)), np.array([0, 0, 2]), np.array([3])]:
         flags = np.ones(codes.shape[0], np.uint8)
         order, offsets, sums, grouped = group_order(codes, 60, flags)

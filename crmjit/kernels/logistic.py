@@ -1048,9 +1048,10 @@ def _group_order(codes, n_groups, flags, order):
     """Counting sort: returns (offsets, flag_sums, grouped) and writes order with
     codes[order] non-decreasing, stable, segment s at order[offsets[s]:offsets[s+1]].
     codes : (n,) ints in [0, n_groups); flags : (n,) uint8 (the 0/1 labels) or empty
-    (flag_sums stays zero); order : (n,) int64.  flag_sums (n_groups,) int64: the flags
-    summed per group (the positives of each segment, exact).  grouped: codes were already
-    non-decreasing, and then order is left unwritten (the rows are grouped as they stand).
+    (flag_sums stays zero); order : (n,) int32 (when n < 2^31: half the bytes to write and
+    to read back) or int64.  flag_sums (n_groups,) int64: the flags summed per group (the
+    positives of each segment, exact).  grouped: codes were already non-decreasing, and
+    then order is left unwritten (the rows are grouped as they stand).
 
     The caller allocates order with NumPy, whose large arrays get transparent huge pages:
     one numba allocates faults in 4 KiB pages as the scatter first touches them (10M rows:
