@@ -550,6 +550,13 @@ def test_fit_segments_matches_reference(rng):
     assert_array_equal(results[0], results[1]) and assert_array_equal(results[0], results[2])
 
 
+def test_padded_matches_reference():
+    from crmjit.kernels.logistic import PAD, _padded
+    for m in (0, 1, 15, 16, 17, 150, 1000, 2048):
+        assert _padded(m) == reference.logistic.padded(m, PAD)
+        assert _padded(m) % PAD == 0 and m <= _padded(m) < m + PAD
+
+
 def test_fit_segments_checks_every_segment_it_loads(rng):
     n, d = 900, 3
     X = rng.standard_normal((n, d))

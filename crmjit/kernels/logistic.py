@@ -40,6 +40,9 @@ SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stay
 STAGE = 64  # rows gathered at a time before they are transposed (``_load_rows``)
 LOAD_RUN = 32  # blocks per parallel task of ``_load_segment``
 NARROW_ITERS = 12  # float32 Hessian sums for at most this many iterations of a segment
+PAD = 16  # segments padded to a multiple of this many rows (weight 0): vectorised loops
+# over them end without a scalar remainder (a 150-row float32 evaluation with the
+# Hessian: 1.66 us against 1.27 us for 144 rows, measured)
 
 
 @serial
@@ -896,6 +899,13 @@ def _accept(f, ft, g, gt, step, t):
                                 or (ft <= f + 1e-12 * abs(f) and gtmax < gmax))
 
 
+@serial
+def _padded(m):
+    """m rounded up to a multiple of PAD rows (segments are solved on that many rows, the
+    extra ones of weight 0)."""
+    return (m + PAD - 1) // PAD * PAD
+
+
 @parallel
 def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, max_iter,
                   fresh_iters, lag_step, theta, n_iter, converged, lanes):
@@ -936,7 +946,7 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     cap = 1
     for t in range(items.shape[0]):
         s = items[t]
-        cap = max(cap, offsets[s + 1] - offsets[s])
+        cap = max(cap, _padded(offsets[s + 1] - offsets[s]))
     taken = np.zeros(3, dtype=np.int64)  # segments claimed; taken from the front; back
     n_items = items.shape[0]
     for lane in prange(lanes):
@@ -951,7 +961,8 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
             # ones from cache; the claim above keeps the two ends from meeting
             t = fetch_add(taken, 1) if lane % 2 == 0 else n_items - 1 - fetch_add(taken, 2)
             s = items[t]
-            m = offsets[s + 1] - offsets[s]
+            rows = offsets[s + 1] - offsets[s]
+            m = _padded(rows)
             # the segment's own blocks, carved from the buffer: feature rows a segment's
             # length apart, not the largest one's
             B = max(1, min(m, SEGMENT_BLOCK))
@@ -962,9 +973,14 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
             sb = sbc.reshape(-1)[:nb * B].reshape((nb, B))
             ys = ysc.reshape(-1)[:nb * B].reshape((nb, B))
             ss = ssc.reshape(-1)[:nb * B].reshape((nb, B))
-            if not _load_rows(X, y, sample_weight, order, offsets[s], m, xt, yb, sb):
+            if not _load_rows(X, y, sample_weight, order, offsets[s], rows, xt, yb, sb):
                 n_iter[s] = -1  # a NaN or inf in the segment's rows: not solved
                 continue
+            for r in range(rows, m):  # padding rows of weight 0: no term of any sum
+                c = r // B
+                xt[c, :, r - c * B] = 0.0
+                yb[c, r - c * B] = 0.0
+                sb[c, r - c * B] = 0.0
             if lam[s] < 0.0:  # only checked (a segment the caller does not fit)
                 continue
             nar = (xs, ys, ss, _narrow(xt, yb, sb, m, xs, ys, ss))

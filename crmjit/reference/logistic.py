@@ -302,6 +302,12 @@ def segment_newton(xt, yb, sb, m, lam, n_free, tol=1e-12, max_iter=100):
     return newton(rows, yb[:m], sb[:m], lam, n_free, tol, max_iter)
 
 
+def padded(m, pad=16):
+    """m rounded up to a multiple of pad (the kernel solves a segment on that many rows,
+    the extra ones of weight 0, which change no sum)."""
+    return -(-m // pad) * pad
+
+
 def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
     """{segment: theta} of the plain fit on each segment in items (the kernel's lanes take
     them in any order; neither the lanes nor the order change any result); None for a
