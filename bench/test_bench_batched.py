@@ -66,7 +66,7 @@ def test_batched_fit(record, request, impl):
     fit()
     if not model.converged_[model.valid_].all():
         pytest.skip("not every segment converged: not timed")
-    record(fit, work=work, impl=impl, size=n, items=n, rounds=3, warmup=False)
+    record(fit, work=work, impl=impl, size=n, items=n, rounds=5, warmup=False)
 
 
 @pytest.mark.parametrize("impl", ["crmjit", "single-model"])
