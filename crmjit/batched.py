@@ -185,7 +185,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         # one counting sort: the row order and, unweighted, the positives per segment (with
         # weights they count only rows of positive weight: summed below instead)
         # int32 row numbers where they fit: half the bytes the scatter writes and the
-        # gathers read (10M rows: 0.97x the fit time, measured)
+        # gathers read (10M rows: 0.96x the fit time, measured)
         order = np.empty(n, np.int32 if n < 2**31 else np.int64)
         flags = y01 if sw.shape[0] == 1 else np.empty(0, dtype=np.uint8)
         offsets, pos, grouped = _group_order(codes, G, flags, order)

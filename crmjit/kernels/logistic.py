@@ -7,9 +7,9 @@ Parameter layout: ``theta = (w_0 .. w_{d-1}, b)``; the intercept is the last slo
 Why our own exp and log1p: numba calls libm for ``math.exp``, which LLVM cannot vectorise
 without Intel SVML (absent from PyPI's llvmlite).  ``_exp_neg_abs`` and ``_log1p_unit`` are
 plain arithmetic (Cody-Waite reduction, a degree-13 Taylor polynomial, a power of two
-built from its bits; an atanh series), so loops over a block of rows vectorise.  Both are within 2 ulp of
-libm (tested against ``math`` in ``tests/test_logistic.py``) and stable for any z:
-only e^(-|z|) in (0, 1] is ever formed, so nothing overflows.  Their Horner chains are
+built from its bits; an atanh series), so loops over a block of rows vectorise.  Both are
+within 2 ulp of libm (tested against ``math`` in ``tests/test_logistic.py``) and stable for
+any z: only e^(-|z|) in (0, 1] is ever formed, so nothing overflows.  Their Horner chains are
 written out on purpose: a loop over a coefficient array (tried) stops LLVM vectorising the
 sigmoid loop and made 10M-row scoring 1.5x slower.
 """
