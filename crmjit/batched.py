@@ -18,17 +18,21 @@ from .persist import Saveable
 from . import _newton
 from ._validation import check_finite, label_codes, positions
 from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
-                               _load_segment, _map_labels, _predict_proba, _take)
+                               _lane_size, _load_segment, _map_labels, _predict_proba, _take)
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
 #: segments with at least this many rows are solved by both threads, one at a time ...
-#: (Zipf sizes, 10M rows: 1 << 18 took 0.93x the time of 1 << 16, with float32
-#: evaluations in the per-thread solver; 1 << 19 and up unbalanced the threads, measured)
-BIG_SEGMENT = 1 << 18
-#: ... and so do those whose copy (``_fit_segments``'s per-thread buffer) would exceed this
-SEGMENT_BYTES = 64 << 20
+#: (Zipf sizes, 10M rows, largest 1M: 1 << 20, which leaves them all to the per-thread
+#: solver and its warm start on a subsample, took 0.95x the time of 1 << 18, measured) ...
+BIG_SEGMENT = 1 << 20
+#: ... and so are those whose copy (``_fit_segments``' per-thread buffer) would exceed this.
+#: The path depends on the segment's size only (never on the other segments or the thread
+#: count), so a segment's model is the same, to the bit, whatever else is fitted with it.
+SEGMENT_BYTES = 256 << 20
+#: flagged (unfitted) big segments are checked for NaN and inf this many rows at a time
+CHECK_ROWS = 1 << 18
 
 
 def big_segment_rows(d):
@@ -40,6 +44,14 @@ def largest_first(idx, sizes):
     """Segments idx ordered largest first (ties in label order), the order the fit takes
     them in, so the few large ones start first and the many small ones fill in behind."""
     return idx[np.argsort(-sizes[idx], kind="stable")]
+
+
+def lane_buffers(lanes, k, rows):
+    """``_fit_segments``' per-lane buffers (float64 and float32, ``lanes`` rows each) for
+    segments of up to ``rows`` rows and k = d+1 columns, allocated by NumPy: huge pages,
+    not the 4 KiB page faults of a kernel's own allocation."""
+    size = _lane_size(k, max(int(rows), 1))
+    return np.empty((lanes, size)), np.empty((lanes, size), dtype=np.float32)
 
 
 def _raise_nonfinite(X):
@@ -82,13 +94,16 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
     and X is never copied whole: peak memory beyond the input is the row order and y in
     segment order (5 bytes a row; 13 with sample weights) plus about 12 * d + 36 bytes a
-    row of the largest segment, per thread.  Segments of
-    ``big_segment_rows(d)`` rows or more (262,144 for d <= 18) are solved one at a time by
-    both threads: their rows are copied once, in parallel, into the same blocked layout
-    (8 * (d + 3) bytes a row of the largest such segment; read in place when the labels
-    are already sorted) and each Newton evaluation reads those blocks in parallel, with a
-    subsampled Hessian as in :class:`crmjit.LogisticRegression`.  Results do not depend on
-    the number of threads.
+    row of the largest segment, per thread.  A segment of 32,768 rows or more starts from
+    the optimum (to 1e-3) of an evenly spread eighth of its rows, which fits in cache
+    where the segment does not.  Segments of ``big_segment_rows(d)`` rows or more
+    (1,048,576 for d <= 18) are solved one at a time by both threads: their rows are
+    copied once, in parallel, into the same blocked layout (8 * (d + 3) bytes a row of the
+    largest such segment; read in place when the labels are already sorted) and each Newton
+    evaluation reads those blocks in parallel, with a subsampled Hessian as in
+    :class:`crmjit.LogisticRegression`.  The path a segment takes depends on its size
+    alone, so its model is the same, to the bit, whatever else is fitted with it; results
+    do not depend on the number of threads either.
 
     Parameters
     ----------
@@ -229,15 +244,17 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         for s in np.flatnonzero(invalid & ~small):
             rows = order[offsets[s]:offsets[s + 1]] if order.shape[0] else \
                 np.arange(offsets[s], offsets[s + 1])
-            for a in range(0, rows.shape[0], BIG_SEGMENT):
-                _check_rows(X, rows[a:a + BIG_SEGMENT])
+            for a in range(0, rows.shape[0], CHECK_ROWS):
+                _check_rows(X, rows[a:a + CHECK_ROWS])
         n_free = d + 1 if self.fit_intercept else d
         swg = sw  # y and the weights in segment order: only X is gathered
         if order.shape[0] and sw.shape[0] > 1:
             swg = _take(sw, order, np.empty(n))
+        wide, narrow = lane_buffers(min(numba.get_num_threads(), len(items)), d + 1,
+                                    sizes[items].max(initial=1))
         _fit_segments(X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
                       int(self.max_iter), _newton.FRESH_HESSIAN_ITERS, _newton.LAG_STEP,
-                      theta, n_iter, converged, min(numba.get_num_threads(), len(items)))
+                      theta, n_iter, converged, wide, narrow)
         if (n_iter < 0).any():
             _raise_nonfinite(X)
         big_idx = np.flatnonzero(big)

@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
+from crmjit.batched import lane_buffers
 from crmjit.kernels.logistic import (NARROW_ITERS, _accept, _block_scratch, _block_terms, _dot,
                                      _dot4, _fit_segments, _group_order, _hess32, _hess_upper,
                                      _load_rows, _log1p_unit32, _map_labels, _narrow,
@@ -89,11 +90,13 @@ def test_label_kinds_and_row_order_agree(rng):
     assert_allclose(grouped.coef_, ints.coef_, atol=1e-9)
 
 
-def test_large_segments_take_the_row_parallel_path():
-    from crmjit.batched import BIG_SEGMENT
-    n = BIG_SEGMENT + 3000
+def test_large_segments_take_the_row_parallel_path(monkeypatch):
+    from crmjit import batched
+    monkeypatch.setattr(batched, "BIG_SEGMENT", 10_000)  # the same path on less data
+    n = 20_000
     c = make_customers(n, n_features=3, n_segments=1, seed=9)
-    seg = np.where(np.arange(n) < BIG_SEGMENT, 0, 1 + np.arange(n) % 3)
+    seg = np.where(np.arange(n) < 15_000, 0, 1 + np.arange(n) % 3)
+    assert (np.bincount(seg) >= batched.big_segment_rows(3)).tolist() == [True] + [False] * 3
     m = crmjit.BatchedLogisticRegression().fit(c.X, c.y, seg)
     for k in range(4):
         rows = seg == k
@@ -541,7 +544,7 @@ def test_fit_segments_matches_reference(rng):
         theta = np.zeros((3, d + 1))
         n_iter, converged = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool)
         _fit_segments(X, y, sw, order, offsets, np.array([2, 0]), lam, d + 1, 1e-12, 100,
-                      2, 1e-2, theta, n_iter, converged, lanes)
+                      2, 1e-2, theta, n_iter, converged, *lane_buffers(lanes, d + 1, 600))
         for s in (0, 2):
             assert converged[s] and n_iter[s] > 1
             assert_allclose(theta[s], ref[s], atol=1e-9)
@@ -574,7 +577,7 @@ def test_fit_segments_checks_every_segment_it_loads(rng):
         theta = np.zeros((4, d + 1))
         n_iter, converged = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=bool)
         _fit_segments(X, y, np.ones(1), order, offsets, items, lam, d + 1, 1e-12, 100, 2,
-                      1e-2, theta, n_iter, converged, lanes)
+                      1e-2, theta, n_iter, converged, *lane_buffers(lanes, d + 1, 300))
         assert n_iter.tolist()[1:] == [-1, 0, -1]  # non-finite rows; checked, finite; bad
         assert converged[0] and not converged[1:].any()
         assert_allclose(theta[0], ref[0], atol=1e-9)
@@ -607,3 +610,109 @@ def test_newton_direction_matches_reference(rng):
     singular = np.zeros((k, k))
     _newton_direction(g, singular, k, out, work)  # ridge / gradient fallback: descends
     assert np.all(np.isfinite(out)) and g @ out < 0
+
+
+def test_segment_blocks_and_lane_size_match_reference():
+    from crmjit.kernels.logistic import (PAD, SEGMENT_BLOCK, _carve, _lane_size, _padded,
+                                         _segment_blocks)
+    for m in (0, 1, 16, 2047, 2048, 2049, 40_000):
+        assert _segment_blocks(m) == reference.logistic.segment_blocks(m, SEGMENT_BLOCK)
+        assert _lane_size(5, m) == reference.logistic.lane_size(5, m, SEGMENT_BLOCK, PAD)
+        nb, B = _segment_blocks(m)
+        assert nb * B >= m and (nb - 1) * B < max(m, 1)
+        buf = np.arange(_lane_size(5, m), dtype=np.float64)
+        parts = _carve(buf, 5, _padded(m))
+        assert [p.shape for p in parts] == list(reference.logistic.carve(5, _padded(m),
+                                                                         SEGMENT_BLOCK))
+        flat = np.concatenate([p.ravel() for p in parts])  # consecutive, no overlap
+        assert_array_equal(flat, np.arange(flat.size)) and flat.size <= buf.size
+
+
+def test_block_source_puts_the_subsample_first_and_matches_reference():
+    from crmjit.kernels.logistic import (WARM_MIN_BLOCKS, WARM_STRIDE, _block_source,
+                                         _warm_blocks)
+    for nb in list(range(1, 70)) + [125, 500]:
+        nw = _warm_blocks(nb)
+        assert nw == reference.logistic.warm_blocks(nb, WARM_MIN_BLOCKS, WARM_STRIDE)
+        assert (nw > 0) == (nb >= WARM_MIN_BLOCKS)
+        src = [_block_source(p, nb, nw) for p in range(nb)]
+        assert src == [reference.logistic.block_source(p, nb, nw, WARM_STRIDE)
+                       for p in range(nb)]
+        assert sorted(src) == list(range(nb)) and src[-1] == nb - 1  # a permutation
+        if nw:  # evenly spread full blocks first
+            assert src[:nw] == list(range(0, nb - 1, WARM_STRIDE))
+        else:
+            assert src == list(range(nb))
+
+
+def _loaded(rng, m, d, block, ones=False):
+    """m rows of a segment loaded in blocks as _fit_segments loads them."""
+    from crmjit.kernels.logistic import _block_temps, _narrow_temps
+    X = rng.standard_normal((m, d))
+    w = rng.standard_normal(d)
+    y = (np.ones(m) if ones else rng.random(m) < 1 / (1 + np.exp(-X @ w))).astype(np.uint8)
+    xt, yb, sb = _block_scratch(d + 1, m, block)[:3]
+    assert _load_rows(X, y, np.ones(1), np.empty(0, np.int64), 0, m, xt, yb, sb)
+    (xs, ys, ss), _ = _narrow_scratch(d + 1, m, block)
+    scale = _narrow(xt, yb, sb, m, xs, ys, ss)
+    return (X, y), (xt, yb, sb, (xs, ys, ss, scale)), _block_temps(block), \
+        _narrow_temps(d + 1, block)
+
+
+def test_warm_start_reaches_the_subsample_optimum(rng):
+    """The warm start solves the subsample with the penalty scaled by its share of the
+    segment's weight, to WARM_TOL: within that of the exact (reference) optimum."""
+    from crmjit.kernels.logistic import WARM_TOL, _warm_start
+    m, d, block = 512, 3, 64
+    (X, y), (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block)
+    theta = np.zeros(d + 1)
+    assert _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 1e-2, theta, w64, w32)
+    ref = reference.logistic.warm_start(
+        [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),
+        sb.ravel().tolist(), m, 4.0 * m, 2.0, d + 1, 1e-12)
+    assert_allclose(theta, ref, atol=WARM_TOL)
+    sk = SkLogReg(C=2.0, tol=1e-10).fit(X, y)  # lam 2 * (m / 4m): C = 2 on the subsample
+    assert_allclose(ref[:d], sk.coef_[0], atol=1e-6)
+
+
+def test_warm_start_skips_a_one_class_subsample(rng):
+    from crmjit.kernels.logistic import _warm_start
+    m, d, block = 256, 2, 64
+    _, (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block, ones=True)
+    theta = np.array([0.5, -0.5, 0.25])
+    assert not _warm_start(xt, yb, sb, nar, float(m), 1.0, d + 1, 1e-2, theta, w64, w32)
+    assert theta.tolist() == [0.5, -0.5, 0.25]  # left as it was
+    assert reference.logistic.warm_start(
+        [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),
+        sb.ravel().tolist(), m, float(m), 1.0, d + 1, 1e-12) is None
+
+
+def test_fit_segments_with_a_warm_start_matches_reference(rng):
+    """A segment of WARM_MIN_BLOCKS blocks or more is loaded with its subsample first and
+    starts from the subsample's optimum: the same optimum as the plain fit."""
+    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
+    d = 2
+    big = WARM_MIN_BLOCKS * SEGMENT_BLOCK + 1000
+    n = big + 300
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ [0.8, -0.4] + 0.3)))).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    order = rng.permutation(n).astype(np.int64)
+    offsets = np.array([0, big, n])
+    lam = np.array([0.5, 1.0])
+    yg, swg = y[order], sw[order]
+    ref = reference.fit_segments(X.tolist(), yg.tolist(), swg.tolist(), order.tolist(),
+                                 offsets.tolist(), [0, 1], lam.tolist(), d + 1)
+    theta = np.zeros((2, d + 1))
+    n_iter, converged = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=bool)
+    _fit_segments(X, yg, swg, order, offsets, np.array([0, 1]), lam, d + 1, 1e-12, 100, 2,
+                  1e-2, theta, n_iter, converged, *lane_buffers(2, d + 1, big))
+    assert converged.all()
+    assert_allclose(theta[0], ref[0], atol=1e-9)
+    assert_allclose(theta[1], ref[1], atol=1e-9)
+
+
+def test_weight_scale_matches_reference():
+    from crmjit.kernels.logistic import _weight_scale
+    for wsum, m in ((10.0, 4), (0.0, 3), (-1.0, 2), (np.inf, 2), (np.nan, 2), (5.0, 0)):
+        assert _weight_scale(wsum, m) == reference.logistic.weight_scale(wsum, m)

@@ -205,17 +205,23 @@ def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-@pytest.mark.parametrize("where", ["small", "flagged", "big", "flagged-big"])
-def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped):
+@pytest.mark.parametrize("where", ["small", "warm", "flagged", "big", "flagged-big"])
+def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped, monkeypatch):
     """The batched fit checks X as it copies each segment (no separate pass): a NaN or inf
-    is found in a fitted segment, a flagged (one-class) one, a big one (copied or read in
-    place) and a flagged big one, scattered or grouped, and named by its position in X."""
-    from crmjit.batched import big_segment_rows
+    is found in a fitted segment, one with a warm start (its blocks loaded out of order),
+    a flagged (one-class) one, a big one (copied or read in place) and a flagged big one,
+    scattered or grouped, and named by its position in X."""
+    from crmjit import batched
+    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
+    monkeypatch.setattr(batched, "BIG_SEGMENT", 40_000)  # the same paths on less data
     d = 2
-    big = big_segment_rows(d)
-    n = big + 3000
+    n = 140_000
+    seg = np.where(np.arange(n) < 50_000, 0, np.where(np.arange(n) < 84_000, 1,
+                                                      2 + np.arange(n) % 2))
+    sizes = np.bincount(seg)
+    assert sizes[0] >= batched.big_segment_rows(d) > sizes[1] >= WARM_MIN_BLOCKS * SEGMENT_BLOCK
+    assert sizes[2] < WARM_MIN_BLOCKS * SEGMENT_BLOCK
     X = rng.standard_normal((n, d))
-    seg = np.where(np.arange(n) < big, 0, 1 + np.arange(n) % 3)
     if grouped:  # sorted labels: rows read in place, no order
         seg = np.sort(seg)
     y = (rng.random(n) < 0.5).astype(int)
@@ -223,11 +229,11 @@ def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped):
         target = 0 if where == "flagged-big" else 2
         y[seg == target] = 1
     else:
-        target = 0 if where == "big" else 2
+        target = {"big": 0, "warm": 1}.get(where, 2)
     if not grouped:
         perm = rng.permutation(n)
         X, y, seg = X[perm], y[perm], seg[perm]
-    row = int(np.flatnonzero(seg == target)[-7])
+    row = int(np.flatnonzero(seg == target)[-7 if where != "warm" else 2048 * 3 + 5])
     model = crmjit.BatchedLogisticRegression(invalid="flag")
     model.fit(X, y, seg)  # all finite: fits
     assert model.valid_.tolist() == [k != target or not where.startswith("flagged")
@@ -287,15 +293,20 @@ def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stri
         assert part.tolist() == reference.logistic.tally([1.0, 2.0, 3.0], 0.5, 0.25, want_h)
 
 
-def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng):
-    """Segments above big_segment_rows go through _load_segment + _blocks_pass (with a warm
-    start on a subset above 4 * HESS_MIN_ROWS rows when that many); same optimum as
-    scikit-learn's tight fit, shuffled or grouped rows alike."""
+def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng, monkeypatch):
+    """Segments of big_segment_rows or more go through _load_segment + _blocks_pass (with
+    a warm start on a subset above 4 * HESS_MIN_ROWS rows), those of WARM_MIN_BLOCKS
+    blocks or more through the per-thread solver with its warm start, the others straight
+    to it; the same optimum as scikit-learn's tight fit on every path, shuffled or grouped
+    rows alike."""
     from sklearn.linear_model import LogisticRegression as SkLogReg
     from crmjit import _newton
-    from crmjit.batched import big_segment_rows
+    from crmjit import batched
+    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
+    monkeypatch.setattr(batched, "BIG_SEGMENT", 1 << 18)  # the same paths on less data
     d = 3
-    sizes = [big_segment_rows(d) + 500, 700, 4 * _newton.HESS_MIN_ROWS + 10]
+    sizes = [4 * _newton.HESS_MIN_ROWS + 10, 700, WARM_MIN_BLOCKS * SEGMENT_BLOCK + 3001]
+    assert sizes[0] >= batched.big_segment_rows(d) > sizes[2]
     groups = np.repeat(np.arange(3), sizes)
     X = rng.standard_normal((groups.size, d))
     w = np.array([[1.0, -0.5, 0.2], [0.3, 0.3, -1.0], [-0.7, 0.1, 0.4]])

@@ -34,9 +34,12 @@ seg = make_customers(20_000, n_features=4, n_segments=300, seed=6)
 b = crmjit.BatchedLogisticRegression(invalid="flag").fit(seg.X, seg.y, seg.segment)
 h["batched"] = hashlib.sha256(b.coef_.tobytes() + b.intercept_.tobytes()).hexdigest()
 h["batched_score"] = hashlib.sha256(b.predict_proba(seg.X[b.valid_[seg.segment]], seg.segment[b.valid_[seg.segment]]).tobytes()).hexdigest()
-skew = make_customers(200_000, n_features=3, n_segments=5, seed=8)  # a 64k+ segment, 3-chunk group order
+skew = make_customers(200_000, n_features=3, n_segments=5, seed=8)  # warm starts, 3-chunk group order
 b = crmjit.BatchedLogisticRegression().fit(skew.X, skew.y, skew.segment)
 h["batched_big"] = hashlib.sha256(b.coef_.tobytes() + b.intercept_.tobytes()).hexdigest()
+huge = make_customers(1_200_000, n_features=2, seed=10)  # a segment for both threads at once
+b = crmjit.BatchedLogisticRegression().fit(huge.X, huge.y, np.arange(1_200_000) % 10 == 0)
+h["batched_huge"] = hashlib.sha256(b.coef_.tobytes() + b.intercept_.tobytes()).hexdigest()
 from crmjit.data_gen import make_rfm, make_transactions
 rfm = make_rfm(100_000, seed=7)
 h["rfm_gen"] = hashlib.sha256(rfm.to_numpy().tobytes()).hexdigest()

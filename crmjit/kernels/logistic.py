@@ -40,6 +40,9 @@ SEGMENT_BLOCK = 2048  # rows per block of a segment held in memory (a block stay
 STAGE = 64  # rows gathered at a time before they are transposed (``_load_rows``)
 LOAD_RUN = 32  # blocks per parallel task of ``_load_segment``
 NARROW_ITERS = 12  # float32 Hessian sums for at most this many iterations of a segment
+WARM_MIN_BLOCKS = 16  # segments of this many SEGMENT_BLOCKs or more start from a warm start
+WARM_STRIDE = 8  # ... solved on every WARM_STRIDE-th block of the segment
+WARM_TOL = 1e-3  # ... to this tolerance, in at most NARROW_ITERS iterations
 PAD = 16  # segments padded to a multiple of this many rows (weight 0): vectorised loops
 # over them end without a scalar remainder (a 150-row float32 evaluation with the
 # Hessian: 1.66 us against 1.27 us for 144 rows, measured)
@@ -515,8 +518,14 @@ def _block_scratch(k, m, block):
     read."""
     B = max(1, min(m, block))
     nb = max(1, (m + B - 1) // B)
-    return (np.empty((nb, k, B)), np.empty((nb, B)), np.empty((nb, B)), np.empty(B),
-            np.empty(B), np.empty(B), np.empty(B), np.empty((4, B)))
+    return (np.empty((nb, k, B)), np.empty((nb, B)), np.empty((nb, B))) + _block_temps(B)
+
+
+@serial
+def _block_temps(B):
+    """The per-block float64 temporaries of ``_block_terms`` for blocks of up to B rows:
+    (z, e, rb, qb (B,), xq (4, B))."""
+    return np.empty(B), np.empty(B), np.empty(B), np.empty(B), np.empty((4, B))
 
 
 @parallel
@@ -638,31 +647,43 @@ def _blocks_pass(xt, yb, sb, m, theta, n_chunks, row_stride, hess_stride, grad, 
 
 
 @serial
+def _weight_scale(wsum, m):
+    """The mean weight wsum / m by which ``_narrow`` divides the weights (1.0 when it is not
+    positive and finite)."""
+    scale = wsum / max(m, 1)
+    return scale if scale > 0.0 and np.isfinite(scale) else 1.0
+
+
+@serial
 def _narrow(xt, yb, sb, m, xs, ys, ss):
     """Float32 copies of the first m rows of a loaded segment (``_load_rows``): xs of xt,
     ys of yb, ss of sb divided by their mean (so that weights of any scale stay in float32's
-    range); returns that mean (1.0 when it is not positive and finite), by which the
-    float32 sums are multiplied back."""
+    range); returns that mean (``_weight_scale``), by which the float32 sums are
+    multiplied back."""
     B = xt.shape[2]
     nb = (m + B - 1) // B
     wsum = 0.0
     for c in range(nb):
         wsum += _total(sb[c], min(B, m - c * B))
-    scale = wsum / max(m, 1)
-    if not (scale > 0.0 and np.isfinite(scale)):
-        scale = 1.0
-    inv = 1.0 / scale
+    scale = _weight_scale(wsum, m)
     for c in range(nb):
-        mc = min(B, m - c * B)
-        for j in range(xt.shape[1]):
-            src = xt[c, j, :mc]
-            dst = xs[c, j, :mc]
-            for r in range(mc):
-                dst[r] = np.float32(src[r])
-        for r in range(mc):
-            ys[c, r] = np.float32(yb[c, r])
-            ss[c, r] = np.float32(sb[c, r] * inv)
+        _narrow_block(xt[c], yb[c], sb[c], min(B, m - c * B), 1.0 / scale, xs[c], ys[c],
+                      ss[c])
     return scale
+
+
+@serial
+def _narrow_block(xt, yb, sb, m, inv, xs, ys, ss):
+    """One block of ``_narrow``: the first m rows of xt (k, B), yb, sb (B,) rounded to
+    float32 into xs, ys, ss, the weights multiplied by inv."""
+    for j in range(xt.shape[0]):
+        src = xt[j, :m]
+        dst = xs[j, :m]
+        for r in range(m):
+            dst[r] = np.float32(src[r])
+    for r in range(m):
+        ys[r] = np.float32(yb[r])
+        ss[r] = np.float32(sb[r] * inv)
 
 
 @serial
@@ -674,8 +695,16 @@ def _narrow_scratch(k, m, block):
     nb = max(1, (m + B - 1) // B)
     f = np.float32
     return ((np.empty((nb, k, B), f), np.empty((nb, B), f), np.empty((nb, B), f)),
-            (np.empty(B, f), np.empty(B, f), np.empty(B, f), np.empty(B, f), np.empty(B, f),
-             np.empty((4, B), f), np.empty((k, k), f), np.empty(k, f)))
+            _narrow_temps(k, B))
+
+
+@serial
+def _narrow_temps(k, B):
+    """The float32 temporaries of ``_penalised`` for blocks of up to B rows and k
+    coefficients: (z, e, rb, qb, qs (B,), xq (4, B), hs (k, k), theta (k,))."""
+    f = np.float32
+    return (np.empty(B, f), np.empty(B, f), np.empty(B, f), np.empty(B, f), np.empty(B, f),
+            np.empty((4, B), f), np.empty((k, k), f), np.empty(k, f))
 
 
 @serial
@@ -906,9 +935,88 @@ def _padded(m):
     return (m + PAD - 1) // PAD * PAD
 
 
+@serial
+def _segment_blocks(m):
+    """(nb, B): the blocks a segment of m (padded) rows is solved in, B = min(m,
+    SEGMENT_BLOCK) rows each (at least one block of one row)."""
+    B = max(1, min(m, SEGMENT_BLOCK))
+    return max(1, (m + B - 1) // B), B
+
+
+@serial
+def _lane_size(k, m):
+    """Values of each lane buffer (``_fit_segments``' wide and narrow rows) for segments of
+    up to m rows of k = d+1 columns: the blocked copy (nb, k, B) and the two (nb, B)
+    arrays of labels and weights."""
+    nb, B = _segment_blocks(_padded(m))
+    return nb * B * (k + 2)
+
+
+@serial
+def _carve(buf, k, m):
+    """The blocked layout of a segment of m (padded) rows carved from the front of a lane
+    buffer: (x (nb, k, B), y (nb, B), s (nb, B)), feature rows a segment's block apart
+    (not the largest segment's)."""
+    nb, B = _segment_blocks(m)
+    a = nb * k * B
+    return (buf[:a].reshape((nb, k, B)), buf[a:a + nb * B].reshape((nb, B)),
+            buf[a + nb * B:a + 2 * nb * B].reshape((nb, B)))
+
+
+@serial
+def _warm_blocks(nb):
+    """Blocks of a segment's warm-start subsample (``_fit_segments``): every WARM_STRIDE-th
+    of its nb - 1 full blocks, 0 (no warm start) below WARM_MIN_BLOCKS blocks."""
+    return (nb + WARM_STRIDE - 2) // WARM_STRIDE if nb >= WARM_MIN_BLOCKS else 0
+
+
+@serial
+def _block_source(p, nb, nw):
+    """The block of the segment (rows c*B .. c*B+B-1) held in block p of its loaded copy:
+    the nw subsample blocks 0, WARM_STRIDE, 2*WARM_STRIDE, ... first, then the other full
+    blocks in order, the last (partial) block last; the identity when nw is 0."""
+    if nw == 0 or p == nb - 1:
+        return p
+    if p < nw:
+        return p * WARM_STRIDE
+    q = p - nw
+    return q // (WARM_STRIDE - 1) * WARM_STRIDE + q % (WARM_STRIDE - 1) + 1
+
+
+@serial
+def _warm_start(xt, yb, sb, nar, wsum, lam, n_free, lag_step, theta, w64, w32):
+    """Move theta to the optimum, to WARM_TOL, of the segment's subsample held in the
+    blocks xt, yb, sb (full blocks, evenly spread over the segment: ``_block_source``),
+    its penalty scaled by the subsample's share of the weight wsum, so that the subsample's
+    objective stands in for the whole segment's.  Returns whether it did: not when the
+    subsample lacks a class or the solve does not converge in NARROW_ITERS iterations
+    (theta is then left as it was).
+
+    The subsample fits in cache where the segment does not, so the first Newton
+    iterations, far from the optimum, cost a fraction of a pass over the segment each; the
+    solve on the whole segment then starts a sampling error away from its optimum
+    (255k rows, every 8th block: 0.53x the time, measured)."""
+    nb = xt.shape[0]
+    B = xt.shape[2]
+    wpos = 0.0
+    wall = 0.0
+    for c in range(nb):
+        wpos += _dot(sb[c], yb[c], B)
+        wall += _total(sb[c], B)
+    if not (wpos > 0.0 and wall - wpos > 0.0):
+        return False
+    warm = theta.copy()
+    _, ok = _segment_newton(xt, yb, sb, nar, nb * B, lam * wall / wsum, n_free, WARM_TOL,
+                            NARROW_ITERS, 2, lag_step, warm, w64, w32)
+    if not ok:
+        return False
+    theta[:] = warm
+    return True
+
+
 @parallel
 def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, max_iter,
-                  fresh_iters, lag_step, theta, n_iter, converged, lanes):
+                  fresh_iters, lag_step, theta, n_iter, converged, wide, narrow):
     """Fit the segments ``items`` (largest first) by ``_segment_newton``, each from its row of
     theta (G, d+1), updated in place; writes n_iter (G,) and converged (G,) of those
     segments.
@@ -931,29 +1039,29 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     pass over all of X before the fit (the fit 0.94x the time, measured); the kernel's
     results are discarded when it reports such a segment.
 
-    ``lanes`` parallel lanes (the caller passes the thread count), each with one buffer
-    made once for the largest segment, take the next segment through shared counters
+    wide (lanes, >= ``_lane_size(d+1, largest)``) float64 and narrow (the same shape)
+    float32: one buffer of each per parallel lane (the caller makes lanes = the thread
+    count), allocated by NumPy, whose large arrays get transparent huge pages: buffers
+    allocated here faulted in 4 KiB pages on first touch at every call (60 MB: 22 ms
+    against 3 ms, measured).  The lanes take the next segment through shared counters
     (``fetch_add``) as they free up, even lanes from the front of ``items`` and odd lanes
     from the back, so a few large segments among many small ones stay balanced under any
     threading layer's schedule; the 64 groups of segments this replaced
     were split into two fixed halves by the OpenMP layer and made a buffer per group
     (page faults): the skewed-size fit is 1.1x faster (measured).  Each segment is solved
-    serially in its own blocks of min(m, SEGMENT_BLOCK) rows carved from the buffer, so
+    serially in its own blocks of min(m, SEGMENT_BLOCK) rows carved from the buffers, so
     results depend neither on the thread count nor on which lane takes which segment.
-    Scratch: lanes * ((d + 3) * largest + 8 * SEGMENT_BLOCK float64 + (d + 3) * largest +
-    9 * SEGMENT_BLOCK float32).
+    Scratch beyond the buffers: lanes * (8 * SEGMENT_BLOCK float64 + 9 * SEGMENT_BLOCK
+    float32).
     """
     k = X.shape[1] + 1
-    cap = 1
-    for t in range(items.shape[0]):
-        s = items[t]
-        cap = max(cap, _padded(offsets[s + 1] - offsets[s]))
+    lanes = wide.shape[0]
     taken = np.zeros(3, dtype=np.int64)  # segments claimed; taken from the front; back
     n_items = items.shape[0]
     for lane in prange(lanes):
-        xtc, ybc, sbc, z, e, rb, qb, xq = _block_scratch(k, cap, SEGMENT_BLOCK)
-        w64 = (z, e, rb, qb, xq)
-        (xsc, ysc, ssc), w32 = _narrow_scratch(k, cap, SEGMENT_BLOCK)
+        tb = min(wide.shape[1] // (k + 2), SEGMENT_BLOCK)  # rows of the largest block
+        w64 = _block_temps(tb)
+        w32 = _narrow_temps(k, tb)
         while True:
             if fetch_add(taken, 0) >= n_items:
                 break
@@ -964,29 +1072,47 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
             s = items[t]
             rows = offsets[s + 1] - offsets[s]
             m = _padded(rows)
-            # the segment's own blocks, carved from the buffer: feature rows a segment's
-            # length apart, not the largest one's
-            B = max(1, min(m, SEGMENT_BLOCK))
-            nb = max(1, (m + B - 1) // B)
-            xt = xtc.reshape(-1)[:nb * k * B].reshape((nb, k, B))
-            xs = xsc.reshape(-1)[:nb * k * B].reshape((nb, k, B))
-            yb = ybc.reshape(-1)[:nb * B].reshape((nb, B))
-            sb = sbc.reshape(-1)[:nb * B].reshape((nb, B))
-            ys = ysc.reshape(-1)[:nb * B].reshape((nb, B))
-            ss = ssc.reshape(-1)[:nb * B].reshape((nb, B))
-            if not _load_rows(X, y, sample_weight, order, offsets[s], rows, xt, yb, sb):
+            xt, yb, sb = _carve(wide[lane], k, m)
+            xs, ys, ss = _carve(narrow[lane], k, m)
+            B = xt.shape[2]
+            # each block is loaded, padded and rounded to float32 in turn, while it is in
+            # cache (a segment beyond the caches is not read back from memory to round it)
+            s0 = offsets[s]
+            if sample_weight.shape[0] == 1:
+                wsum = sample_weight[0] * rows
+            else:
+                wsum = _total(sample_weight[s0:s0 + rows], rows)
+            scale = _weight_scale(wsum, m)
+            inv = 1.0 / scale
+            fit = lam[s] >= 0.0  # else only checked (a segment the caller does not fit)
+            finite = True
+            nb = xt.shape[0]
+            nw = _warm_blocks(nb)
+            for p in range(nb):
+                r0 = _block_source(p, nb, nw) * B
+                mc = min(B, m - r0)
+                real = min(mc, rows - r0)  # every block holds a row of the segment
+                finite = finite and _load_rows(X, y, sample_weight, order, s0 + r0, real,
+                                               xt[p:p + 1], yb[p:p + 1], sb[p:p + 1])
+                for r in range(real, mc):  # padding rows of weight 0: no term of any sum
+                    xt[p, :, r] = 0.0
+                    yb[p, r] = 0.0
+                    sb[p, r] = 0.0
+                if fit:
+                    _narrow_block(xt[p], yb[p], sb[p], mc, inv, xs[p], ys[p], ss[p])
+            if not finite:
                 n_iter[s] = -1  # a NaN or inf in the segment's rows: not solved
                 continue
-            for r in range(rows, m):  # padding rows of weight 0: no term of any sum
-                c = r // B
-                xt[c, :, r - c * B] = 0.0
-                yb[c, r - c * B] = 0.0
-                sb[c, r - c * B] = 0.0
-            if lam[s] < 0.0:  # only checked (a segment the caller does not fit)
+            if not fit:
                 continue
-            nar = (xs, ys, ss, _narrow(xt, yb, sb, m, xs, ys, ss))
+            nar = (xs, ys, ss, scale)
+            fresh = fresh_iters
+            if nw > 0 and _warm_start(xt[:nw], yb[:nw], sb[:nw], (xs[:nw], ys[:nw], ss[:nw],
+                                                                   scale), wsum, lam[s],
+                                      n_free, lag_step, theta[s], w64, w32):
+                fresh = 1  # the warm start's Hessian was fresh a step ago
             it, ok = _segment_newton(xt, yb, sb, nar, m, lam[s], n_free, tol, max_iter,
-                                     fresh_iters, lag_step, theta[s], w64, w32)
+                                     fresh, lag_step, theta[s], w64, w32)
             n_iter[s] = it
             converged[s] = ok
     return n_iter

@@ -233,6 +233,18 @@ def block_scratch(k, m, block):
     return None
 
 
+def block_temps(B):
+    """The kernel's scratch buffers: nothing to compute in Python."""
+    return None
+
+
+def carve(k, m, block):
+    """The shapes of a segment's blocked copy carved from a lane buffer: (blocks, k, b),
+    (blocks, b), (blocks, b) for m rows in blocks of up to block rows."""
+    nb, b = segment_blocks(m, block)
+    return (nb, k, b), (nb, b), (nb, b)
+
+
 def f32(v):
     """v rounded to the nearest float32 (as a Python float; beyond float32's range: inf)."""
     try:
@@ -241,18 +253,33 @@ def f32(v):
         return math.copysign(math.inf, v)
 
 
+def weight_scale(wsum, m):
+    """The mean weight wsum / m (1.0 if that is not positive and finite)."""
+    scale = wsum / max(m, 1)
+    return scale if scale > 0 and math.isfinite(scale) else 1.0
+
+
+def narrow_block(xt, yb, sb, m, inv):
+    """(xs, ys, ss): the first m columns of xt and yb rounded to float32, and sb times inv
+    rounded to float32."""
+    return ([[f32(v) for v in row[:m]] for row in xt], [f32(v) for v in yb[:m]],
+            [f32(v * inv) for v in sb[:m]])
+
+
 def narrow(xt, yb, sb, m):
     """(xs, ys, ss, scale): the first m columns of a loaded segment's xt and yb rounded to
-    float32, and its weights divided by their mean (scale; 1.0 if that is not positive and
-    finite), rounded to float32."""
-    scale = sum(sb[:m]) / max(m, 1)
-    if not (scale > 0 and math.isfinite(scale)):
-        scale = 1.0
-    return ([[f32(v) for v in row[:m]] for row in xt], [f32(v) for v in yb[:m]],
-            [f32(v * (1.0 / scale)) for v in sb[:m]], scale)
+    float32, and its weights divided by their mean (scale, ``weight_scale``), rounded to
+    float32."""
+    scale = weight_scale(sum(sb[:m]), m)
+    return narrow_block(xt, yb, sb, m, 1.0 / scale) + (scale,)
 
 
 def narrow_scratch(k, m, block):
+    """The kernel's scratch buffers: nothing to compute in Python."""
+    return None
+
+
+def narrow_temps(k, B):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
 
@@ -306,6 +333,45 @@ def padded(m, pad=16):
     """m rounded up to a multiple of pad (the kernel solves a segment on that many rows,
     the extra ones of weight 0, which change no sum)."""
     return -(-m // pad) * pad
+
+
+def segment_blocks(m, block):
+    """(blocks, rows per block) of a segment of m rows solved in blocks of up to block."""
+    b = max(1, min(m, block))
+    return max(1, -(-m // b)), b
+
+
+def lane_size(k, m, block, pad=16):
+    """Values in a lane buffer for segments of up to m rows of k columns: a blocked copy
+    (blocks, k, b) of the padded rows and two (blocks, b) arrays."""
+    nb, b = segment_blocks(padded(m, pad), block)
+    return nb * b * (k + 2)
+
+
+def warm_blocks(nb, min_blocks, stride):
+    """How many blocks of a segment of nb blocks form its warm-start subsample: every
+    stride-th of the nb - 1 full ones; 0 below min_blocks blocks."""
+    return -(-(nb - 1) // stride) if nb >= min_blocks else 0
+
+
+def block_source(p, nb, nw, stride):
+    """The segment block held in block p of its loaded copy: the subsample blocks 0,
+    stride, 2 stride, ... (nw of them) first, the other full blocks in order, the last
+    block last."""
+    if nw == 0:
+        return p
+    order = list(range(0, nb - 1, stride)) + [c for c in range(nb - 1) if c % stride]
+    return (order + [nb - 1])[p]
+
+
+def warm_start(xt, yb, sb, m, wsum, lam, n_free, tol):
+    """The plain fit on the first m columns of a loaded subsample with the penalty scaled
+    by its share of the segment's weight wsum; None when the subsample lacks a class."""
+    wall = sum(sb[:m])
+    wpos = sum(s * v for s, v in zip(sb[:m], yb[:m]))
+    if not (wpos > 0 and wall - wpos > 0):
+        return None
+    return segment_newton(xt, yb, sb, m, lam * wall / wsum, n_free, tol)[0]
 
 
 def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
