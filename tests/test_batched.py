@@ -716,3 +716,30 @@ def test_weight_scale_matches_reference():
     from crmjit.kernels.logistic import _weight_scale
     for wsum, m in ((10.0, 4), (0.0, 3), (-1.0, 2), (np.inf, 2), (np.nan, 2), (5.0, 0)):
         assert _weight_scale(wsum, m) == reference.logistic.weight_scale(wsum, m)
+
+
+def test_streaming_stores_write_the_same_copy(rng):
+    """Segments of STREAM_ROWS or more are copied with non-temporal stores: the same values
+    as ordinary stores, in every block, padding and the float32 copy included."""
+    from crmjit.kernels.logistic import _narrow_block
+    m, d, B = 1000, 5, 256  # 3 full blocks and a partial one
+    X = rng.standard_normal((m + 50, d))
+    y = (rng.random(m + 50) < 0.4).astype(np.uint8)
+    sw = rng.uniform(0.5, 2.0, m + 50)
+    order = rng.permutation(m + 50).astype(np.int64)  # rows 7 .. 7+m-1 of it are read
+    outs = []
+    for stream in (False, True):
+        xt, yb, sb = (np.full(a.shape, np.nan) for a in _block_scratch(d + 1, m, B)[:3])
+        assert _load_rows(X, y, sw, order, 7, m, xt, yb, sb, stream)
+        (xs, ys, ss), _ = _narrow_scratch(d + 1, m, B)
+        for c in range(xt.shape[0]):
+            mc = min(B, m - c * B)
+            _narrow_block(xt[c], yb[c], sb[c], mc, 0.5, xs[c], ys[c], ss[c], stream)
+        last = m - 3 * B  # rows in the partial block: the float32 copy stops there
+        outs.append([xt.copy(), yb.copy(), sb.copy(), xs[:3].copy(), xs[3, :, :last].copy(),
+                     ys[:3].copy(), ys[3, :last].copy(), ss[:3].copy(), ss[3, :last].copy()])
+    for a, b in zip(outs[0], outs[1]):
+        assert_array_equal(a, b)
+    xt = outs[1][0]
+    assert np.isfinite(xt[:3]).all() and np.isnan(xt[3, :, m - 3 * B:]).all()
+    assert_array_equal(xt[0, :d, :5].T, X[order[7:12]])  # the rows, transposed

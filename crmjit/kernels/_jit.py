@@ -156,3 +156,32 @@ def fetch_add(typingctx, counter, i):
         return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "monotonic")
 
     return sig, codegen
+
+
+@intrinsic
+def store_stream(typingctx, arr, i, val):
+    """``arr[i] = val`` for a 1-D array, as a non-temporal (streaming) store: the line goes
+    to memory without first being read into the cache (no read-for-ownership) and without
+    evicting what the cache holds.  For copies larger than the caches, written once and
+    read back much later; the writing thread sees its own stores in program order (other
+    threads would need a fence).  No bounds check."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1):
+        return None
+    sig = types.void(arr, i, val)
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], signature.args[1], types.intp)
+        v = context.cast(builder, args[2], signature.args[2], aty.dtype)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data,
+                                        cgutils.unpack_tuple(builder, ary.shape),
+                                        cgutils.unpack_tuple(builder, ary.strides),
+                                        aty.layout, [idx], wraparound=False,
+                                        boundscheck=False)
+        st = builder.store(v, ptr)
+        st.set_metadata("nontemporal",
+                        builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        return context.get_dummy_value()
+
+    return sig, codegen
