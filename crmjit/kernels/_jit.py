@@ -67,6 +67,17 @@ def fixed_chunks(n: int, min_chunk: int = 1 << 15, max_chunks: int = 256) -> int
     return -(-n // chunk)
 
 
+def _item_pointer(context, builder, aty, value, indices):
+    """LLVM pointer to the element at ``indices`` (intp values) of the array ``value`` of
+    numba type ``aty``: no wraparound, no bounds check (the callers' contract)."""
+    ary = context.make_array(aty)(context, builder, value)
+    return cgutils.get_item_pointer2(context, builder, ary.data,
+                                     cgutils.unpack_tuple(builder, ary.shape),
+                                     cgutils.unpack_tuple(builder, ary.strides),
+                                     aty.layout, indices, wraparound=False,
+                                     boundscheck=False)
+
+
 @intrinsic
 def _prefetch_byte(typingctx, arr, i, offset):
     """Hint the CPU to fetch the cache line holding byte ``offset`` of row ``i`` of the 2-D
@@ -74,16 +85,10 @@ def _prefetch_byte(typingctx, arr, i, offset):
     sig = types.void(arr, i, offset)
 
     def codegen(context, builder, signature, args):
-        aty = signature.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
         row = context.cast(builder, args[1], signature.args[1], types.intp)
         off = context.cast(builder, args[2], signature.args[2], types.intp)
         zero = context.get_constant(types.intp, 0)
-        ptr = cgutils.get_item_pointer2(context, builder, ary.data,
-                                        cgutils.unpack_tuple(builder, ary.shape),
-                                        cgutils.unpack_tuple(builder, ary.strides),
-                                        aty.layout, [row, zero], wraparound=False,
-                                        boundscheck=False)
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], [row, zero])
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(
@@ -145,14 +150,8 @@ def fetch_add(typingctx, counter, i):
     sig = types.int64(counter, i)
 
     def codegen(context, builder, signature, args):
-        aty = signature.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
         idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = cgutils.get_item_pointer2(context, builder, ary.data,
-                                        cgutils.unpack_tuple(builder, ary.shape),
-                                        cgutils.unpack_tuple(builder, ary.strides),
-                                        aty.layout, [idx], wraparound=False,
-                                        boundscheck=False)
+        ptr = _item_pointer(context, builder, signature.args[0], args[0], [idx])
         return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "monotonic")
 
     return sig, codegen
@@ -171,15 +170,9 @@ def store_stream(typingctx, arr, i, val):
 
     def codegen(context, builder, signature, args):
         aty = signature.args[0]
-        ary = context.make_array(aty)(context, builder, args[0])
         idx = context.cast(builder, args[1], signature.args[1], types.intp)
         v = context.cast(builder, args[2], signature.args[2], aty.dtype)
-        ptr = cgutils.get_item_pointer2(context, builder, ary.data,
-                                        cgutils.unpack_tuple(builder, ary.shape),
-                                        cgutils.unpack_tuple(builder, ary.strides),
-                                        aty.layout, [idx], wraparound=False,
-                                        boundscheck=False)
-        st = builder.store(v, ptr)
+        st = builder.store(v, _item_pointer(context, builder, aty, args[0], [idx]))
         st.set_metadata("nontemporal",
                         builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
         return context.get_dummy_value()
