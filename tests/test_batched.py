@@ -666,7 +666,10 @@ def test_warm_start_reaches_the_subsample_optimum(rng):
     m, d, block = 512, 3, 64
     (X, y), (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block)
     theta = np.zeros(d + 1)
-    assert _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 1e-2, theta, w64, w32)
+    cut = np.zeros(d + 1)  # not converged within max_iter: no warm start, theta as it was
+    assert not _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 1, 1e-2, cut, w64, w32)
+    assert not cut.any()
+    assert _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 100, 1e-2, theta, w64, w32)
     ref = reference.logistic.warm_start(
         [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),
         sb.ravel().tolist(), m, 4.0 * m, 2.0, d + 1, 1e-12)
@@ -680,7 +683,8 @@ def test_warm_start_skips_a_one_class_subsample(rng):
     m, d, block = 256, 2, 64
     _, (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block, ones=True)
     theta = np.array([0.5, -0.5, 0.25])
-    assert not _warm_start(xt, yb, sb, nar, float(m), 1.0, d + 1, 1e-2, theta, w64, w32)
+    assert not _warm_start(xt, yb, sb, nar, float(m), 1.0, d + 1, 100, 1e-2, theta, w64,
+                           w32)
     assert theta.tolist() == [0.5, -0.5, 0.25]  # left as it was
     assert reference.logistic.warm_start(
         [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),

@@ -1013,13 +1013,13 @@ def _block_source(p, nb, nw):
 
 
 @serial
-def _warm_start(xt, yb, sb, nar, wsum, lam, n_free, lag_step, theta, w64, w32):
+def _warm_start(xt, yb, sb, nar, wsum, lam, n_free, max_iter, lag_step, theta, w64, w32):
     """Move theta to the optimum, to WARM_TOL, of the segment's subsample held in the
     blocks xt, yb, sb (full blocks, evenly spread over the segment: ``_block_source``),
     its penalty scaled by the subsample's share of the weight wsum, so that the subsample's
     objective stands in for the whole segment's.  Returns whether it did: not when the
-    subsample lacks a class or the solve does not converge in NARROW_ITERS iterations
-    (theta is then left as it was).
+    subsample lacks a class or the solve does not converge in min(max_iter, NARROW_ITERS)
+    iterations (theta is then left as it was).
 
     The subsample fits in cache where the segment does not, so the first Newton
     iterations, far from the optimum, cost a fraction of a pass over the segment each; the
@@ -1036,7 +1036,7 @@ def _warm_start(xt, yb, sb, nar, wsum, lam, n_free, lag_step, theta, w64, w32):
         return False
     warm = theta.copy()
     _, ok = _segment_newton(xt, yb, sb, nar, nb * B, lam * wall / wsum, n_free, WARM_TOL,
-                            NARROW_ITERS, 2, lag_step, warm, w64, w32)
+                            min(max_iter, NARROW_ITERS), 2, lag_step, warm, w64, w32)
     if not ok:
         return False
     theta[:] = warm
@@ -1149,7 +1149,7 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
             fresh = fresh_iters
             if nw > 0 and _warm_start(xt[:nw], yb[:nw], sb[:nw], (xs[:nw], ys[:nw], ss[:nw],
                                                                    scale), wsum, lam[s],
-                                      n_free, lag_step, theta[s], w64, w32):
+                                      n_free, max_iter, lag_step, theta[s], w64, w32):
                 fresh = 1  # the warm start's Hessian was fresh a step ago
             it, ok = _segment_newton(xt, yb, sb, nar, m, lam[s], n_free, tol, max_iter,
                                      fresh, lag_step, theta[s], w64, w32)
