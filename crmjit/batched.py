@@ -94,7 +94,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
     and X is never copied whole: peak memory beyond the input is the row order and y in
     segment order (5 bytes a row; 13 with sample weights) plus about 12 * d + 36 bytes a
-    row of the largest segment, per thread.  A segment of 32,768 rows or more starts from
+    row of the largest segment, per thread.  A segment of more than 30,720 rows starts from
     the optimum (to 1e-3) of an evenly spread eighth of its rows, which fits in cache
     where the segment does not.  Segments of ``big_segment_rows(d)`` rows or more
     (1,048,576 for d <= 18) are solved one at a time by both threads: their rows are

@@ -219,8 +219,8 @@ def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped, monkey
     seg = np.where(np.arange(n) < 50_000, 0, np.where(np.arange(n) < 84_000, 1,
                                                       2 + np.arange(n) % 2))
     sizes = np.bincount(seg)
-    assert sizes[0] >= batched.big_segment_rows(d) > sizes[1] >= WARM_MIN_BLOCKS * SEGMENT_BLOCK
-    assert sizes[2] < WARM_MIN_BLOCKS * SEGMENT_BLOCK
+    warm = WARM_MIN_BLOCKS * SEGMENT_BLOCK
+    assert sizes[0] >= batched.big_segment_rows(d) > sizes[1] >= warm > sizes[2]
     X = rng.standard_normal((n, d))
     if grouped:  # sorted labels: rows read in place, no order
         seg = np.sort(seg)
