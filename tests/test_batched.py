@@ -13,8 +13,8 @@ from crmjit.data_gen import make_customers
 from crmjit.batched import lane_buffers
 from crmjit.kernels.logistic import (NARROW_ITERS, _accept, _block_scratch, _block_terms, _dot,
                                      _dot4, _fit_segments, _group_order, _hess32, _hess_upper,
-                                     _load_rows, _log1p_unit32, _map_labels, _narrow,
-                                     _narrow_scratch, _newton_direction, _newton_directions,
+                                     _load_copies, _load_rows, _log1p_unit32, _map_labels,
+                                     _narrow_temps, _newton_direction, _newton_directions,
                                      _penalised, _row_terms, _rows_gradient, _segment_newton,
                                      _symmetrize, _theta_dot, _total)
 
@@ -368,10 +368,26 @@ def load_segment(X, y, sw, block):
     """A segment loaded as ``_fit_segments`` loads it: (xt, yb, sb, nar, w64, w32)."""
     m, k = X.shape[0], X.shape[1] + 1
     xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m, block)
-    (xs, ys, ss), w32 = _narrow_scratch(k, m, block)
-    _load_rows(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
-    scale = _narrow(xt, yb, sb, m, xs, ys, ss)
-    return xt, yb, sb, (xs, ys, ss, scale), (z, e, rb, qb, xq), w32
+    xs, ys, ss = float32_like(xt, yb, sb)
+    scale = load_copies(X, y, sw, xt, yb, sb, xs, ys, ss)
+    return xt, yb, sb, (xs, ys, ss, scale), (z, e, rb, qb, xq), _narrow_temps(k, xt.shape[2])
+
+
+def float32_like(*arrays):
+    """Float32 arrays of the shapes of the given ones (the float32 copy's blocks)."""
+    return tuple(np.empty(a.shape, dtype=np.float32) for a in arrays)
+
+
+def load_copies(X, y, sw, xt, yb, sb, xs, ys, ss):
+    """All rows of X, y, sw loaded into both copies by ``_load_copies`` (as
+    ``_fit_segments`` loads a segment, the weights summed as the reference sums them);
+    returns the weight scale."""
+    m = X.shape[0]
+    wsum = sw[0] * m if sw.shape[0] == 1 else sum(sw.tolist())
+    ok, scale = _load_copies(X, y, sw, np.empty(0, dtype=np.int64), 0, m, wsum, True, xt, yb,
+                             sb, xs, ys, ss)
+    assert ok
+    return scale
 
 
 def wide(nar):
@@ -647,14 +663,13 @@ def test_block_source_puts_the_subsample_first_and_matches_reference():
 
 def _loaded(rng, m, d, block, ones=False):
     """m rows of a segment loaded in blocks as _fit_segments loads them."""
-    from crmjit.kernels.logistic import _block_temps, _narrow_temps
+    from crmjit.kernels.logistic import _block_temps
     X = rng.standard_normal((m, d))
     w = rng.standard_normal(d)
     y = (np.ones(m) if ones else rng.random(m) < 1 / (1 + np.exp(-X @ w))).astype(np.uint8)
     xt, yb, sb = _block_scratch(d + 1, m, block)[:3]
-    assert _load_rows(X, y, np.ones(1), np.empty(0, np.int64), 0, m, xt, yb, sb)
-    (xs, ys, ss), _ = _narrow_scratch(d + 1, m, block)
-    scale = _narrow(xt, yb, sb, m, xs, ys, ss)
+    xs, ys, ss = float32_like(xt, yb, sb)
+    scale = load_copies(X, y, np.ones(1), xt, yb, sb, xs, ys, ss)
     return (X, y), (xt, yb, sb, (xs, ys, ss, scale)), _block_temps(block), \
         _narrow_temps(d + 1, block)
 
@@ -735,7 +750,7 @@ def test_streaming_stores_write_the_same_copy(rng):
     for stream in (False, True):
         xt, yb, sb = (np.full(a.shape, np.nan) for a in _block_scratch(d + 1, m, B)[:3])
         assert _load_rows(X, y, sw, order, 7, m, xt, yb, sb, stream)
-        (xs, ys, ss), _ = _narrow_scratch(d + 1, m, B)
+        xs, ys, ss = float32_like(xt, yb, sb)
         for c in range(xt.shape[0]):
             mc = min(B, m - c * B)
             _narrow_block(xt[c], yb[c], sb[c], mc, 0.5, xs[c], ys[c], ss[c], stream)
@@ -747,3 +762,42 @@ def test_streaming_stores_write_the_same_copy(rng):
     xt = outs[1][0]
     assert np.isfinite(xt[:3]).all() and np.isnan(xt[3, :, m - 3 * B:]).all()
     assert_array_equal(xt[0, :d, :5].T, X[order[7:12]])  # the rows, transposed
+
+
+@pytest.mark.parametrize("rows, weighted", [(100, False), (2048 * 16 + 777, True)])
+def test_load_copies_matches_reference(rng, rows, weighted):
+    """Both copies of a segment, block by block in the kernel's order (the warm-start
+    subsample first when it has WARM_MIN_BLOCKS blocks), padding and float32 rounding
+    included, equal the reference's; a NaN is reported."""
+    from crmjit.kernels.logistic import (SEGMENT_BLOCK, WARM_MIN_BLOCKS, WARM_STRIDE, _carve,
+                                         _padded)
+    d = 2
+    n = rows + 40
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.3).astype(np.uint8)
+    sw = rng.uniform(0.5, 2.0, n) if weighted else np.ones(1)
+    order = rng.permutation(n).astype(np.int64)
+    s0 = 13
+    wsum = float(sum(sw[s0:s0 + rows].tolist())) if weighted else float(rows)
+    buf = lane_buffers(1, d + 1, rows)
+    xt, yb, sb = _carve(buf[0][0], d + 1, _padded(rows))
+    xs, ys, ss = _carve(buf[1][0], d + 1, _padded(rows))
+    ok, scale = _load_copies(X, y, sw, order, s0, rows, wsum, True, xt, yb, sb, xs, ys, ss)
+    blocks, finite, r_scale = reference.logistic.load_copies(
+        X.tolist(), y.tolist(), sw.tolist(), order.tolist(), s0, rows, wsum, SEGMENT_BLOCK,
+        WARM_MIN_BLOCKS, WARM_STRIDE)
+    assert ok and finite and scale == r_scale and len(blocks) == xt.shape[0]
+    for p, (bx, by, bs, bxs, bys, bss) in enumerate(blocks):
+        mc = len(by)
+        assert_array_equal(xt[p, :, :mc], bx)
+        assert_array_equal(yb[p, :mc], by)
+        assert_array_equal(sb[p, :mc], bs)
+        assert_array_equal(xs[p, :, :mc], bxs)
+        assert_array_equal(ys[p, :mc], bys)
+        assert_array_equal(ss[p, :mc], bss)
+    X[order[s0 + rows - 1], 1] = np.nan  # the last row: in the last block, loaded last
+    ok, _ = _load_copies(X, y, sw, order, s0, rows, wsum, True, xt, yb, sb, xs, ys, ss)
+    assert not ok
+    assert not reference.logistic.load_copies(
+        X.tolist(), y.tolist(), sw.tolist(), order.tolist(), s0, rows, wsum, SEGMENT_BLOCK,
+        WARM_MIN_BLOCKS, WARM_STRIDE)[1]

@@ -666,35 +666,18 @@ def _blocks_pass(xt, yb, sb, m, theta, n_chunks, row_stride, hess_stride, grad, 
 
 @serial
 def _weight_scale(wsum, m):
-    """The mean weight wsum / m by which ``_narrow`` divides the weights (1.0 when it is not
-    positive and finite)."""
+    """The mean weight wsum / m by which the float32 copy's weights are divided, so that
+    weights of any scale stay in float32's range (1.0 when it is not positive and
+    finite); the float32 sums are multiplied back by it."""
     scale = wsum / max(m, 1)
     return scale if scale > 0.0 and np.isfinite(scale) else 1.0
 
 
 @serial
-def _narrow(xt, yb, sb, m, xs, ys, ss):
-    """Float32 copies of the first m rows of a loaded segment (``_load_rows``): xs of xt,
-    ys of yb, ss of sb divided by their mean (so that weights of any scale stay in float32's
-    range); returns that mean (``_weight_scale``), by which the float32 sums are
-    multiplied back."""
-    B = xt.shape[2]
-    nb = (m + B - 1) // B
-    wsum = 0.0
-    for c in range(nb):
-        wsum += _total(sb[c], min(B, m - c * B))
-    scale = _weight_scale(wsum, m)
-    for c in range(nb):
-        _narrow_block(xt[c], yb[c], sb[c], min(B, m - c * B), 1.0 / scale, xs[c], ys[c],
-                      ss[c])
-    return scale
-
-
-@serial
 def _narrow_block(xt, yb, sb, m, inv, xs, ys, ss, stream=False):
-    """One block of ``_narrow``: the first m rows of xt (k, B), yb, sb (B,) rounded to
-    float32 into xs, ys, ss, the weights multiplied by inv (``stream``: non-temporal
-    stores, see ``_load_rows``)."""
+    """One block of the float32 copy (``_load_copies``): the first m rows of xt (k, B), yb,
+    sb (B,) rounded to float32 into xs, ys, ss, the weights multiplied by inv (``stream``:
+    non-temporal stores, see ``_load_rows``)."""
     if stream:
         for j in range(xt.shape[0]):
             src = xt[j, :m]
@@ -713,18 +696,6 @@ def _narrow_block(xt, yb, sb, m, inv, xs, ys, ss, stream=False):
     for r in range(m):
         ys[r] = np.float32(yb[r])
         ss[r] = np.float32(sb[r] * inv)
-
-
-@serial
-def _narrow_scratch(k, m, block):
-    """Scratch for the float32 evaluations of m rows in blocks of B = min(m, block):
-    (xs (blocks, k, B), ys, ss (blocks, B)) for ``_narrow`` and the per-block temporaries
-    (z, e, rb, qb, qs (B,), xq (4, B), hs (k, k), theta (k,)), all float32."""
-    B = max(1, min(m, block))
-    nb = max(1, (m + B - 1) // B)
-    f = np.float32
-    return ((np.empty((nb, k, B), f), np.empty((nb, B), f), np.empty((nb, B), f)),
-            _narrow_temps(k, B))
 
 
 @serial
@@ -773,10 +744,10 @@ def _penalised(xt, yb, sb, nar, m, theta, lam, n_free, want_h, mode, w64, w32, g
     mode 0: float64 throughout.  Mode 1: float64, the Hessian summed in float32 from the
     float32 copy (``_hess32``).  Mode 2: the data terms (z, the row terms, the gradient
     and the Hessian) in float32 from the float32 copy ``nar`` = (xs, ys, ss, scale) of
-    ``_narrow``, the loss summed and everything multiplied back by the weight scale in
+    ``_load_copies``, the loss summed and everything multiplied back by the weight scale in
     float64, the penalty in float64; returns NaN if a float32 value overflowed (the caller
     then evaluates in float64).  w64 = (z, e, rb, qb, xq) from ``_block_scratch``, w32 the
-    float32 temporaries from ``_narrow_scratch``."""
+    float32 temporaries from ``_narrow_temps``."""
     k = xt.shape[1]
     d = k - 1
     B = xt.shape[2]
@@ -845,7 +816,7 @@ def _segment_newton(xt, yb, sb, nar, m, lam, n_free, tol, max_iter, fresh_iters,
     unchanged).  Every evaluation reads the thread's copy of the segment, not X (in cache
     for segments of up to a few thousand rows, streamed from L3 beyond).
 
-    Precision (``_penalised``'s modes), when ``nar`` holds the float32 copy (``_narrow``;
+    Precision (``_penalised``'s modes), when ``nar`` holds the float32 copy (``_load_copies``;
     xs with no blocks: float64 throughout): the start and every trial point reached by a
     step larger than ``lag_step`` (relative) are evaluated in float32 (z, loss terms,
     gradient, Hessian: half the bytes and twice the lanes); the others in float64 with
@@ -1043,6 +1014,42 @@ def _warm_start(xt, yb, sb, nar, wsum, lam, n_free, max_iter, lag_step, theta, w
     return True
 
 
+@serial
+def _load_copies(X, y, sample_weight, order, s0, rows, wsum, fit, xt, yb, sb, xs, ys, ss):
+    """A segment's two copies, as ``_fit_segments`` solves it: rows s0 .. s0+rows-1 (see
+    ``_load_rows``) padded with rows of weight 0 to m = ``_padded(rows)`` into the blocks of
+    xt (nb, k, B), yb, sb, block p holding the segment's block ``_block_source(p, nb,
+    _warm_blocks(nb))`` (the warm-start subsample first); when ``fit``, each block is also
+    rounded to float32 into xs, ys, ss with the weights divided by their mean wsum / m
+    (``_narrow_block``) while it is in cache (a segment beyond the caches is not read back
+    from memory to round it).  Segments of STREAM_ROWS rows or more are written with
+    streaming stores, the subsample excepted (read at once).  Returns (whether every value
+    copied is finite, the weight scale ``_weight_scale(wsum, m)``); after a non-finite
+    block the rest are not loaded."""
+    m = _padded(rows)
+    nb = xt.shape[0]
+    B = xt.shape[2]
+    nw = _warm_blocks(nb)
+    scale = _weight_scale(wsum, m)
+    inv = 1.0 / scale
+    stream = m >= STREAM_ROWS
+    for p in range(nb):
+        r0 = _block_source(p, nb, nw) * B
+        mc = min(B, m - r0)
+        real = min(mc, rows - r0)  # every block holds a row of the segment
+        if not _load_rows(X, y, sample_weight, order, s0 + r0, real, xt[p:p + 1],
+                          yb[p:p + 1], sb[p:p + 1], stream and p >= nw):
+            return False, scale
+        for r in range(real, mc):  # padding rows of weight 0: no term of any sum
+            xt[p, :, r] = 0.0
+            yb[p, r] = 0.0
+            sb[p, r] = 0.0
+        if fit:
+            _narrow_block(xt[p], yb[p], sb[p], mc, inv, xs[p], ys[p], ss[p],
+                          stream and p >= nw)
+    return True, scale
+
+
 @parallel
 def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, max_iter,
                   fresh_iters, lag_step, theta, n_iter, converged, wide, narrow):
@@ -1058,7 +1065,8 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
     that copy (in cache up to a few thousand rows; evaluated in blocks of SEGMENT_BLOCK
     rows whose temporaries stay in L2 however long the segment) instead of X, which is
     read once in all and never copied whole.  Each segment also gets a float32 copy
-    (``_narrow``) in which its evaluations far from the optimum run (``_segment_newton``).
+    (``_load_copies``) in which its evaluations far from the optimum run
+    (``_segment_newton``).
     lam (G,) = 1/C per segment, or -1 for a segment
     whose rows are only loaded (checked), not fitted; n_free = d+1, or d to hold the
     intercept fixed.
@@ -1111,35 +1119,15 @@ def _fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free, tol, 
             m = _padded(rows)
             xt, yb, sb = _carve(wide[lane], k, m)
             xs, ys, ss = _carve(narrow[lane], k, m)
-            B = xt.shape[2]
-            # each block is loaded, padded and rounded to float32 in turn, while it is in
-            # cache (a segment beyond the caches is not read back from memory to round it)
             s0 = offsets[s]
             if sample_weight.shape[0] == 1:
                 wsum = sample_weight[0] * rows
             else:
                 wsum = _total(sample_weight[s0:s0 + rows], rows)
-            scale = _weight_scale(wsum, m)
-            inv = 1.0 / scale
             fit = lam[s] >= 0.0  # else only checked (a segment the caller does not fit)
-            finite = True
-            nb = xt.shape[0]
-            nw = _warm_blocks(nb)
-            stream = m >= STREAM_ROWS  # a copy beyond the caches: streaming stores
-            for p in range(nb):
-                r0 = _block_source(p, nb, nw) * B
-                mc = min(B, m - r0)
-                real = min(mc, rows - r0)  # every block holds a row of the segment
-                finite = finite and _load_rows(X, y, sample_weight, order, s0 + r0, real,
-                                               xt[p:p + 1], yb[p:p + 1], sb[p:p + 1],
-                                               stream and p >= nw)
-                for r in range(real, mc):  # padding rows of weight 0: no term of any sum
-                    xt[p, :, r] = 0.0
-                    yb[p, r] = 0.0
-                    sb[p, r] = 0.0
-                if fit:
-                    _narrow_block(xt[p], yb[p], sb[p], mc, inv, xs[p], ys[p], ss[p],
-                                  stream and p >= nw)
+            finite, scale = _load_copies(X, y, sample_weight, order, s0, rows, wsum, fit, xt,
+                                         yb, sb, xs, ys, ss)
+            nw = _warm_blocks(xt.shape[0])
             if not finite:
                 n_iter[s] = -1  # a NaN or inf in the segment's rows: not solved
                 continue

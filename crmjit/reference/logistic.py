@@ -274,11 +274,6 @@ def narrow(xt, yb, sb, m):
     return narrow_block(xt, yb, sb, m, 1.0 / scale) + (scale,)
 
 
-def narrow_scratch(k, m, block):
-    """The kernel's scratch buffers: nothing to compute in Python."""
-    return None
-
-
 def narrow_temps(k, B):
     """The kernel's scratch buffers: nothing to compute in Python."""
     return None
@@ -372,6 +367,29 @@ def warm_start(xt, yb, sb, m, wsum, lam, n_free, tol):
     if not (wpos > 0 and wall - wpos > 0):
         return None
     return segment_newton(xt, yb, sb, m, lam * wall / wsum, n_free, tol)[0]
+
+
+def load_copies(X, y, sample_weight, order, s0, rows, wsum, block, min_blocks, stride,
+                pad=16):
+    """(blocks, finite, scale): a segment's two copies as the kernel lays them out: its
+    rows (``load_rows``) padded with zero rows of weight 0 to padded(rows), cut into
+    blocks of up to block rows, in the order ``block_source`` gives (the warm-start
+    subsample first); each block (xt, yb, sb, xs, ys, ss), the float32 part from
+    ``narrow_block`` with the weights divided by scale = weight_scale(wsum, m)."""
+    m = padded(rows, pad)
+    nb, b = segment_blocks(m, block)
+    nw = warm_blocks(nb, min_blocks, stride)
+    scale = weight_scale(wsum, m)
+    xt, yb, sb, finite = load_rows(X, y, sample_weight, order, s0, rows)
+    extra = [0.0] * (m - rows)
+    xt, yb, sb = [col + extra for col in xt], yb + extra, sb + extra
+    blocks = []
+    for p in range(nb):
+        at = slice(block_source(p, nb, nw, stride) * b, None)
+        cols = [col[at][:b] for col in xt]
+        yp, sp = yb[at][:b], sb[at][:b]
+        blocks.append((cols, yp, sp) + narrow_block(cols, yp, sp, len(yp), 1.0 / scale))
+    return blocks, finite, scale
 
 
 def fit_segments(X, y, sample_weight, order, offsets, items, lam, n_free):
