@@ -2,43 +2,60 @@
 
 Public API
 ----------
-Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`, :func:`predict_proba`, :func:`decision_function`.
+Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`,
+:func:`predict_proba`, :func:`decision_function`.
 Probabilistic CLV: :func:`rfm_summary`, :class:`BetaGeoModel`, :class:`GammaGammaModel`,
 :func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Synthetic data: :mod:`crmjit.data_gen` (``make_customers``, ``customer_chunks``,
 ``make_rfm``, ``make_transactions``).
 Pipelines: ``model.save(path)``, :func:`load`, :func:`score_parquet` (pyarrow), and
-:mod:`crmjit.dask` (``predict_proba``, ``clv``, ``fit_batched``; imported on demand).
+:mod:`crmjit.dask` (``predict_proba``, ``clv``, ``fit_batched``).
 Pure-Python yardsticks: :mod:`crmjit.reference`.
+
+Names are imported on first use (``import crmjit`` itself loads neither numba nor
+scikit-learn nor pandas), so the command line and scripts that need one function start
+fast.
 """
 
-from . import data_gen, reference
-from ._version import __version__
-from .batched import BatchedLogisticRegression
-from .btyd import BetaGeoModel, GammaGammaModel, customer_lifetime_value
-from .logistic import LogisticRegression, decision_function, predict_proba
-from .parquet import score_parquet
-from .persist import load
-from .rfm import rfm_summary
-from .value import cac, channel_summary, clv, conversion_rate
+from __future__ import annotations
 
-__all__ = [
-    "BatchedLogisticRegression",
-    "BetaGeoModel",
-    "GammaGammaModel",
-    "LogisticRegression",
-    "__version__",
-    "cac",
-    "channel_summary",
-    "clv",
-    "conversion_rate",
-    "customer_lifetime_value",
-    "data_gen",
-    "decision_function",
-    "load",
-    "predict_proba",
-    "reference",
-    "rfm_summary",
-    "score_parquet",
-]
+import importlib
+
+from ._version import __version__
+
+#: public name -> module that defines it (a module itself where the name is a module)
+_WHERE = {
+    "BatchedLogisticRegression": ".batched",
+    "BetaGeoModel": ".btyd",
+    "GammaGammaModel": ".btyd",
+    "customer_lifetime_value": ".btyd",
+    "LogisticRegression": ".logistic",
+    "decision_function": ".logistic",
+    "predict_proba": ".logistic",
+    "score_parquet": ".parquet",
+    "load": ".persist",
+    "rfm_summary": ".rfm",
+    "cac": ".value",
+    "channel_summary": ".value",
+    "clv": ".value",
+    "conversion_rate": ".value",
+}
+_MODULES = ("dask", "data_gen", "reference")
+
+__all__ = sorted([*_WHERE, *_MODULES, "__version__"])
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'crmjit' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

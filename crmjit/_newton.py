@@ -1,7 +1,7 @@
 """Damped Newton for L2-penalised logistic regression: the single model's solver, which
-solves several problems in lock-step, each with its own step length (the per-segment
-logistic models use the same step rules one segment at a time inside a kernel,
-``crmjit.kernels.logistic._segment_newton``).  :func:`minimize` also solves the
+solves several problems in lock-step, each with its own step length.  The step rules and
+constants are those of :mod:`crmjit.kernels.newton`, which the per-segment solver
+(``crmjit.kernels.segments._segment_newton``) uses too.  :func:`minimize` also solves the
 probabilistic-CLV likelihoods (``crmjit.btyd``), per segment in lock-step.
 
 Each problem minimises ``f(theta) = sum_i s_i logloss_i + 0.5 * lam * ||w||^2`` with
@@ -15,17 +15,9 @@ the solve starts from the optimum of an evenly spread subset of blocks.  The fix
 still where the *exact* full gradient vanishes, so the optimum is unchanged; a Hessian
 error of a fraction of a percent only makes quadratic convergence linear at that rate.
 
-Lagged Hessian (the per-segment solver, ``crmjit.kernels.logistic._segment_newton``, takes
-these two constants): the exact Hessian is recomputed in the first ``FRESH_HESSIAN_ITERS``
-iterations and while the step is larger than ``LAG_STEP`` (relative); closer to the optimum
-the last one is reused, which skips the costliest part of an evaluation and still contracts
-the error by about ``LAG_STEP`` per iteration.  :func:`minimize` recomputes the Hessian at
-every evaluation (the single model's is already subsampled, cheap).
-
-Steps: Jacobi-scaled Cholesky with a growing ridge when singular (``_newton_direction``),
-then backtracking: Armijo, or, where float64 cannot resolve a change in f (near the
-optimum of a badly scaled problem, or a loss underflowing on separable data), no increase
-beyond rounding and a smaller gradient.
+The per-segment solver lags the Hessian (``FRESH_HESSIAN_ITERS``, ``LAG_STEP``);
+:func:`minimize` recomputes it at every evaluation (the single model's is already
+subsampled, cheap).
 """
 
 from __future__ import annotations
@@ -33,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 
 from .kernels._jit import fixed_chunks
-from .kernels.logistic import _blocks_pass, _logistic_pass, _newton_directions
+from . import _threads
+from .kernels.newton import MIN_STEP, _accept_all, _converged_all, _newton_directions
+from .kernels.passes import BLOCK, _chunk_blocks, _chunk_terms, _merge_parts
 
 HESS_MIN_ROWS = 1 << 16  # 64k rows: measured 15 % faster than 128k at 1M rows, same optimum
-FRESH_HESSIAN_ITERS = 2  # segments: exact Hessian in the first iterations ...
-LAG_STEP = 1e-2  # ... and while the step is larger than this (relative); else reuse it
 
 
 def hess_stride(n):
@@ -49,6 +41,37 @@ def row_stride(n):
     """Every stride-th block for the warm-start stage (>= HESS_MIN_ROWS rows); 1 (no warm
     start) below 4 * HESS_MIN_ROWS rows, where it would not pay."""
     return n // HESS_MIN_ROWS if n >= 4 * HESS_MIN_ROWS else 1
+
+
+def _slots(n_chunks, k):
+    return np.zeros((n_chunks, 3)), np.zeros((n_chunks, k)), np.zeros((n_chunks, k, k))
+
+
+def logistic_pass(X, y, sample_weight, theta, n_chunks, row_stride, hess_stride, grad, hess):
+    """One fused read of X (of every ``row_stride``-th block of BLOCK rows; 1 = all rows)
+    in ``n_chunks`` fixed chunks of whole blocks run on the kernel threads and merged in
+    chunk order (``crmjit.kernels.passes``): returns (loss, weight, hess_weight) and fills
+    grad (d+1,) and hess (d+1, d+1)."""
+    n, d = X.shape
+    chunk = -(-(-(-n // n_chunks)) // BLOCK) * BLOCK
+    parts, part_g, part_h = _slots(n_chunks, d + 1)
+    _threads.run(_chunk_terms, [(X, y, sample_weight, theta, c * chunk,
+                                 min(n, c * chunk + chunk), row_stride, hess_stride,
+                                 parts[c], part_g[c], part_h[c]) for c in range(n_chunks)],
+                 work=n // row_stride)
+    return _merge_parts(parts, part_g, part_h, grad, hess)
+
+
+def blocks_pass(xt, yb, sb, m, theta, n_chunks, row_stride, hess_stride, grad, hess):
+    """``logistic_pass`` on a segment loaded in blocks (xt (nb, d+1, B), yb, sb of m rows):
+    the same sums and strides, counted in blocks, in n_chunks fixed chunks of blocks."""
+    nb = -(-m // xt.shape[2])
+    per = -(-nb // n_chunks)
+    parts, part_g, part_h = _slots(n_chunks, xt.shape[1])
+    _threads.run(_chunk_blocks, [(xt, yb, sb, m, theta, c * per, min(nb, (c + 1) * per),
+                                  row_stride, hess_stride, parts[c], part_g[c], part_h[c])
+                                 for c in range(n_chunks)], work=m // row_stride)
+    return _merge_parts(parts, part_g, part_h, grad, hess)
 
 
 def _add_penalty(theta, lam, d, fit_intercept, f, g, H, idx, h_idx):
@@ -78,8 +101,8 @@ class Problem:
                              else float(np.sum(sample_weight)))
 
     def _pass(self, theta, g, H):
-        return _logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks, self.rows,
-                              self.stride, g, H)
+        return logistic_pass(self.X, self.y, self.sw, theta, self.n_chunks, self.rows,
+                             self.stride, g, H)
 
     def evaluate(self, theta, idx, f, g, H):
         """f, g, H at theta for problem 0 (idx is [0])."""
@@ -94,10 +117,10 @@ class Problem:
 
 
 class SegmentProblem(Problem):
-    """One model on a segment already loaded in blocks of BLOCK rows (``_load_segment``:
+    """One model on a segment already loaded in blocks of BLOCK rows (``load_segment``:
     xt (blocks, d+1, BLOCK), yb, sb), m rows of total weight ``total_weight``; strides
     count blocks, as in ``Problem``.  Each evaluation reads the blocks in parallel
-    (``_blocks_pass``) instead of gathering and transposing X again."""
+    (``blocks_pass``) instead of gathering and transposing X again."""
 
     def __init__(self, xt, yb, sb, m, lam, fit_intercept, total_weight, rows=1):
         self.xt, self.yb, self.sb, self.m = xt, yb, sb, m
@@ -110,8 +133,8 @@ class SegmentProblem(Problem):
         self.total_weight = total_weight
 
     def _pass(self, theta, g, H):
-        return _blocks_pass(self.xt, self.yb, self.sb, self.m, theta, self.n_chunks,
-                            self.rows, self.stride, g, H)
+        return blocks_pass(self.xt, self.yb, self.sb, self.m, theta, self.n_chunks,
+                           self.rows, self.stride, g, H)
 
 
 def fit_problem(make, n, theta0, tol, max_iter):
@@ -165,10 +188,8 @@ def minimize(problem, theta, tol, max_iter, active=None):
     ft, gt, Ht = f.copy(), g.copy(), H.copy()
     while True:
         # Converged: the Newton step from the current point is below tol; take it.
-        fresh = ~done & (t == 1.0)
-        size = np.max(np.abs(step), axis=1)
-        scale = np.maximum(1.0, np.max(np.abs(theta), axis=1))
-        conv = fresh & (size <= tol * scale)
+        conv = np.zeros(G, dtype=bool)
+        _converged_all(step, theta, float(tol), np.flatnonzero(~done & (t == 1.0)), conv)
         theta[conv] += step[conv]
         n_iter[conv] += 1
         converged |= conv
@@ -179,12 +200,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
         trial = theta.copy()
         trial[idx] += t[idx, None] * step[idx]
         problem.evaluate(trial, idx, ft, gt, Ht)
-        slope = np.einsum("ij,ij->i", g[idx], step[idx])
-        fi, fti = f[idx], ft[idx]
-        ok = np.isfinite(fti) & (
-            (fti <= fi + 1e-4 * t[idx] * slope)
-            | ((fti <= fi + 1e-12 * np.abs(fi))
-               & (np.max(np.abs(gt[idx]), axis=1) < np.max(np.abs(g[idx]), axis=1))))
+        ok = _accept_all(f, ft, g, gt, step, t, idx, np.empty(idx.size, dtype=np.bool_))
         acc, rej = idx[ok], idx[~ok]
         theta[acc], f[acc], g[acc], H[acc] = trial[acc], ft[acc], gt[acc], Ht[acc]
         n_iter[acc] += 1
@@ -192,5 +208,5 @@ def minimize(problem, theta, tol, max_iter, active=None):
         if acc.size:
             _directions(problem, g, H, acc, n_free, step)
         t[rej] *= 0.5
-        done[rej[t[rej] < 2.0 ** -40]] = True  # no acceptable step: give up, not converged
+        done[rej[t[rej] < MIN_STEP]] = True  # no acceptable step: give up, not converged
     return n_iter, converged

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numbers
+import queue
 import warnings
 from functools import partial
 
-import numba
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
@@ -15,17 +15,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .persist import Saveable
-from . import _newton
+from . import _newton, _threads
 from ._validation import check_finite, label_codes, positions
-from .kernels.logistic import (BLOCK, _decision_function, _fit_segments, _group_order,
-                               _lane_size, _load_segment, _map_labels, _predict_proba, _take)
+from ._grouping import group_order, map_labels, take
+from .kernels.newton import FRESH_HESSIAN_ITERS, LAG_STEP
+from .kernels.logloss import _load_rows
+from .kernels.passes import BLOCK
+from .kernels.scoring import _decision_function, _predict_proba
+from .kernels.segments import _fit_batch, _lane_size
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
 #: segments with at least this many rows are solved by both threads, one at a time ...
-#: (Zipf sizes, 10M rows, largest 1M: 1 << 20, which leaves them all to the per-thread
-#: solver and its warm start on a subsample, took 0.95x the time of 1 << 18, measured) ...
 BIG_SEGMENT = 1 << 20
 #: ... and so are those whose copy (``_fit_segments``' per-thread buffer) would exceed this.
 #: The path depends on the segment's size only (never on the other segments or the thread
@@ -37,7 +39,7 @@ CHECK_ROWS = 1 << 18
 
 def big_segment_rows(d):
     """Rows from which a segment of d features is solved by both threads at once."""
-    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (12 * d + 36))))
+    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * d + 24))))
 
 
 def largest_first(idx, sizes):
@@ -47,11 +49,61 @@ def largest_first(idx, sizes):
 
 
 def lane_buffers(lanes, k, rows):
-    """``_fit_segments``' per-lane buffers (float64 and float32, ``lanes`` rows each) for
-    segments of up to ``rows`` rows and k = d+1 columns, allocated by NumPy: huge pages,
-    not the 4 KiB page faults of a kernel's own allocation."""
-    size = _lane_size(k, max(int(rows), 1))
-    return np.empty((lanes, size)), np.empty((lanes, size), dtype=np.float32)
+    """``_fit_segments``' per-lane buffer (``lanes`` rows) for segments of up to ``rows``
+    rows and k = d+1 columns, allocated by NumPy: huge pages, not the 4 KiB page faults of
+    a kernel's own allocation."""
+    return np.empty((lanes, _lane_size(k, max(int(rows), 1))))
+
+
+def batches(items, sizes, parts):
+    """items (largest first) cut into consecutive batches of about sizes[items].sum() /
+    parts rows each (a segment larger than that is a batch of its own), largest first."""
+    target = max(1, int(sizes[items].sum()) // max(parts, 1))
+    cuts, run = [], 0
+    for pos, s in enumerate(items):
+        run += int(sizes[s])
+        if run >= target:
+            cuts.append(pos + 1)
+            run = 0
+    return [b for b in np.split(items, cuts) if b.size]
+
+
+def fit_lanes(bufs, X, y, sw, order, offsets, items, lam, n_free, tol, max_iter, fresh,
+              lag, theta, n_iter, converged):
+    """Fit the segments ``items`` (largest first) by ``_fit_batch`` in batches on the
+    threads, largest first, each batch in whichever buffer of ``bufs`` (lanes, size) is
+    free: a thread that is held up (another process on its core) holds up one batch, not
+    a fixed share of the segments."""
+    sizes = np.diff(offsets)
+    free = queue.SimpleQueue()
+    for buf in bufs:
+        free.put(buf)
+
+    def run(batch):
+        buf = free.get()
+        try:
+            return _fit_batch(batch, X, y, sw, order, offsets, lam, n_free, tol, max_iter,
+                              fresh, lag, theta, n_iter, converged, buf)
+        finally:
+            free.put(buf)
+
+    jobs = [(b,) for b in batches(items, sizes, 8 * bufs.shape[0])]
+    _threads.run(run, jobs, work=int(sizes[items].sum()), lanes=bufs.shape[0])
+
+
+#: blocks of BLOCK rows per task of ``load_segment``
+LOAD_RUN = 32
+
+
+def load_segment(X, y, sample_weight, order, s0, m, xt, yb, sb):
+    """``_load_rows`` of rows s0 .. s0+m-1 into the blocks of xt, yb, sb (nb, ., BLOCK), in
+    runs of LOAD_RUN blocks on the kernel threads: a large segment's one copy, in the
+    layout ``crmjit._newton.blocks_pass`` reads.  Returns whether every value is finite."""
+    nb = -(-m // BLOCK)
+    runs = [(X, y, sample_weight, order, s0 + c * BLOCK, min(m, (c + LOAD_RUN) * BLOCK) - c *
+             BLOCK, xt[c:c + LOAD_RUN], yb[c:c + LOAD_RUN], sb[c:c + LOAD_RUN])
+            for c in range(0, nb, LOAD_RUN)]
+    return all(_threads.run(_load_rows, runs, work=m))
 
 
 def _raise_nonfinite(X):
@@ -88,15 +140,12 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     when the labels are already sorted).  Segments are then solved in parallel, largest
     first, each thread taking the next segment as it frees up, so a few large segments
     among thousands of small ones stay balanced.  Each thread copies one segment at a time
-    into a float64 buffer (and a float32 copy, in which the evaluations far from the
-    optimum run: convergence is only decided on float64 gradients) and solves it there to
-    the end by damped Newton (the loss and the step rules of
-    :class:`crmjit.LogisticRegression`), so every iteration reads the segment from cache
-    and X is never copied whole: peak memory beyond the input is the row order and y in
-    segment order (5 bytes a row; 13 with sample weights) plus about 12 * d + 36 bytes a
-    row of the largest segment, per thread.  A segment of more than 30,720 rows starts from
-    the optimum (to 1e-3) of an evenly spread eighth of its rows, which fits in cache
-    where the segment does not.  Segments of ``big_segment_rows(d)`` rows or more
+    into a float64 buffer and solves it there to the end by damped Newton (the loss and the
+    step rules of :class:`crmjit.LogisticRegression`), so every iteration reads the
+    segment from cache and X is never copied whole: peak memory beyond the input is the
+    row order and y in segment order (5 bytes a row; 13 with sample weights) plus
+    8 * (d + 3) bytes a row of the largest segment, per thread.  Segments of
+    ``big_segment_rows(d)`` rows or more
     (1,048,576 for d <= 18) are solved one at a time by both threads: their rows are
     copied once, in parallel, into the same blocked layout (8 * (d + 3) bytes a row of the
     largest such segment; read in place when the labels are already sorted) and each Newton
@@ -203,11 +252,11 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         # gathers read (10M rows: 0.96x the fit time, measured)
         order = np.empty(n, np.int32 if n < 2**31 else np.int64)
         flags = y01 if sw.shape[0] == 1 else np.empty(0, dtype=np.uint8)
-        offsets, pos, grouped = _group_order(codes, G, flags, order)
+        offsets, pos, grouped = group_order(codes, G, flags, order)
         if grouped:  # already grouped: read in place
             order, yg = order[:0], y01
         else:
-            yg = _take(y01, order, np.empty(n, dtype=np.uint8))
+            yg = take(y01, order, np.empty(n, dtype=np.uint8))
         tot = np.diff(offsets)
         if sw.shape[0] > 1:
             present = sw > 0
@@ -249,12 +298,12 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         n_free = d + 1 if self.fit_intercept else d
         swg = sw  # y and the weights in segment order: only X is gathered
         if order.shape[0] and sw.shape[0] > 1:
-            swg = _take(sw, order, np.empty(n))
-        wide, narrow = lane_buffers(min(numba.get_num_threads(), len(items)), d + 1,
+            swg = take(sw, order, np.empty(n))
+        wide = lane_buffers(min(_threads.threads(), len(items)), d + 1,
                                     sizes[items].max(initial=1))
-        _fit_segments(X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
-                      int(self.max_iter), _newton.FRESH_HESSIAN_ITERS, _newton.LAG_STEP,
-                      theta, n_iter, converged, wide, narrow)
+        fit_lanes(wide, X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
+                  int(self.max_iter), FRESH_HESSIAN_ITERS, LAG_STEP, theta, n_iter,
+                  converged)
         if (n_iter < 0).any():
             _raise_nonfinite(X)
         big_idx = np.flatnonzero(big)
@@ -266,7 +315,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             lo, hi = offsets[s], offsets[s + 1]
             m = int(hi - lo)
             if order.shape[0]:  # one copy of the segment's rows, transposed in blocks
-                if _load_segment(X, yg, swg, order, lo, m, xt, yb, sb):
+                if not load_segment(X, yg, swg, order, lo, m, xt, yb, sb):
                     _raise_nonfinite(X)
                 tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
                 make = partial(_newton.SegmentProblem, xt, yb, sb, m, lam[s],
@@ -334,7 +383,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         table = np.full(int(fitted.max()) + 1, -1, dtype=np.int32)
         table[fitted[self.valid_]] = np.flatnonzero(self.valid_)
         codes = np.empty(g.shape[0], dtype=np.int32)
-        if _map_labels(g, table, codes):
+        if map_labels(g, table, codes):
             bad = np.unique(g[codes < 0])
             known = np.isin(bad, fitted)
             if not known.all():
@@ -349,7 +398,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         out = np.empty(X.shape[0], dtype=X.dtype)
         coefs = self.coef_.astype(X.dtype)
         intercepts = self.intercept_.astype(X.dtype)
-        if X.shape[0] and kernel(X, codes, coefs, intercepts, out):
+        if sum(_threads.over(kernel, X.shape[0], X, codes, coefs, intercepts, out)):
             _raise_nonfinite_rows(X)
         return out
 

@@ -36,8 +36,9 @@ from .kernels.btyd import (CHEB_DEGREE, MAX_PIECES, NACC_BG, NACC_GG, _bg_clv,
                            _bg_customer_pass, _bg_expected, _bg_p_alive, _bg_table_pass,
                            _clv_tables, _gg_customer_pass, _gg_expected, _gg_table_pass,
                            _pair_counts)
+from . import _threads
 from .kernels._jit import fixed_chunks
-from .kernels.logistic import _group_order
+from ._grouping import group_order
 
 FREQ_FACTOR = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 720.0, "h": 720.0}
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
@@ -141,13 +142,14 @@ class _Layout:
 
     def __init__(self, codes, n_groups, x, w):
         n = x.shape[0]
+        self.n_rows = n
         if codes is None:
             self.order = None
             offsets = np.array([0, n], dtype=np.int64)
         else:
             none = np.empty(0, dtype=np.uint8)
             order = np.empty(codes.shape[0], dtype=np.int64)
-            offsets, _, grouped = _group_order(codes, n_groups, none, order)
+            offsets, _, grouped = group_order(codes, n_groups, none, order)
             self.order = None if grouped else order
         self.offsets = offsets
         sizes = np.diff(offsets)
@@ -218,9 +220,13 @@ class _Likelihood:
         parameters (rows idx valid)."""
         active = np.zeros(params.shape[0], dtype=bool)
         active[idx] = True
-        tab = self.table(*self.table_args, params, active, self._tab)
-        acc = self.customer(*self.customer_args, params, active, self._acc)
-        return _unpack(tab + np.add.reduceat(acc, self.layout.chunk_first, axis=0), self.k)
+        n = self.layout.n_rows
+        _threads.over(self.table, params.shape[0], *self.table_args, params, active,
+                      self._tab, span=64, work=n)
+        _threads.over(self.customer, self._acc.shape[0], *self.customer_args, params, active,
+                      self._acc, span=4, work=n)
+        return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),
+                       self.k)
 
     def evaluate(self, theta, idx, f, g, H):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -415,7 +421,8 @@ class BetaGeoModel(_Model):
         """P(customer still alive | history): (n,) (a Series when given Series)."""
         x, tx, age = rfm_arrays(frequency, recency, T)
         codes = self._codes(groups, x.shape[0])
-        out = _bg_p_alive(x, tx, age, codes, self._params, np.empty(x.shape[0]))
+        out = np.empty(x.shape[0])
+        _threads.over(_bg_p_alive, x.shape[0], x, tx, age, codes, self._params, out)
         return _wrap(out, _index_of(frequency, recency, T))
 
     def expected_purchases(self, t, frequency, recency, T, groups=None):
@@ -430,8 +437,9 @@ class BetaGeoModel(_Model):
                                      ("T", age)])
         codes = self._codes(groups, x.shape[0])
         n = x.shape[0]
-        out = _bg_expected(tt, x, tx, age, codes, self._params, fixed_chunks(n, 1 << 12),
-                           np.empty(n))
+        out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
+        _threads.over(_bg_expected, chunks, tt, x, tx, age, codes, self._params, chunks, out,
+                      span=1, work=n)
         return _wrap(out, _index_of(frequency, recency, T))
 
     def expected_purchases_new_customer(self, t, groups=None):
@@ -520,7 +528,8 @@ class GammaGammaModel(_Model):
         x, m = _spend_arrays(frequency, monetary_value)
         codes = self._codes(groups, x.shape[0])
         self._check_q(codes)
-        out = _gg_expected(x, m, codes, self._params, np.empty(x.shape[0]))
+        out = np.empty(x.shape[0])
+        _threads.over(_gg_expected, x.shape[0], x, m, codes, self._params, out)
         return _wrap(out, _index_of(frequency, monetary_value))
 
 
@@ -543,8 +552,9 @@ def _clv_tables_for(x, codes, params, times, disc):
     r, al, a, b = (params[pg, j] for j in range(4))
     coef = np.zeros((pairs.size, MAX_PIECES, CHEB_DEGREE + 1))
     pieces = np.zeros(pairs.size, dtype=np.int64)
-    _clv_tables(times, disc, a + b - 1.0 - r, a - 1.0, a + b + px - 1.0, times[0] / al, _COS,
-                coef, pieces)
+    _threads.over(_clv_tables, pairs.size, times, disc, a + b - 1.0 - r, a - 1.0,
+                  a + b + px - 1.0, times[0] / al, _COS, coef, pieces, span=16,
+                  work=pairs.size << 12)
     tab_index[pg, pairs % TABLE_MAX_X] = np.arange(pairs.size)
     return tab_index, coef, pieces
 
@@ -594,6 +604,7 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     disc = (1.0 + discount_rate) ** -steps
     params = purchase_model._params
     tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, times, disc)
-    out = _bg_clv(x, tx, age, m, codes, params, gg_codes, spend_model._params, times, disc,
-                  tab_index, tab_coef, tab_pieces, fixed_chunks(n, 1 << 12), np.empty(n))
+    out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
+    _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, gg_codes, spend_model._params,
+                  times, disc, tab_index, tab_coef, tab_pieces, chunks, out, span=1, work=n)
     return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -4,27 +4,19 @@ Works the same on a laptop's threads, a ``LocalCluster`` or a multi-machine
 ``dask.distributed`` cluster: every function here only builds dask graphs of ordinary
 crmjit calls on pandas partitions, so the kernels run where the data lives.
 
-Threading.  Each dask worker thread calls crmjit's parallel kernels, so several kernels can
-run at once in one process.  Numba's ``omp`` (GNU OpenMP, the default where available, as
-on Linux wheels) and ``tbb`` threading layers allow that; ``workqueue`` does not (it aborts
-the process on a concurrent launch), so under ``workqueue`` the partition functions here
-take a process-wide lock and run one kernel at a time.  Set ``NUMBA_THREADING_LAYER=omp``
-(or ``tbb`` with the tbb package) on the workers to be sure of the concurrent path, and
-``NUMBA_NUM_THREADS`` to the cores each worker may use.
+Threading.  Each dask worker thread calls crmjit, so several calls run at once in one
+process; that is safe whatever numba threading layer is installed, because crmjit runs its
+parallel work on threads of its own (``crmjit._threads``), not on numba's pool.  Set
+``NUMBA_NUM_THREADS`` to the cores each call may use (e.g. 1 on a worker with as many
+threads as cores).
 """
 
 from __future__ import annotations
-
-import contextlib
-import threading
 
 import numpy as np
 import pandas as pd
 
 from .batched import BatchedLogisticRegression
-
-_LOCK = threading.Lock()
-
 
 def _dd():
     try:
@@ -32,24 +24,6 @@ def _dd():
     except ImportError:  # pragma: no cover - the test extra installs it
         raise ImportError("crmjit.dask needs dask: pip install 'crmjit[dask]'") from None
     return dd
-
-
-def threading_layer():
-    """The numba threading layer this process runs parallel kernels on."""
-    import numba
-
-    from .kernels.rfm import _floor_periods
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel kernel has run yet in this process
-        _floor_periods(np.zeros(1, dtype=np.int64), np.int64(1), np.int64(0),
-                       np.empty(1, dtype=np.int64))
-        return numba.threading_layer()
-
-
-def _guard():
-    """A lock under the workqueue layer (no concurrent kernel launches), else nothing."""
-    return _LOCK if threading_layer() == "workqueue" else contextlib.nullcontext()
 
 
 def _check_frame(ddf, columns, what="columns"):
@@ -97,15 +71,14 @@ def predict_proba(ddf, model, features=None, groups=None):
 
     def part(df):
         X = _matrix(df, features)
-        with _guard():
-            if batched:
-                import warnings
-                with warnings.catch_warnings():  # names were matched above
-                    warnings.filterwarnings("ignore", "X does not have valid feature")
-                    p = model.predict_proba(X, df[groups].to_numpy())
-            else:
-                from .logistic import predict_proba as score
-                p = score(X, model.coef_[0].astype(X.dtype), model.intercept_[0])
+        if batched:
+            import warnings
+            with warnings.catch_warnings():  # names were matched above
+                warnings.filterwarnings("ignore", "X does not have valid feature")
+                p = model.predict_proba(X, df[groups].to_numpy())
+        else:
+            from .logistic import predict_proba as score
+            p = score(X, model.coef_[0].astype(X.dtype), model.intercept_[0])
         return pd.Series(p.astype(np.float64), index=df.index, name="score")
     return ddf.map_partitions(part, meta=pd.Series([], dtype=np.float64, name="score"))
 
@@ -125,8 +98,7 @@ def clv(ddf, cash_flows, rate, lifespan=None):
         cf = _matrix(df, cash_flows)
         r = df[rate].to_numpy(dtype=np.float64) if isinstance(rate, str) else rate
         life = (df[lifespan].to_numpy() if isinstance(lifespan, str) else lifespan)
-        with _guard():
-            v = clv_kernel(cf, r, life)
+        v = clv_kernel(cf, r, life)
         return pd.Series(v, index=df.index, name="clv")
     return ddf.map_partitions(part, meta=pd.Series([], dtype=np.float64, name="clv"))
 
@@ -171,8 +143,7 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
         g = df[groups].to_numpy()
         local = np.sort(pd.unique(g))
         c = np.array([C_of[v] for v in local.tolist()]) if np.ndim(C) == 1 else C
-        with _guard():
-            m = BatchedLogisticRegression(C=c, **params).fit(X, y, g)
+        m = BatchedLogisticRegression(C=c, **params).fit(X, y, g)
         res = pd.DataFrame(m.coef_, columns=[f"coef{j}" for j in range(d)])
         res.insert(0, "label", m.groups_)
         res["intercept"] = m.intercept_
@@ -195,4 +166,4 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
     return est
 
 
-__all__ = ["clv", "fit_batched", "predict_proba", "threading_layer"]
+__all__ = ["clv", "fit_batched", "predict_proba"]

@@ -12,11 +12,11 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _newton
+from . import _newton, _threads
 from .persist import Saveable
 from ._validation import check_finite, float_array, per_customer, positions
 from .kernels.checks import _mark_present
-from .kernels.logistic import _decision_function, _predict_proba
+from .kernels.scoring import _decision_function, _predict_proba
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
 
@@ -66,7 +66,8 @@ def training_data(estimator, X, y, check_X=True):
         yy = y.view(np.uint8) if y.dtype.kind == "b" else y
         lo, hi = int(yy.min()), int(yy.max())
         if hi - lo < (1 << 16):
-            present = _mark_present(yy, lo, np.zeros(hi - lo + 1, dtype=np.uint8))
+            present = np.zeros(hi - lo + 1, dtype=np.uint8)
+            _threads.over(_mark_present, yy.shape[0], yy, lo, present)
             return X, y, (np.flatnonzero(present) + lo).astype(y.dtype)
     check_classification_targets(y)
     return X, y, np.unique(y)
@@ -113,7 +114,8 @@ def predict_proba(X, coef, intercept, out=None):
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
     if X.shape[0]:
-        bad = _predict_proba(X, _ONE_MODEL, w[None, :], np.array([b]), out)
+        bad = sum(_threads.over(_predict_proba, X.shape[0], X, _ONE_MODEL, w[None, :],
+                                np.array([b]), out))
         if bad:
             _raise_nonfinite_rows(X)
     return out
@@ -130,7 +132,8 @@ def decision_function(X, coef, intercept, out=None):
     9.3
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
-    if X.shape[0] and _decision_function(X, _ONE_MODEL, w[None, :], np.array([b]), out):
+    if sum(_threads.over(_decision_function, X.shape[0], X, _ONE_MODEL, w[None, :],
+                         np.array([b]), out)):
         _raise_nonfinite_rows(X)
     return out
 

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 
+from . import _threads
 from ._progress import progress_bar
 from .persist import atomic_write, load
 
@@ -156,7 +157,7 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     intercept = dtype(model.intercept_[0]) if not batched else None
     total = dataset.count_rows()
     batch_rows = default_batch_rows(total) if batch_rows is None else int(batch_rows)
-    from .kernels.logistic import _predict_proba_columns
+    from .kernels.scoring import _predict_proba_columns
     stats = {"rows": 0}
 
     def write(tmp):
@@ -184,7 +185,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
                         score = model.predict_proba(X, g)
                 else:
                     score = np.empty(m, dtype=dtype)
-                    if _predict_proba_columns(cols, coef, intercept, score):
+                    if sum(_threads.over(_predict_proba_columns, score.shape[0], cols, coef,
+                                         intercept, score)):
                         bad = [c for c, col in zip(features, cols)
                                if not np.isfinite(col).all()]
                         raise ValueError(f"column(s) {bad} hold NaN or inf near row "

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from ._validation import check_finite, label_codes, positions
-from .kernels.logistic import _group_order
+from ._grouping import group_order
+from . import _threads
 from .kernels.rfm import _floor_periods, _rfm_scan
 
 _DAY = 86_400 * 10**9
@@ -95,8 +96,8 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
         raise ValueError("transactions is empty: no customers to summarise")
     codes, labels = label_codes(ids, f"transactions[{customer_id_col!r}]")
     ns = _nanoseconds(dates, datetime_col, datetime_format)
-    periods = _floor_periods(ns, np.int64(unit), np.int64(shift),
-                             np.empty(ns.shape[0], dtype=np.int64))
+    periods = np.empty(ns.shape[0], dtype=np.int64)
+    _threads.over(_floor_periods, ns.shape[0], ns, np.int64(unit), np.int64(shift), periods)
     if monetary_value_col is not None:
         amt = _column(transactions, monetary_value_col, "monetary_value_col")
         if not (pd.api.types.is_numeric_dtype(amt.dtype)
@@ -120,19 +121,19 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
             end = end.tz_localize(None)
         p_end = int(_floor_periods(np.array([end.as_unit("ns").value], dtype=np.int64),
                                    np.int64(unit), np.int64(shift),
-                                   np.empty(1, dtype=np.int64))[0])
+                                   np.empty(1, dtype=np.int64), 0, 1)[0])
     n_cust = len(labels)
     none = np.empty(0, dtype=np.uint8)
     order = np.empty(codes.shape[0], dtype=np.int64)
-    offsets, _, grouped = _group_order(codes, n_cust, none, order)
+    offsets, _, grouped = group_order(codes, n_cust, none, order)
     if grouped:  # already in customer order: read in place
         order = order[:0]
     first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
     n_periods = np.empty(n_cust, dtype=np.int64)
     total, first_total = np.empty(n_cust), np.empty(n_cust)
-    _rfm_scan(order, offsets, periods, amounts, np.int64(p_end),
-              np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods, total,
-              first_total)
+    _threads.over(_rfm_scan, n_cust, order, offsets, periods, amounts, np.int64(p_end),
+                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods, total,
+                  first_total)
     keep = n_periods > 0
     if not keep.any():
         raise ValueError(f"no purchase on or before observation_period_end "

@@ -9,10 +9,27 @@ import pandas as pd
 
 from ._validation import (check_finite, float_array, label_codes, non_negative_ints,
                           per_customer, positions)
+from . import _threads
 from .kernels._jit import fixed_chunks
 from .kernels.value import _clv_constant, _clv_matrix, _group_sums
 
 __all__ = ["cac", "channel_summary", "clv", "conversion_rate"]
+
+
+def group_sums(values, codes, n_groups):
+    """(counts, sums) per group of values (n,) with codes (n,) in [0, n_groups), in
+    ``fixed_chunks(n)`` chunks run on the threads and merged in chunk order."""
+    n = values.shape[0]
+    n_chunks = fixed_chunks(n)
+    chunk = -(-n // n_chunks)
+    part_cnt = np.zeros((n_chunks, n_groups), dtype=np.int64)
+    part_sum = np.zeros((n_chunks, n_groups))
+    _threads.run(_group_sums, [(values, codes, c, c * chunk, min(n, c * chunk + chunk),
+                                part_cnt, part_sum) for c in range(n_chunks)], work=n)
+    sums = np.zeros(n_groups)
+    for c in range(n_chunks):  # in chunk order: the same sums for any thread count
+        sums += part_sum[c]
+    return part_cnt.sum(axis=0), sums
 
 
 def _checked_rate(rate, n):
@@ -91,7 +108,7 @@ def clv(cash_flows, rate, lifespan=None):
                                   upper_name=f"n_periods ({p})"))
         out = np.empty(n, dtype=np.float64)
         if n:
-            _clv_matrix(cf, r, life, out)
+            _threads.over(_clv_matrix, out.shape[0], cf, r, life, out)
         _check_result(out, cf, r, life)
         return out
 
@@ -108,7 +125,7 @@ def clv(cash_flows, rate, lifespan=None):
         n = 0
     out = np.empty(n, dtype=np.float64)
     if n:
-        _clv_constant(margin, r, life, out)
+        _threads.over(_clv_constant, out.shape[0], margin, r, life, out)
     _check_result(out, None, r, life)
     if cf.ndim == 0 and np.ndim(rate) == 0 and np.ndim(lifespan) == 0:
         return float(out[0])
@@ -303,8 +320,7 @@ def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"
     s = _by_channel(spend, "spend", labels)
     k = _by_channel(new_customers, "new_customers", labels)
     n = codes.shape[0]
-    counts, sums = _group_sums(values, codes.astype(np.intp, copy=False), len(labels),
-                               fixed_chunks(n))
+    counts, sums = group_sums(values, codes.astype(np.intp, copy=False), len(labels))
     c = cac(s, k, zero_division=zero_division)
     mean = sums / np.maximum(counts, 1)
     with np.errstate(divide="ignore", invalid="ignore"):

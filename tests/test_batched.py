@@ -11,12 +11,16 @@ import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
 from crmjit.batched import lane_buffers
-from crmjit.kernels.logistic import (NARROW_ITERS, _accept, _block_scratch, _block_terms, _dot,
-                                     _dot4, _fit_segments, _group_order, _hess32, _hess_upper,
-                                     _load_copies, _load_rows, _log1p_unit32, _map_labels,
-                                     _narrow_temps, _newton_direction, _newton_directions,
-                                     _penalised, _row_terms, _rows_gradient, _segment_newton,
-                                     _symmetrize, _theta_dot, _total)
+from crmjit._grouping import group_order as _group_order
+from crmjit._grouping import map_labels as _map_labels
+from crmjit.batched import fit_lanes
+from crmjit.kernels.logloss import (_block_scratch, _block_temps, _block_terms, _dot, _dot4,
+                                    _hess_upper, _load_rows, _row_terms, _rows_gradient,
+                                    _symmetrize, _theta_dot, _total)
+from crmjit.kernels.newton import (_accept, _converged, _lagged, _newton_direction,
+                                   _newton_directions)
+from crmjit.kernels.segments import (PAD, SEGMENT_BLOCK, _carve, _lane_size, _load_padded,
+                                     _padded, _penalised, _segment_blocks, _segment_newton)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -275,7 +279,8 @@ def test_group_order_matches_reference(rng):
         assert order.tolist() == r_order and offsets.tolist() == r_offsets
         assert sums.tolist() == r_sums and grouped is r_grouped is False
         order2, offsets2, sums2, _ = group_order(codes, n_groups)  # no flags
-        assert_array_equal(order2, order) and assert_array_equal(offsets2, offsets)
+        assert_array_equal(order2, order)
+        assert_array_equal(offsets2, offsets)
         assert not sums2.any()
         order32 = group_order(codes, n_groups, flags, np.int32)[0]  # what fit passes
         assert order32.dtype == np.int32 and order32.tolist() == r_order
@@ -329,25 +334,26 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
         assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
         assert_allclose(np.triu(h), np.triu(rh), rtol=1e-11, atol=1e-12)  # upper triangle
         _symmetrize(h)
-        assert_array_equal(h, reference.logistic.symmetrize(np.triu(h).tolist()))
+        assert_array_equal(h, reference.logloss.symmetrize(np.triu(h).tolist()))
         assert_allclose(h, rh, rtol=1e-11, atol=1e-12)
         g2, h2 = g.copy(), h.copy()
         _block_terms(xb, yy, ss, B, theta, False, z, e, rb, qb, xq, g2, h2)
-        assert_allclose(g2, 2 * g, rtol=1e-14) and assert_array_equal(h2, h) is None  # g only
+        assert_allclose(g2, 2 * g, rtol=1e-14)  # g accumulated a second time
+        assert_array_equal(h2, h)  # h untouched when the Hessian is not wanted
         q = rng.random(B)
         hu = np.zeros((k, k))
         _hess_upper(xb, q, B, xq, hu)
-        assert_allclose(np.triu(hu), np.triu(reference.logistic.hess_upper(r_xb, q.tolist(), B)),
+        assert_allclose(np.triu(hu), np.triu(reference.logloss.hess_upper(r_xb, q.tolist(), B)),
                         rtol=1e-12)
-        assert _dot(q, ss, B) == pytest.approx(reference.logistic.dot(q.tolist(), r_ss, B),
+        assert _dot(q, ss, B) == pytest.approx(reference.logloss.dot(q.tolist(), r_ss, B),
                                                rel=1e-13)
-        assert _total(q, B) == pytest.approx(reference.logistic.total(q.tolist(), B), rel=1e-13)
+        assert _total(q, B) == pytest.approx(reference.logloss.total(q.tolist(), B), rel=1e-13)
         assert_allclose(_dot4(q, xb, 2, B - 3),
-                        reference.logistic.dot4(q.tolist(), r_xb, 2, B - 3), rtol=1e-13)
+                        reference.logloss.dot4(q.tolist(), r_xb, 2, B - 3), rtol=1e-13)
         zq = rng.normal(0, 30, B)
         rb2, qb2 = np.empty(B), np.empty(B)
         loss = _row_terms(zq, yy, ss, B, np.empty(B), rb2, qb2)
-        r_loss, r_rb, r_qb = reference.logistic.row_terms(zq.tolist(), r_yy, r_ss, B)
+        r_loss, r_rb, r_qb = reference.logloss.row_terms(zq.tolist(), r_yy, r_ss, B)
         assert loss == pytest.approx(r_loss, rel=1e-12)
         assert_allclose(rb2, r_rb, rtol=1e-13, atol=1e-300)
         assert_allclose(qb2, r_qb, rtol=1e-11, atol=1e-300)
@@ -356,102 +362,55 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
             bl3, bw3 = _rows_gradient(X, y, weights, 40, m, theta, unblock(yb, m + 5),
                                       unblock(sb, m + 5), np.empty(m), np.empty(m),
                                       np.empty(m), np.empty(m), g3)
-            r3 = reference.logistic.rows_gradient(X.tolist(), y.tolist(), weights.tolist(),
+            r3 = reference.logloss.rows_gradient(X.tolist(), y.tolist(), weights.tolist(),
                                                   40, m, theta.tolist())
             assert bl3 == pytest.approx(r3[0], rel=1e-12) and bw3 == pytest.approx(r3[1])
             assert_allclose(g3, r3[2], rtol=1e-11, atol=1e-12)
             assert _theta_dot(X, 41, theta) == pytest.approx(
-                reference.logistic.theta_dot(X.tolist(), 41, theta.tolist()), rel=1e-12)
+                reference.logloss.theta_dot(X.tolist(), 41, theta.tolist()), rel=1e-12)
 
 
 def load_segment(X, y, sw, block):
-    """A segment loaded as ``_fit_segments`` loads it: (xt, yb, sb, nar, w64, w32)."""
+    """All rows of X, y, sw loaded as ``_fit_lane`` loads a segment: (xt, yb, sb, w)."""
     m, k = X.shape[0], X.shape[1] + 1
-    xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, m, block)
-    xs, ys, ss = float32_like(xt, yb, sb)
-    scale = load_copies(X, y, sw, xt, yb, sb, xs, ys, ss)
-    return xt, yb, sb, (xs, ys, ss, scale), (z, e, rb, qb, xq), _narrow_temps(k, xt.shape[2])
+    xt, yb, sb = _block_scratch(k, _padded(m), block)[:3]
+    assert _load_padded(X, y, sw, np.empty(0, dtype=np.int64), 0, m, xt, yb, sb)
+    return xt, yb, sb, _block_temps(xt.shape[2])
 
 
-def float32_like(*arrays):
-    """Float32 arrays of the shapes of the given ones (the float32 copy's blocks)."""
-    return tuple(np.empty(a.shape, dtype=np.float32) for a in arrays)
-
-
-def load_copies(X, y, sw, xt, yb, sb, xs, ys, ss):
-    """All rows of X, y, sw loaded into both copies by ``_load_copies`` (as
-    ``_fit_segments`` loads a segment, the weights summed as the reference sums them);
-    returns the weight scale."""
-    m = X.shape[0]
-    wsum = sw[0] * m if sw.shape[0] == 1 else sum(sw.tolist())
-    ok, scale = _load_copies(X, y, sw, np.empty(0, dtype=np.int64), 0, m, wsum, True, xt, yb,
-                             sb, xs, ys, ss)
-    assert ok
-    return scale
-
-
-def wide(nar):
-    """nar with no float32 blocks: the solver evaluates in float64 only."""
-    return (nar[0][:0],) + nar[1:]
-
-
-@pytest.mark.parametrize("mode", [0, 1, 2])
 @pytest.mark.parametrize("lam, n_free, block", [(0.5, 5, 2048), (0.0, 5, 2048),
                                                (2.0, 4, 2048), (0.5, 5, 96)])  # 96: 5 blocks
-def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block, mode):
+def test_penalised_and_segment_newton_match_reference(rng, lam, n_free, block):
     m, d = 400, 4
     X = rng.standard_normal((m, d))
     y = (rng.random(m) < 1 / (1 + np.exp(-X @ [1, -1, 0.5, 0]))).astype(np.uint8)
-    sw = rng.uniform(0.5, 2, m) * 1e3  # weights far from 1: divided by their mean in float32
-    xt, yb, sb, nar, w64, w32 = load_segment(X, y, sw, block)
+    sw = rng.uniform(0.5, 2, m) * 1e3  # weights far from 1
+    xt, yb, sb, w = load_segment(X, y, sw, block)
     plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
-    r_xs, r_ys, r_ss, r_scale = reference.logistic.narrow(*plain, m)
-    assert_array_equal(unblock(nar[0], m), r_xs)
-    assert_array_equal(unblock(nar[1], m), r_ys)
-    assert_array_equal(unblock(nar[2], m), r_ss)
-    assert nar[3] == pytest.approx(r_scale, rel=1e-14)
     theta = rng.standard_normal(d + 1)
     g, h = np.zeros(d + 1), np.full((d + 1, d + 1), 7.0)
-    f = _penalised(xt, yb, sb, nar, m, theta, lam, n_free, True, mode, w64, w32, g, h)
-    rf, rg, rh = reference.logistic.penalised(*plain, m, theta.tolist(), lam, n_free, True)
-    g64, h64 = np.zeros(d + 1), np.zeros((d + 1, d + 1))
-    f64 = _penalised(xt, yb, sb, nar, m, theta, lam, n_free, True, 0, w64, w32, g64, h64)
-    assert f64 == pytest.approx(rf, rel=1e-12)
-    assert_allclose(g64, rg, rtol=1e-11, atol=1e-12)
-    assert_allclose(h64, rh, rtol=1e-11)
-    if mode == 0:
-        assert f == f64
-        assert_array_equal(g, g64)
-        assert_array_equal(h, h64)
-    elif mode == 1:  # float32 Hessian sums only: about 1e-6 of the largest entry
-        assert f == f64  # loss and gradient do not depend on it
-        assert_array_equal(g, g64)
-        assert_allclose(h, rh, rtol=1e-5, atol=1e-5 * np.abs(rh).max())
-        assert np.abs(h - h64).max() > 1e-9 * np.abs(h64).max()  # float32-sized differences
-    else:  # everything in float32: the loss and gradient to float32's precision too
-        assert f == pytest.approx(rf, rel=1e-6)
-        assert_allclose(g, rg, rtol=1e-4, atol=1e-5 * np.abs(rg).max())
-        assert_allclose(h, rh, rtol=1e-5, atol=1e-5 * np.abs(rh).max())
-        assert np.abs(g - g64).max() > 1e-12 * np.abs(g64).max()
-        if n_free < d + 1:
-            assert g[d] == 0.0
+    f = _penalised(xt, yb, sb, m, theta, lam, n_free, True, w, g, h)
+    rf, rg, rh = reference.segments.penalised(*plain, m, theta.tolist(), lam, n_free, True)
+    assert f == pytest.approx(rf, rel=1e-12)
+    assert_allclose(g, rg, rtol=1e-11, atol=1e-12)
+    assert_allclose(h, rh, rtol=1e-11)
+    if n_free < d + 1:
+        assert g[d] == 0.0
     kept = h.copy()
-    _penalised(xt, yb, sb, nar, m, theta * 0.5, lam, n_free, False, mode, w64, w32, g, h)
+    _penalised(xt, yb, sb, m, theta * 0.5, lam, n_free, False, w, g, h)
     assert_array_equal(h, kept)  # lagged Hessian: left as it was
     ref, ref_ok = reference.segment_newton(*plain, m, lam, n_free)
     assert ref_ok
-    for solver_nar in (nar, wide(nar)):  # float32 evaluations far out, and float64 only
-        start = np.zeros(d + 1)
-        it, ok = _segment_newton(xt, yb, sb, solver_nar, m, lam, n_free, 1e-12, 100, 2, 1e-2,
-                                 start, w64, w32)
-        assert ok and 1 < it < 30
-        assert_allclose(start, ref, atol=1e-9)
-        few = np.zeros(d + 1)
-        assert _segment_newton(xt, yb, sb, solver_nar, m, lam, n_free, 1e-12, 2, 2, 1e-2,
-                               few, w64, w32) == (2, False)  # max_iter reached
+    start = np.zeros(d + 1)
+    it, ok = _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 100, 2, 1e-2, start, w)
+    assert ok and 1 < it < 30
+    assert_allclose(start, ref, atol=1e-9)
+    few = np.zeros(d + 1)
+    assert _segment_newton(xt, yb, sb, m, lam, n_free, 1e-12, 2, 2, 1e-2, few,
+                           w) == (2, False)  # max_iter reached
 
 
-def test_accept_matches_reference():
+def test_accept_converged_lagged_match_reference():
     g, step = np.array([2.0, -1.0]), np.array([-1.0, 0.5])  # slope -2.5
     cases = [(10.0, 9.0, [1.0, 1.0], 1.0),  # Armijo
              (10.0, 10.0 - 1e-5, [3.0, 1.0], 1.0),  # too little decrease, gradient larger
@@ -459,90 +418,44 @@ def test_accept_matches_reference():
              (10.0, 10.0 + 1e-9, [0.5, 0.1], 1.0),  # an increase beyond rounding
              (10.0, np.nan, [0.5, 0.1], 1.0), (10.0, 9.9999, [3.0, 0], 2.0 ** -10)]
     got = [_accept(f, ft, g, np.array(gt), step, t) for f, ft, gt, t in cases]
-    want = [reference.logistic.accept(f, ft, g.tolist(), gt, step.tolist(), t)
+    want = [reference.newton.accept(f, ft, g.tolist(), gt, step.tolist(), t)
             for f, ft, gt, t in cases]
     assert got == want == [True, False, True, False, False, True]
+    for st, th, tol in [([1e-7, 0.0], [0.5, 0.1], 1e-6), ([1e-5, 0.0], [30.0, 1.0], 1e-6),
+                        ([1e-5, 0.0], [0.5, 1.0], 1e-6), ([0.0, 0.0], [0.0, 0.0], 0.0)]:
+        assert _converged(np.array(st), np.array(th), tol) == \
+            reference.newton.converged(st, th, tol)
+        for t in (1.0, 0.25):
+            assert _lagged(np.array(st), np.array(th), t, 1e-6) == \
+                reference.newton.lagged(st, th, t, 1e-6)
+    assert _converged(np.array([1e-7]), np.array([0.5]), 1e-6)
+    assert not _converged(np.array([1e-5]), np.array([0.5]), 1e-6)
 
 
-def test_log1p_unit32_within_3_float32_ulps():
-    e = np.concatenate([np.linspace(0, 1, 10001), np.geomspace(1e-38, 1, 2001)])
-    e32 = e.astype(np.float32)
-    got = np.array([_log1p_unit32(v) for v in e32], dtype=np.float64)
-    want = np.array([reference.logistic.log1p_unit32(float(v)) for v in e32])
-    ulp = np.spacing(want.astype(np.float32)).astype(np.float64)
-    assert np.all(np.abs(got - want) <= 3 * np.maximum(ulp, 1e-45))
-
-
-def test_hess32_matches_reference_and_declines_overflow(rng):
-    k, m = 6, 300
-    xs = rng.standard_normal((k, m)).astype(np.float32)
-    q = rng.random(m) * 1e6  # large weights: divided by their sum before narrowing
-    qs, xqs, hs = np.empty(m, np.float32), np.empty((4, m), np.float32), \
-        np.empty((k, k), np.float32)
-    h = np.full((k, k), 2.0)
-    assert _hess32(xs, q, m, qs, xqs, hs, h)
-    ref = np.array(reference.logistic.hess32(xs.tolist(), q.tolist(), m))
-    assert_allclose(np.triu(h), np.triu(ref + 2.0), rtol=1e-5, atol=1e-5 * np.abs(ref).max())
-    big = xs * np.float32(1e20)  # squares beyond float32's range
-    h2 = np.full((k, k), 2.0)
-    assert not _hess32(big, q, m, qs, xqs, hs, h2)
-    assert_array_equal(h2, 2.0)  # nothing added: the caller sums in float64
-    assert reference.logistic.hess32(big.tolist(), q.tolist(), m) is None
-    assert _hess32(xs, np.zeros(m), m, qs, xqs, hs, h2) and (h2 == 2.0).all()  # no weight
-
-
-def test_float32_overflow_falls_back_to_float64(rng):
-    """Values finite in float32 whose mean squares are not: the float32 Hessian sums (mode
-    1) give way to float64 ones, the all-float32 evaluation (mode 2) reports NaN, and the
-    solver, which starts in float32, finishes in float64 on the reference optimum."""
-    m, d = 200, 3
-    X = rng.standard_normal((m, d)) * 1e20
-    y = (rng.random(m) < 1 / (1 + np.exp(-X[:, 0] * 1e-20))).astype(np.uint8)
-    xt, yb, sb, nar, w64, w32 = load_segment(X, y, np.ones(1), 2048)
-    plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
-    theta = np.array([1e-20, -2e-20, 0.0, 0.1])
-    g, h = np.zeros(d + 1), np.zeros((d + 1, d + 1))
-    _penalised(xt, yb, sb, nar, m, theta, 1e-40, d + 1, True, 1, w64, w32, g, h)
-    rh = reference.logistic.penalised(*plain, m, theta.tolist(), 1e-40, d + 1, True)[2]
-    assert np.isfinite(h).all()
-    assert_allclose(h, rh, rtol=1e-11)  # summed in float64
-    assert np.isnan(_penalised(xt, yb, sb, nar, m, theta, 1e-40, d + 1, True, 2, w64, w32,
-                               g, h))
-    start = np.zeros(d + 1)
-    it, ok = _segment_newton(xt, yb, sb, nar, m, 1e-40, d + 1, 1e-8, 100, 2, 1e-2, start,
-                             w64, w32)
-    ref, ref_ok = reference.segment_newton(*plain, m, 1e-40, d + 1, tol=1e-8)
-    assert ok and ref_ok
-    assert_allclose(start * [1e20, 1e20, 1e20, 1], np.array(ref) * [1e20, 1e20, 1e20, 1],
-                    rtol=1e-6, atol=1e-6)
-
-
-def test_segment_newton_widens_where_float32_cannot_resolve_the_data(rng):
-    """Two columns that differ by 1e-5 of their size, unpenalised: float32 keeps about two
-    digits of the difference, its sums steer badly, and the solve with float32 evaluations
-    has not converged after NARROW_ITERS iterations where the float64 one took 6; the
-    segment is then finished in float64 and lands on the reference optimum."""
-    m = 400
-    x1, dlt = rng.standard_normal(m), rng.standard_normal(m)
-    X = np.column_stack([x1, x1 + 1e-5 * dlt, rng.standard_normal(m)])
-    y = (rng.random(m) < 1 / (1 + np.exp(-(dlt + 0.5 * x1)))).astype(np.uint8)
-    xt, yb, sb, nar, w64, w32 = load_segment(X, y, np.ones(1), 2048)
-    plain = unblock(xt, m).tolist(), unblock(yb, m).tolist(), unblock(sb, m).tolist()
-    args = (yb, sb)
-    rest = (m, 0.0, 4, 1e-10)
-    wide64 = np.zeros(4)
-    it64, ok64 = _segment_newton(xt, *args, wide(nar), *rest, 100, 2, 1e-2, wide64, w64, w32)
-    assert ok64 and it64 < NARROW_ITERS
-    cut = np.zeros(4)
-    assert _segment_newton(xt, *args, nar, *rest, NARROW_ITERS, 2, 1e-2, cut, w64, w32) == \
-        (NARROW_ITERS, False)  # float32 alone: not there in NARROW_ITERS
-    theta = np.zeros(4)
-    it, ok = _segment_newton(xt, *args, nar, *rest, 100, 2, 1e-2, theta, w64, w32)
-    assert ok and NARROW_ITERS < it < 100
-    ref, ref_ok = reference.segment_newton(*plain, m, 0.0, 4, tol=1e-6)  # |theta| ~ 1e5
-    assert ref_ok
-    assert_allclose(theta, wide64, rtol=1e-8, atol=1e-8)
-    assert_allclose(theta, ref, rtol=1e-6, atol=1e-6)
+def test_load_padded_matches_reference(rng):
+    n, d = 500, 3
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.4).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    order = rng.permutation(n).astype(np.int64)
+    for rows, block in [(150, 2048), (150, 64), (16, 2048), (1, 2048)]:
+        m = _padded(rows)
+        buf = np.full(_lane_size(d + 1, m), np.nan)  # stale values must not survive
+        xt, yb, sb = _carve(buf, d + 1, m)
+        if block < xt.shape[2]:
+            xt, yb, sb = _block_scratch(d + 1, m, block)[:3]
+        assert _load_padded(X, y, sw, order, 7, rows, xt, yb, sb)
+        r_xt, r_yb, r_sb, finite = reference.segments.load_padded(
+            X.tolist(), y.tolist(), sw.tolist(), order.tolist(), 7, rows, PAD)
+        assert finite
+        assert_array_equal(unblock(xt, m), r_xt)
+        assert_array_equal(unblock(yb, m), r_yb)
+        assert_array_equal(unblock(sb, m), r_sb)
+    X[order[9], 2] = np.inf
+    xt, yb, sb = _block_scratch(d + 1, 160, 2048)[:3]
+    assert not _load_padded(X, y, sw, order, 7, 150, xt, yb, sb)
+    assert not reference.segments.load_padded(X.tolist(), y.tolist(), sw.tolist(),
+                                              order.tolist(), 7, 150, PAD)[3]
 
 
 def test_fit_segments_matches_reference(rng):
@@ -559,20 +472,20 @@ def test_fit_segments_matches_reference(rng):
     for lanes in (1, 2, 5):  # lanes share the segments: same results however many
         theta = np.zeros((3, d + 1))
         n_iter, converged = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=bool)
-        _fit_segments(X, y, sw, order, offsets, np.array([2, 0]), lam, d + 1, 1e-12, 100,
-                      2, 1e-2, theta, n_iter, converged, *lane_buffers(lanes, d + 1, 600))
+        fit_lanes(lane_buffers(lanes, d + 1, 600), X, y, sw, order, offsets, np.array([2, 0]),
+                  lam, d + 1, 1e-12, 100, 2, 1e-2, theta, n_iter, converged)
         for s in (0, 2):
             assert converged[s] and n_iter[s] > 1
             assert_allclose(theta[s], ref[s], atol=1e-9)
         assert not theta[1].any() and n_iter[1] == 0 and not converged[1]  # not listed
         results.append(theta)
-    assert_array_equal(results[0], results[1]) and assert_array_equal(results[0], results[2])
+    assert_array_equal(results[0], results[1])
+    assert_array_equal(results[0], results[2])
 
 
 def test_padded_matches_reference():
-    from crmjit.kernels.logistic import PAD, _padded
     for m in (0, 1, 15, 16, 17, 150, 1000, 2048):
-        assert _padded(m) == reference.logistic.padded(m, PAD)
+        assert _padded(m) == reference.segments.padded(m, PAD)
         assert _padded(m) % PAD == 0 and m <= _padded(m) < m + PAD
 
 
@@ -592,8 +505,8 @@ def test_fit_segments_checks_every_segment_it_loads(rng):
     for lanes in (1, 2):
         theta = np.zeros((4, d + 1))
         n_iter, converged = np.zeros(4, dtype=np.int64), np.zeros(4, dtype=bool)
-        _fit_segments(X, y, np.ones(1), order, offsets, items, lam, d + 1, 1e-12, 100, 2,
-                      1e-2, theta, n_iter, converged, *lane_buffers(lanes, d + 1, 300))
+        fit_lanes(lane_buffers(lanes, d + 1, 300), X, y, np.ones(1), order, offsets, items, lam,
+                  d + 1, 1e-12, 100, 2, 1e-2, theta, n_iter, converged)
         assert n_iter.tolist()[1:] == [-1, 0, -1]  # non-finite rows; checked, finite; bad
         assert converged[0] and not converged[1:].any()
         assert_allclose(theta[0], ref[0], atol=1e-9)
@@ -622,182 +535,23 @@ def test_newton_direction_matches_reference(rng):
     assert_allclose(out2, reference.newton_direction(g.tolist(), H.tolist(), k - 1), rtol=1e-9)
     steps = np.zeros((3, k))
     _newton_directions(np.stack([g] * 3), np.stack([H] * 3), np.array([0, 2]), k, steps)
-    assert_allclose(steps[0], out) and not steps[1].any()
+    assert_allclose(steps[0], out)
+    assert not steps[1].any()
     singular = np.zeros((k, k))
     _newton_direction(g, singular, k, out, work)  # ridge / gradient fallback: descends
     assert np.all(np.isfinite(out)) and g @ out < 0
 
 
 def test_segment_blocks_and_lane_size_match_reference():
-    from crmjit.kernels.logistic import (PAD, SEGMENT_BLOCK, _carve, _lane_size, _padded,
-                                         _segment_blocks)
     for m in (0, 1, 16, 2047, 2048, 2049, 40_000):
-        assert _segment_blocks(m) == reference.logistic.segment_blocks(m, SEGMENT_BLOCK)
-        assert _lane_size(5, m) == reference.logistic.lane_size(5, m, SEGMENT_BLOCK, PAD)
+        assert _segment_blocks(m) == reference.segments.segment_blocks(m, SEGMENT_BLOCK)
+        assert _lane_size(5, m) == reference.segments.lane_size(5, m, SEGMENT_BLOCK, PAD)
         nb, B = _segment_blocks(m)
         assert nb * B >= m and (nb - 1) * B < max(m, 1)
         buf = np.arange(_lane_size(5, m), dtype=np.float64)
         parts = _carve(buf, 5, _padded(m))
-        assert [p.shape for p in parts] == list(reference.logistic.carve(5, _padded(m),
+        assert [p.shape for p in parts] == list(reference.segments.carve(5, _padded(m),
                                                                          SEGMENT_BLOCK))
         flat = np.concatenate([p.ravel() for p in parts])  # consecutive, no overlap
-        assert_array_equal(flat, np.arange(flat.size)) and flat.size <= buf.size
-
-
-def test_block_source_puts_the_subsample_first_and_matches_reference():
-    from crmjit.kernels.logistic import (WARM_MIN_BLOCKS, WARM_STRIDE, _block_source,
-                                         _warm_blocks)
-    for nb in list(range(1, 70)) + [125, 500]:
-        nw = _warm_blocks(nb)
-        assert nw == reference.logistic.warm_blocks(nb, WARM_MIN_BLOCKS, WARM_STRIDE)
-        assert (nw > 0) == (nb >= WARM_MIN_BLOCKS)
-        src = [_block_source(p, nb, nw) for p in range(nb)]
-        assert src == [reference.logistic.block_source(p, nb, nw, WARM_STRIDE)
-                       for p in range(nb)]
-        assert sorted(src) == list(range(nb)) and src[-1] == nb - 1  # a permutation
-        if nw:  # evenly spread full blocks first
-            assert src[:nw] == list(range(0, nb - 1, WARM_STRIDE))
-        else:
-            assert src == list(range(nb))
-
-
-def _loaded(rng, m, d, block, ones=False):
-    """m rows of a segment loaded in blocks as _fit_segments loads them."""
-    from crmjit.kernels.logistic import _block_temps
-    X = rng.standard_normal((m, d))
-    w = rng.standard_normal(d)
-    y = (np.ones(m) if ones else rng.random(m) < 1 / (1 + np.exp(-X @ w))).astype(np.uint8)
-    xt, yb, sb = _block_scratch(d + 1, m, block)[:3]
-    xs, ys, ss = float32_like(xt, yb, sb)
-    scale = load_copies(X, y, np.ones(1), xt, yb, sb, xs, ys, ss)
-    return (X, y), (xt, yb, sb, (xs, ys, ss, scale)), _block_temps(block), \
-        _narrow_temps(d + 1, block)
-
-
-def test_warm_start_reaches_the_subsample_optimum(rng):
-    """The warm start solves the subsample with the penalty scaled by its share of the
-    segment's weight, to WARM_TOL: within that of the exact (reference) optimum."""
-    from crmjit.kernels.logistic import WARM_TOL, _warm_start
-    m, d, block = 512, 3, 64
-    (X, y), (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block)
-    theta = np.zeros(d + 1)
-    cut = np.zeros(d + 1)  # not converged within max_iter: no warm start, theta as it was
-    assert not _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 1, 1e-2, cut, w64, w32)
-    assert not cut.any()
-    assert _warm_start(xt, yb, sb, nar, 4.0 * m, 2.0, d + 1, 100, 1e-2, theta, w64, w32)
-    ref = reference.logistic.warm_start(
-        [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),
-        sb.ravel().tolist(), m, 4.0 * m, 2.0, d + 1, 1e-12)
-    assert_allclose(theta, ref, atol=WARM_TOL)
-    sk = SkLogReg(C=2.0, tol=1e-10).fit(X, y)  # lam 2 * (m / 4m): C = 2 on the subsample
-    assert_allclose(ref[:d], sk.coef_[0], atol=1e-6)
-
-
-def test_warm_start_skips_a_one_class_subsample(rng):
-    from crmjit.kernels.logistic import _warm_start
-    m, d, block = 256, 2, 64
-    _, (xt, yb, sb, nar), w64, w32 = _loaded(rng, m, d, block, ones=True)
-    theta = np.array([0.5, -0.5, 0.25])
-    assert not _warm_start(xt, yb, sb, nar, float(m), 1.0, d + 1, 100, 1e-2, theta, w64,
-                           w32)
-    assert theta.tolist() == [0.5, -0.5, 0.25]  # left as it was
-    assert reference.logistic.warm_start(
-        [r.tolist() for r in np.concatenate(list(xt), axis=1)], yb.ravel().tolist(),
-        sb.ravel().tolist(), m, float(m), 1.0, d + 1, 1e-12) is None
-
-
-def test_fit_segments_with_a_warm_start_matches_reference(rng):
-    """A segment of WARM_MIN_BLOCKS blocks or more is loaded with its subsample first and
-    starts from the subsample's optimum: the same optimum as the plain fit."""
-    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
-    d = 2
-    big = WARM_MIN_BLOCKS * SEGMENT_BLOCK + 1000
-    n = big + 300
-    X = rng.standard_normal((n, d))
-    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ [0.8, -0.4] + 0.3)))).astype(np.uint8)
-    sw = rng.uniform(0.5, 2, n)
-    order = rng.permutation(n).astype(np.int64)
-    offsets = np.array([0, big, n])
-    lam = np.array([0.5, 1.0])
-    yg, swg = y[order], sw[order]
-    ref = reference.fit_segments(X.tolist(), yg.tolist(), swg.tolist(), order.tolist(),
-                                 offsets.tolist(), [0, 1], lam.tolist(), d + 1)
-    theta = np.zeros((2, d + 1))
-    n_iter, converged = np.zeros(2, dtype=np.int64), np.zeros(2, dtype=bool)
-    _fit_segments(X, yg, swg, order, offsets, np.array([0, 1]), lam, d + 1, 1e-12, 100, 2,
-                  1e-2, theta, n_iter, converged, *lane_buffers(2, d + 1, big))
-    assert converged.all()
-    assert_allclose(theta[0], ref[0], atol=1e-9)
-    assert_allclose(theta[1], ref[1], atol=1e-9)
-
-
-def test_weight_scale_matches_reference():
-    from crmjit.kernels.logistic import _weight_scale
-    for wsum, m in ((10.0, 4), (0.0, 3), (-1.0, 2), (np.inf, 2), (np.nan, 2), (5.0, 0)):
-        assert _weight_scale(wsum, m) == reference.logistic.weight_scale(wsum, m)
-
-
-def test_streaming_stores_write_the_same_copy(rng):
-    """Segments of STREAM_ROWS or more are copied with non-temporal stores: the same values
-    as ordinary stores, in every block, padding and the float32 copy included."""
-    from crmjit.kernels.logistic import _narrow_block
-    m, d, B = 1000, 5, 256  # 3 full blocks and a partial one
-    X = rng.standard_normal((m + 50, d))
-    y = (rng.random(m + 50) < 0.4).astype(np.uint8)
-    sw = rng.uniform(0.5, 2.0, m + 50)
-    order = rng.permutation(m + 50).astype(np.int64)  # rows 7 .. 7+m-1 of it are read
-    outs = []
-    for stream in (False, True):
-        xt, yb, sb = (np.full(a.shape, np.nan) for a in _block_scratch(d + 1, m, B)[:3])
-        assert _load_rows(X, y, sw, order, 7, m, xt, yb, sb, stream)
-        xs, ys, ss = float32_like(xt, yb, sb)
-        for c in range(xt.shape[0]):
-            mc = min(B, m - c * B)
-            _narrow_block(xt[c], yb[c], sb[c], mc, 0.5, xs[c], ys[c], ss[c], stream)
-        last = m - 3 * B  # rows in the partial block: the float32 copy stops there
-        outs.append([xt.copy(), yb.copy(), sb.copy(), xs[:3].copy(), xs[3, :, :last].copy(),
-                     ys[:3].copy(), ys[3, :last].copy(), ss[:3].copy(), ss[3, :last].copy()])
-    for a, b in zip(outs[0], outs[1]):
-        assert_array_equal(a, b)
-    xt = outs[1][0]
-    assert np.isfinite(xt[:3]).all() and np.isnan(xt[3, :, m - 3 * B:]).all()
-    assert_array_equal(xt[0, :d, :5].T, X[order[7:12]])  # the rows, transposed
-
-
-@pytest.mark.parametrize("rows, weighted", [(100, False), (2048 * 16 + 777, True)])
-def test_load_copies_matches_reference(rng, rows, weighted):
-    """Both copies of a segment, block by block in the kernel's order (the warm-start
-    subsample first when it has WARM_MIN_BLOCKS blocks), padding and float32 rounding
-    included, equal the reference's; a NaN is reported."""
-    from crmjit.kernels.logistic import (SEGMENT_BLOCK, WARM_MIN_BLOCKS, WARM_STRIDE, _carve,
-                                         _padded)
-    d = 2
-    n = rows + 40
-    X = rng.standard_normal((n, d))
-    y = (rng.random(n) < 0.3).astype(np.uint8)
-    sw = rng.uniform(0.5, 2.0, n) if weighted else np.ones(1)
-    order = rng.permutation(n).astype(np.int64)
-    s0 = 13
-    wsum = float(sum(sw[s0:s0 + rows].tolist())) if weighted else float(rows)
-    buf = lane_buffers(1, d + 1, rows)
-    xt, yb, sb = _carve(buf[0][0], d + 1, _padded(rows))
-    xs, ys, ss = _carve(buf[1][0], d + 1, _padded(rows))
-    ok, scale = _load_copies(X, y, sw, order, s0, rows, wsum, True, xt, yb, sb, xs, ys, ss)
-    blocks, finite, r_scale = reference.logistic.load_copies(
-        X.tolist(), y.tolist(), sw.tolist(), order.tolist(), s0, rows, wsum, SEGMENT_BLOCK,
-        WARM_MIN_BLOCKS, WARM_STRIDE)
-    assert ok and finite and scale == r_scale and len(blocks) == xt.shape[0]
-    for p, (bx, by, bs, bxs, bys, bss) in enumerate(blocks):
-        mc = len(by)
-        assert_array_equal(xt[p, :, :mc], bx)
-        assert_array_equal(yb[p, :mc], by)
-        assert_array_equal(sb[p, :mc], bs)
-        assert_array_equal(xs[p, :, :mc], bxs)
-        assert_array_equal(ys[p, :mc], bys)
-        assert_array_equal(ss[p, :mc], bss)
-    X[order[s0 + rows - 1], 1] = np.nan  # the last row: in the last block, loaded last
-    ok, _ = _load_copies(X, y, sw, order, s0, rows, wsum, True, xt, yb, sb, xs, ys, ss)
-    assert not ok
-    assert not reference.logistic.load_copies(
-        X.tolist(), y.tolist(), sw.tolist(), order.tolist(), s0, rows, wsum, SEGMENT_BLOCK,
-        WARM_MIN_BLOCKS, WARM_STRIDE)[1]
+        assert_array_equal(flat, np.arange(flat.size))
+        assert flat.size <= buf.size

@@ -116,13 +116,14 @@ def test_likelihood_passes_match_twins_and_finite_differences(rng):
     bg_params = np.array([[0.3, 25.0, 0.8, 2.5], [1.2, 60.0, 1.7, 4.0], [0.1, 5.0, 0.4, 0.9]])
     active = np.ones(3, dtype=bool)
     tab = K._bg_table_pass(layout.ux, layout.uw, layout.u_ptr, bg_params, active,
-                           np.zeros((3, K.NACC_BG)))
+                           np.zeros((3, K.NACC_BG)), 0, 3)
     twin = reference.btyd.bg_table_pass(layout.ux.tolist(), layout.uw.tolist(),
                                         layout.u_ptr.tolist(), bg_params.tolist(), active)
     rows_close(tab, twin, 4)
     acc = K._bg_customer_pass(take(x), take(tx), take(T), take(w), layout.chunk_ptr,
                               layout.chunk_group, bg_params, active,
-                              np.zeros((layout.chunk_group.shape[0], K.NACC_BG)))
+                              np.zeros((layout.chunk_group.shape[0], K.NACC_BG)), 0,
+                              layout.chunk_group.shape[0])
     twin = reference.btyd.bg_customer_pass(take(x).tolist(), take(tx).tolist(),
                                            take(T).tolist(), take(w).tolist(),
                                            layout.chunk_ptr.tolist(), layout.chunk_group.tolist(),
@@ -139,13 +140,14 @@ def test_likelihood_passes_match_twins_and_finite_differences(rng):
     layout = _Layout(codes[rep], 3, x[rep], w[rep])
     gg_params = np.array([[6.0, 3.5, 15.0], [2.0, 8.0, 40.0], [0.7, 1.5, 3.0]])
     tab = K._gg_table_pass(layout.ux, layout.uw, layout.u_ptr, gg_params, active,
-                           np.zeros((3, K.NACC_GG)))
+                           np.zeros((3, K.NACC_GG)), 0, 3)
     rows_close(tab, reference.btyd.gg_table_pass(layout.ux.tolist(), layout.uw.tolist(),
                                                  layout.u_ptr.tolist(), gg_params.tolist(),
                                                  active), 3)
     xs, ms, ws = (layout.take(a[rep]) for a in (x, m, w))
     acc = K._gg_customer_pass(xs, ms, ws, layout.chunk_ptr, layout.chunk_group, gg_params,
-                              active, np.zeros((layout.chunk_group.shape[0], K.NACC_GG)))
+                              active, np.zeros((layout.chunk_group.shape[0], K.NACC_GG)), 0,
+                              layout.chunk_group.shape[0])
     rows_close(acc, reference.btyd.gg_customer_pass(
         xs.tolist(), ms.tolist(), ws.tolist(), layout.chunk_ptr.tolist(),
         layout.chunk_group.tolist(), gg_params.tolist(), active), 3)
@@ -157,20 +159,21 @@ def test_prediction_kernels_match_twins(rng):
     gg = np.array([[6.25, 3.74, 15.4], [2.0, 8.0, 40.0], [1.1, 1.6, 3.0]])
     out = np.empty(len(x))
     for t in (0.0, 1.0, 30.0, 400.0):
-        K._bg_expected(np.array([t]), x, tx, T, codes, params, 7, out)
+        K._bg_expected(np.array([t]), x, tx, T, codes, params, 7, out, 0, 7)
         assert_allclose(out, reference.btyd.bg_expected([t], x.tolist(), tx.tolist(), T.tolist(),
                                                         codes.tolist(), params.tolist()),
                         rtol=1e-9, atol=1e-300)
-    K._bg_p_alive(x, tx, T, codes, params, out)
+    K._bg_p_alive(x, tx, T, codes, params, out, 0, len(x))
     assert_allclose(out, reference.btyd.bg_p_alive(x.tolist(), tx.tolist(), T.tolist(),
                                                    codes.tolist(), params.tolist()), rtol=1e-12)
-    K._gg_expected(x, m, codes, gg, out)
+    K._gg_expected(x, m, codes, gg, out, 0, len(x))
     assert_allclose(out, reference.btyd.gg_expected(x.tolist(), m.tolist(), codes.tolist(),
                                                     gg.tolist()), rtol=1e-12)
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     no_tables = np.full((3, 1), -1, dtype=np.int64)
     K._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, no_tables,
-              np.zeros((0, K.MAX_PIECES, K.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out)
+              np.zeros((0, K.MAX_PIECES, K.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out,
+              0, 5)
     assert_allclose(out, reference.btyd.bg_clv(x.tolist(), tx.tolist(), T.tolist(), m.tolist(),
                                                codes.tolist(), params.tolist(), codes.tolist(),
                                                gg.tolist(), times.tolist(), disc.tolist()),
@@ -201,7 +204,8 @@ def test_clv_tables_match_twins_and_the_series():
     C = a + b + np.array([0.0, 3.0, 40.0]) - 1
     w_max = np.array([times[0] / al] * 2 + [50.0])
     coef = np.zeros((3, K.MAX_PIECES, K.CHEB_DEGREE + 1))
-    pieces = K._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64))
+    pieces = K._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64),
+                           0, 3)
     assert pieces.tolist() == [5, 5, 11]
     for i in range(3):
         twin = reference.btyd.clv_tables(times.tolist(), disc.tolist(), A[i], B[i], C[i],

@@ -10,11 +10,24 @@ from numpy.testing import assert_allclose, assert_array_equal
 import crmjit
 from crmjit import reference
 from crmjit._validation import check_finite, label_codes
-from crmjit.kernels.checks import _all_finite, _mark_present, _nonfinite_blocks
-from crmjit.kernels.logistic import (LOAD_RUN, STAGE, _block_scratch, _blocks_pass,
-                                     _hess_tile, _hess_upper, _load_rows, _load_segment,
-                                     _merge_parts, _tally, _take)
-from crmjit.kernels.value import _group_sums
+from crmjit import kernels
+from crmjit._grouping import take as _take
+from crmjit._newton import blocks_pass as _blocks_pass
+from crmjit.batched import LOAD_RUN
+from crmjit.batched import load_segment as _load_segment
+from crmjit.kernels.checks import _all_finite
+from crmjit.kernels.logloss import STAGE, _block_scratch, _hess_tile, _hess_upper, _load_rows
+from crmjit.kernels.passes import _merge_parts, _tally
+
+
+def _nonfinite_blocks(a):
+    """The kernel over all of a (one span)."""
+    return kernels.checks._nonfinite_blocks(a, 0, a.shape[0])
+
+
+def _mark_present(values, lo, present):
+    return kernels.checks._mark_present(values, lo, present, 0, values.shape[0])
+from crmjit.value import group_sums
 from crmjit.logistic import training_data
 
 BLOCK = 1 << 16
@@ -62,10 +75,10 @@ def test_mark_present_and_positive_counts_match_reference(rng):
     assert _mark_present(sparse, 0, np.zeros(9, np.uint8)).tolist() == \
         reference.checks.mark_present(sparse.tolist(), 0, 9)
     # positives per segment, as the batched fit counts them: 0/1 uint8 labels summed by
-    # _group_sums in 3 fixed chunks (exact in float64)
+    # group_sums in fixed chunks (exact in float64)
     codes = rng.integers(0, 300, 200_000)
     flags = (rng.random(200_000) < 0.3).astype(np.uint8)
-    rows, counts = _group_sums(flags, codes, 301, 3)
+    rows, counts = group_sums(flags, codes, 301)
     r_rows, r_counts = reference.value.group_sums(flags.tolist(), codes.tolist(), 301)
     assert counts.tolist() == r_counts and rows.tolist() == r_rows
     assert counts[300] == 0 and counts.sum() == np.count_nonzero(flags)
@@ -81,7 +94,8 @@ def test_label_codes_table_path_equals_factorize(rng):
     assert len(want_cats) == len(cats)
     big = np.array([0, 10**12, 5])  # too sparse for a table: hashed, same answer
     c2, l2 = label_codes(big, "groups")
-    assert_array_equal(l2[c2], big) and l2.tolist() == [0, 5, 10**12]
+    assert_array_equal(l2[c2], big)
+    assert l2.tolist() == [0, 5, 10**12]
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.int64, np.uint64])
@@ -89,7 +103,8 @@ def test_label_codes_as_is_returns_dense_labels_themselves(rng, dtype):
     labels = rng.permutation(np.arange(300) % 100).astype(dtype)  # 0 .. 99, all present
     codes, cats = label_codes(labels, "groups", as_is=True)
     plain, plain_cats = label_codes(labels, "groups")
-    assert_array_equal(codes, plain) and assert_array_equal(cats, plain_cats)
+    assert_array_equal(codes, plain)
+    assert_array_equal(cats, plain_cats)
     assert cats.dtype == labels.dtype
     if dtype == np.uint64:  # np.bincount cannot take uint64 codes: mapped as usual
         assert codes.dtype == np.int64
@@ -141,12 +156,12 @@ def test_hess_tile_and_upper_match_reference(rng, k):
     xq = q * xt[:4]
     h = np.zeros((k, k))
     _hess_tile(xq, xt, k - 4, m, 0, h)
-    want = reference.logistic.hess_tile(xq.tolist(), xt.tolist(), k - 4, m, 0)
+    want = reference.logloss.hess_tile(xq.tolist(), xt.tolist(), k - 4, m, 0)
     assert_allclose(h[:4, k - 4:], want, rtol=1e-12)
     assert not h[:, :k - 4].any() and not h[4:].any()  # nothing outside the block
     hu = np.zeros((k, k))
     _hess_upper(xt, q, m, np.empty((4, m)), hu)
-    full = np.array(reference.logistic.hess_upper(xt.tolist(), q.tolist(), m))
+    full = np.array(reference.logloss.hess_upper(xt.tolist(), q.tolist(), m))
     assert_allclose(np.triu(hu), np.triu(full), rtol=1e-12)
 
 
@@ -189,8 +204,8 @@ def test_load_rows_reports_nonfinite_rows_it_copies(rng, bad):
     Xb = X.copy()
     assert LOAD_RUN * 16 <= 600 < n <= 2 * LOAD_RUN * 16
     Xb[order[600], 0] = bad  # in the second run only
-    assert _load_segment(Xb, y, np.ones(1), order, 0, n, xt, yb, sb) == 1
-    assert _load_segment(X, y, np.ones(1), order, 0, n, xt, yb, sb) == 0
+    assert not _load_segment(Xb, y, np.ones(1), order, 0, n, xt, yb, sb)
+    assert _load_segment(X, y, np.ones(1), order, 0, n, xt, yb, sb)
 
 
 def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
@@ -205,22 +220,21 @@ def test_batched_fit_rejects_nonfinite_x_in_any_segment(rng):
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-@pytest.mark.parametrize("where", ["small", "warm", "flagged", "big", "flagged-big"])
+@pytest.mark.parametrize("where", ["small", "mid", "flagged", "big", "flagged-big"])
 def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped, monkeypatch):
     """The batched fit checks X as it copies each segment (no separate pass): a NaN or inf
-    is found in a fitted segment, one with a warm start (its blocks loaded out of order),
-    a flagged (one-class) one, a big one (copied or read in place) and a flagged big one,
-    scattered or grouped, and named by its position in X."""
+    is found in a fitted segment, one of several blocks, a flagged (one-class) one, a big
+    one (copied or read in place) and a flagged big one, scattered or grouped, and named
+    by its position in X."""
     from crmjit import batched
-    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
+    from crmjit.kernels.segments import SEGMENT_BLOCK
     monkeypatch.setattr(batched, "BIG_SEGMENT", 40_000)  # the same paths on less data
     d = 2
     n = 140_000
     seg = np.where(np.arange(n) < 50_000, 0, np.where(np.arange(n) < 84_000, 1,
                                                       2 + np.arange(n) % 2))
     sizes = np.bincount(seg)
-    warm = WARM_MIN_BLOCKS * SEGMENT_BLOCK
-    assert sizes[0] >= batched.big_segment_rows(d) > sizes[1] >= warm > sizes[2]
+    assert sizes[0] >= batched.big_segment_rows(d) > sizes[1] >= 16 * SEGMENT_BLOCK > sizes[2]
     X = rng.standard_normal((n, d))
     if grouped:  # sorted labels: rows read in place, no order
         seg = np.sort(seg)
@@ -229,11 +243,11 @@ def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped, monkey
         target = 0 if where == "flagged-big" else 2
         y[seg == target] = 1
     else:
-        target = {"big": 0, "warm": 1}.get(where, 2)
+        target = {"big": 0, "mid": 1}.get(where, 2)
     if not grouped:
         perm = rng.permutation(n)
         X, y, seg = X[perm], y[perm], seg[perm]
-    row = int(np.flatnonzero(seg == target)[-7 if where != "warm" else 2048 * 3 + 5])
+    row = int(np.flatnonzero(seg == target)[-7 if where != "mid" else 2048 * 3 + 5])
     model = crmjit.BatchedLogisticRegression(invalid="flag")
     model.fit(X, y, seg)  # all finite: fits
     assert model.valid_.tolist() == [k != target or not where.startswith("flagged")
@@ -250,10 +264,10 @@ def test_take_matches_reference(rng):
     values = rng.standard_normal(5000)
     rows = rng.permutation(5000)[:3000].astype(np.int64)
     out = _take(values, rows, np.empty(3000))
-    assert out.tolist() == reference.logistic.take(values.tolist(), rows.tolist())
+    assert out.tolist() == reference.grouping.take(values.tolist(), rows.tolist())
     flags = (rng.random(5000) < 0.5).astype(np.uint8)
     assert _take(flags, rows, np.empty(3000, np.uint8)).tolist() == \
-        reference.logistic.take(flags.tolist(), rows.tolist())
+        reference.grouping.take(flags.tolist(), rows.tolist())
 
 
 @pytest.mark.parametrize("row_stride, hess_stride", [(1, 1), (1, 3), (2, 2), (1, 0)])
@@ -264,15 +278,15 @@ def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stri
     sw = rng.uniform(0.5, 2, n)
     order = rng.permutation(n).astype(np.int64)
     xt, yb, sb = _block_scratch(d + 1, m, B)[:3]
-    assert _load_segment(X, y, sw, order, 50, m, xt, yb, sb) == 0  # no NaN or inf
-    r_xt, r_yb, r_sb, _ = reference.logistic.load_segment(X.tolist(), y.tolist(), sw.tolist(),
+    assert _load_segment(X, y, sw, order, 50, m, xt, yb, sb)  # no NaN or inf
+    r_xt, r_yb, r_sb, _ = reference.passes.load_segment(X.tolist(), y.tolist(), sw.tolist(),
                                                        order.tolist(), 50, m)
     assert_array_equal(np.concatenate(list(xt), axis=-1)[:, :m], r_xt)
     theta = rng.standard_normal(d + 1) * 0.3
     g, h = np.empty(d + 1), np.empty((d + 1, d + 1))
     got = [_blocks_pass(xt, yb, sb, m, theta, chunks, row_stride, hess_stride, g, h) +
            (g.copy(), h.copy()) for chunks in (1, 4, 9)]
-    want = reference.logistic.blocks_pass(r_xt, r_yb, r_sb, m, theta.tolist(), row_stride,
+    want = reference.passes.blocks_pass(r_xt, r_yb, r_sb, m, theta.tolist(), row_stride,
                                           hess_stride, B)
     for loss, weight, hw, gg, hh in got:
         assert loss == pytest.approx(want[0], rel=1e-12)
@@ -284,28 +298,28 @@ def test_blocks_pass_and_load_segment_match_reference(rng, row_stride, hess_stri
         rng.standard_normal((3, 3, 3))
     g3, h3 = np.empty(3), np.empty((3, 3))
     res = _merge_parts(parts, pg, ph, g3, h3)
-    r = reference.logistic.merge_parts(parts.tolist(), pg.tolist(), ph.tolist())
+    r = reference.passes.merge_parts(parts.tolist(), pg.tolist(), ph.tolist())
     assert res == pytest.approx(r[:3], rel=1e-14)
-    assert_allclose(g3, r[3], rtol=1e-14) and assert_allclose(h3, r[4], rtol=1e-14) is None
+    assert_allclose(g3, r[3], rtol=1e-14)
+    assert_allclose(h3, r[4], rtol=1e-14)
     for want_h in (True, False):
         part = np.array([1.0, 2.0, 3.0])
         _tally(part, 0.5, 0.25, want_h)
-        assert part.tolist() == reference.logistic.tally([1.0, 2.0, 3.0], 0.5, 0.25, want_h)
+        assert part.tolist() == reference.passes.tally([1.0, 2.0, 3.0], 0.5, 0.25, want_h)
 
 
 def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng, monkeypatch):
-    """Segments of big_segment_rows or more go through _load_segment + _blocks_pass (with
-    a warm start on a subset above 4 * HESS_MIN_ROWS rows), those of WARM_MIN_BLOCKS
-    blocks or more through the per-thread solver with its warm start, the others straight
-    to it; the same optimum as scikit-learn's tight fit on every path, shuffled or grouped
-    rows alike."""
+    """Segments of big_segment_rows or more go through load_segment + blocks_pass (with
+    a warm start on a subset above 4 * HESS_MIN_ROWS rows), the others through the
+    per-thread solver (one of many blocks here); the same optimum as scikit-learn's tight
+    fit on every path, shuffled or grouped rows alike."""
     from sklearn.linear_model import LogisticRegression as SkLogReg
     from crmjit import _newton
     from crmjit import batched
-    from crmjit.kernels.logistic import SEGMENT_BLOCK, WARM_MIN_BLOCKS
+    from crmjit.kernels.segments import SEGMENT_BLOCK
     monkeypatch.setattr(batched, "BIG_SEGMENT", 1 << 18)  # the same paths on less data
     d = 3
-    sizes = [4 * _newton.HESS_MIN_ROWS + 10, 700, WARM_MIN_BLOCKS * SEGMENT_BLOCK + 3001]
+    sizes = [4 * _newton.HESS_MIN_ROWS + 10, 700, 16 * SEGMENT_BLOCK + 3001]
     assert sizes[0] >= batched.big_segment_rows(d) > sizes[2]
     groups = np.repeat(np.arange(3), sizes)
     X = rng.standard_normal((groups.size, d))

@@ -7,8 +7,22 @@ from numpy.testing import assert_allclose
 
 from crmjit import reference
 from crmjit.kernels.generate import _mix64, _normal_pair, _stream_key, _uniform
-from crmjit.kernels.logistic import _predict_proba, _predict_proba_columns, _row_dot
+from crmjit.kernels import scoring
+from crmjit.kernels.scoring import _row_dot
 from crmjit.kernels.value import _annuity
+
+
+def _predict_proba(X, codes, coefs, intercepts, out):
+    """The kernel over all rows in two spans (the split the threads see)."""
+    n = X.shape[0]
+    return sum(scoring._predict_proba(X, codes, coefs, intercepts, out, a, b)
+               for a, b in ((0, n // 2), (n // 2, n)))
+
+
+def _predict_proba_columns(cols, coef, intercept, out):
+    n = out.shape[0]
+    return sum(scoring._predict_proba_columns(cols, coef, intercept, out, a, b)
+               for a, b in ((0, n // 3), (n // 3, n)))
 
 U64 = np.uint64
 

@@ -82,8 +82,10 @@ def test_kernels_match_twins(rng):
     np.cumsum(np.bincount(codes, minlength=customers), out=offsets[1:])
     outs = [np.empty(customers, dtype=np.int64) for _ in range(3)] + [np.empty(customers)
                                                                       for _ in range(2)]
-    _rfm_scan(order, offsets, periods, amounts, np.int64(150), np.empty(n, dtype=np.int64),
-              *outs)
+    half = customers // 2  # two spans of customers, as the threads take them
+    for lo, hi in ((0, half), (half, customers)):
+        _rfm_scan(order, offsets, periods, amounts, np.int64(150),
+                  np.empty(n, dtype=np.int64), *outs, lo, hi)
     twin = reference.rfm.rfm_scan(codes.tolist(), periods.tolist(), amounts.tolist(), 150,
                                   customers)
     for c in range(customers):
@@ -96,7 +98,7 @@ def test_kernels_match_twins(rng):
         assert outs[4][c] == pytest.approx(first_total, rel=1e-12)
     ns = rng.integers(-10**18, 10**18, 1000)
     got = _floor_periods(ns, np.int64(86400 * 10**9), np.int64(3 * 86400 * 10**9),
-                         np.empty(1000, dtype=np.int64))
+                         np.empty(1000, dtype=np.int64), 0, 1000)
     assert got.tolist() == reference.rfm.floor_periods(ns.tolist(), 86400 * 10**9,
                                                        3 * 86400 * 10**9)
     for length in (0, 1, 5, 32, 33, 200):

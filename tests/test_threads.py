@@ -13,14 +13,14 @@ import hashlib, json
 import numpy as np
 import crmjit
 from crmjit.data_gen import make_customers
-from crmjit.kernels.value import _group_sums
+from crmjit.value import group_sums
 c = make_customers(30_000, n_features=5, n_segments=9, seed=4)
 h = {}
 h["gen"] = hashlib.sha256(c.X.tobytes() + c.cash_flows.tobytes() + c.y.tobytes()).hexdigest()
 v = crmjit.clv(c.cash_flows, c.rate, c.lifespan)
 h["clv"] = hashlib.sha256(v.tobytes()).hexdigest()
 h["clv_const"] = hashlib.sha256(crmjit.clv(c.rate * 100, c.rate, c.lifespan).tobytes()).hexdigest()
-counts, sums = _group_sums(v, c.segment.astype(np.intp), 9, 37)
+counts, sums = group_sums(v, c.segment.astype(np.intp), 9)
 h["group"] = hashlib.sha256(counts.tobytes() + sums.tobytes()).hexdigest()
 df = crmjit.channel_summary(c.channel, v, c.spend, c.new_customers)
 h["summary"] = hashlib.sha256(df.to_numpy(dtype=float).tobytes()).hexdigest()

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .._progress import progress_bar
 from .._validation import check_int_scalar
+from .. import _threads
 from ..kernels.generate import (STREAM_COEF, STREAM_INTERCEPT, _btyd_fill, _btyd_summary,
                                 _customer_rows, _normals)
 
@@ -90,6 +91,17 @@ class Customers:
         cols.update({f"cf{t + 1}": self.cash_flows[:, t]
                      for t in range(self.cash_flows.shape[1])})
         return pd.DataFrame(cols)
+
+
+def _rows(kernel, start, stop, head, model, outputs, offset=0):
+    """Customers start .. stop-1 by ``kernel(*head, first, *model, *outputs)`` over spans of
+    them on the threads, each span given its slices of the outputs (indexed from
+    ``offset``): a customer's values depend on its number alone, so any split gives the
+    same bytes."""
+    tasks = [head + (a,) + tuple(model) + tuple(o[a - offset:b - offset] for o in outputs)
+             for a, b in ((start + u, start + v) for u, v in _threads.spans(stop - start,
+                                                                           1 << 16))]
+    _threads.run(kernel, tasks, work=stop - start)
 
 
 def _cdf(weights):
@@ -195,9 +207,8 @@ def make_customers(n_customers, n_features=16, n_segments=1, n_periods=12, seed=
     with progress_bar(total=n, enabled=progress, desc="generate", unit="cust") as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            _customer_rows(s64, start, *model, X[start:stop], segment[start:stop],
-                           y[start:stop], codes[start:stop], cash_flows[start:stop],
-                           rate[start:stop], lifespan[start:stop])
+            _rows(_customer_rows, start, stop, (s64,), model,
+                  (X, segment, y, codes, cash_flows, rate, lifespan))
             bar.update(stop - start)
 
     channel = pd.Categorical.from_codes(codes, categories=list(CHANNEL_NAMES))
@@ -268,8 +279,7 @@ def make_rfm(n_customers, *, t_max=365.0, seed=0, chunk_rows=1 << 20, progress=F
     with progress_bar(total=n, enabled=progress, desc="simulate", unit="cust") as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            _btyd_summary(s64, start, truth, t_max, x[start:stop], tx[start:stop],
-                          T[start:stop], m[start:stop])
+            _rows(_btyd_summary, start, stop, (s64,), (truth, t_max), (x, tx, T, m))
             bar.update(stop - start)
     return pd.DataFrame(cols, index=pd.RangeIndex(n, name="customer_id"))
 
@@ -303,7 +313,9 @@ def make_transactions(n_customers, *, t_max=365.0, start="2025-01-01", seed=0,
     when = np.empty(ptr[-1])
     amount = np.empty(ptr[-1])
     x, tx, T, m, birth = (np.empty(n) for _ in range(5))
-    _btyd_fill(s64, 0, truth, t_max, ptr, x, tx, T, m, birth, when, amount)
+    _threads.run(_btyd_fill, [(s64, a, truth, t_max, ptr[a:b + 1], x[a:b], tx[a:b], T[a:b],
+                               m[a:b], birth[a:b], when, amount)
+                              for a, b in _threads.spans(n, 1 << 16)], work=n)
     seconds = np.round(when * 86400.0).astype("timedelta64[s]")
     log = pd.DataFrame({
         "customer_id": np.repeat(np.arange(n, dtype=np.int64), counts),
@@ -335,7 +347,8 @@ def customer_chunks(n_customers, n_features=16, n_segments=1, n_periods=12, seed
     for start in range(0, n, chunk):
         m = min(n, start + chunk) - start
         X, y, segment, codes, cash_flows, rate, lifespan = _outputs(m, d, p, dt)
-        _customer_rows(s64, start, *model, X, segment, y, codes, cash_flows, rate, lifespan)
+        _rows(_customer_rows, start, start + m, (s64,), model,
+              (X, segment, y, codes, cash_flows, rate, lifespan), offset=start)
         cols = {"customer_id": np.arange(start, start + m, dtype=np.int64)}
         cols.update({f"x{j}": X[:, j] for j in range(d)})
         cols.update(y=y, segment=segment,

@@ -1,7 +1,9 @@
 """The one place that sets numba options for every crmjit kernel.
 
-Every kernel is decorated with :func:`serial` or :func:`parallel` from here, never with
-``numba.njit`` directly (``tests/test_policy.py`` greps for that).
+Every kernel is decorated with :func:`serial`, :func:`serial_inline` or
+:func:`serial_reduce` from here, never with ``numba.njit`` directly (``tests/test_policy.py``
+greps for that).  No kernel is a numba ``prange`` driver: parallel work runs as serial
+kernels over spans of the input on crmjit's own threads (``crmjit._threads``).
 
 * ``nogil=True``: callers may run kernels from several Python threads.
 * ``error_model="numpy"``: division by zero gives inf/NaN instead of raising inside the
@@ -14,44 +16,138 @@ Every kernel is decorated with :func:`serial` or :func:`parallel` from here, nev
   product) or over one block of rows that a single thread reduces (the training sums),
   which LLVM then vectorises: their order depends on the row or block length and the CPU's
   vector width, never on the thread count, so results stay identical for any
-  ``NUMBA_NUM_THREADS`` (1.8x faster per-row scoring, measured).
-* ``cache=True``: compiled kernels are written next to the source (or to numba's user
-  cache dir when site-packages is read-only), which cuts ``crmjit demo``'s cold start.
-  The known hazard (numba #7522: a cached parallel kernel reused under another thread
-  count) is covered by ``tests/test_threads.py``, which runs the same kernels with
-  ``NUMBA_NUM_THREADS=1`` and ``2`` against one shared cache directory.  Set
+  ``NUMBA_NUM_THREADS``.
+* Caching: compiled kernels are kept in :func:`cache_dir` (``CRMJIT_CACHE_DIR``, else
+  ``NUMBA_CACHE_DIR``/crmjit-VERSION, else the user cache directory
+  ``~/.cache/crmjit/VERSION``), never inside site-packages: an install can be read-only,
+  and files written there survive ``pip uninstall`` (they once left an empty namespace
+  package that shadowed a later editable install).  An entry is valid while its source
+  file's content is unchanged (numba's content hash), so every environment of one crmjit
+  version on a machine shares one cache.  An entry that cannot be loaded (a truncated or
+  corrupted file) is recompiled with a warning naming the directory.  Set
   ``CRMJIT_NO_CACHE=1`` to turn caching off.
+* Intrinsics: two hand-written LLVM intrinsics (a prefetch hint, a float built from its
+  bits) each have a plain fallback, used when ``CRMJIT_NO_INTRINSICS=1`` or when the
+  intrinsics fail to compile on this numba/llvmlite (checked once, at the first compile).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import pathlib
+import warnings
 
 import numba
+import numpy as np
 from llvmlite import ir
-from numba.core import cgutils, types
-from numba.extending import intrinsic
+from numba.core import caching, cgutils, types
+from numba.extending import intrinsic, overload
+
+from .._version import __version__
 
 FASTMATH = frozenset({"nsz", "arcp", "contract"})
 FASTMATH_REDUCE = FASTMATH | {"reassoc"}
 CACHE = os.environ.get("CRMJIT_NO_CACHE", "") in ("", "0")
+PLAIN = os.environ.get("CRMJIT_NO_INTRINSICS", "") not in ("", "0")
 
-_COMMON = {"nogil": True, "error_model": "numpy", "cache": CACHE}
+_COMMON = {"nogil": True, "error_model": "numpy"}
+
+
+# ------------------------------------------------------------------------------ caching
+def cache_dir() -> pathlib.Path:
+    """Where compiled kernels are kept (see the module docstring); a separate folder when
+    the intrinsics are off, so the two builds never mix."""
+    tag = __version__ + ("-plain" if PLAIN else "")
+    if os.environ.get("CRMJIT_CACHE_DIR"):
+        return pathlib.Path(os.environ["CRMJIT_CACHE_DIR"]) / tag
+    if numba.config.CACHE_DIR:
+        return pathlib.Path(numba.config.CACHE_DIR) / f"crmjit-{tag}"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return pathlib.Path(base) / "crmjit" / tag
+
+
+class _Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """Cache files of a kernel module in ``cache_dir() / <module name>``."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        stem = pathlib.Path(py_file).stem
+        self._cache_path = str(cache_dir() / stem)
+
+    def get_cache_path(self):
+        return self._cache_path
+
+
+class _Impl(caching.CompileResultCacheImpl):
+    _locator_classes = [_Locator]
+
+
+class _HealingCache(caching.FunctionCache):
+    """numba's function cache in ``cache_dir()``, which recompiles (with a warning naming
+    the folder) where an entry cannot be loaded or its index cannot be read."""
+
+    _impl_class = _Impl
+
+    def _warn(self, what, exc):
+        warnings.warn(f"crmjit: {what} the compiled kernel cache entry of {self._name} in "
+                      f"{self._cache_path} ({type(exc).__name__}: {exc}); it is recompiled "
+                      f"and written again", RuntimeWarning, stacklevel=4)
+
+    def load_overload(self, sig, target_context):
+        try:
+            return super().load_overload(sig, target_context)
+        except Exception as exc:  # a damaged file: pickle, EOF or LLVM errors
+            self._warn("could not load", exc)
+            self._drop_index()
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
+        except Exception as exc:  # e.g. an unreadable index: start it afresh, once
+            self._drop_index()
+            try:
+                super().save_overload(sig, data)
+            except Exception as exc2:
+                self._warn("could not save", exc2)
+            del exc
+
+    def _drop_index(self):
+        try:
+            os.remove(self._cache_file._index_path)
+        except OSError:
+            pass
+
+
+def _jit(func, fastmath, **options):
+    disp = numba.njit(fastmath=set(fastmath), **_COMMON, **options)(func)
+    if CACHE:
+        try:
+            disp._cache = _HealingCache(disp.py_func)
+        except RuntimeError:  # no writable cache folder: compile in every process
+            pass
+    return disp
 
 
 def serial(func):
-    """Compile ``func`` as a single-threaded kernel (inner workers, small helpers)."""
-    return numba.njit(fastmath=set(FASTMATH), **_COMMON)(func)
+    """Compile ``func`` as a single-threaded kernel."""
+    return _jit(func, FASTMATH)
+
+
+def serial_inline(func):
+    """Like :func:`serial`, inlined into its callers in numba's IR (``inline="always"``):
+    compiled once inside each caller instead of as a function of its own that every caller
+    links in and LLVM optimises again, level after level.  For the middle layers of deep
+    kernels; never for reductions (they would lose ``serial_reduce``'s flags)."""
+    return _jit(func, FASTMATH, inline="always")
 
 
 def serial_reduce(func):
     """Like :func:`serial`, with ``reassoc`` so a per-row reduction vectorises."""
-    return numba.njit(fastmath=set(FASTMATH_REDUCE), **_COMMON)(func)
-
-
-def parallel(func):
-    """Compile ``func`` as a ``prange`` driver that splits work across numba threads."""
-    return numba.njit(parallel=True, fastmath=set(FASTMATH), **_COMMON)(func)
+    return _jit(func, FASTMATH_REDUCE)
 
 
 def fixed_chunks(n: int, min_chunk: int = 1 << 15, max_chunks: int = 256) -> int:
@@ -67,6 +163,7 @@ def fixed_chunks(n: int, min_chunk: int = 1 << 15, max_chunks: int = 256) -> int
     return -(-n // chunk)
 
 
+# --------------------------------------------------------------------------- intrinsics
 def _item_pointer(context, builder, aty, value, indices):
     """LLVM pointer to the element at ``indices`` (intp values) of the array ``value`` of
     numba type ``aty``: no wraparound, no bounds check (the callers' contract)."""
@@ -101,31 +198,10 @@ def _prefetch_byte(typingctx, arr, i, offset):
     return sig, codegen
 
 
-@numba.njit(inline="always", **_COMMON)
-def prefetch_row(arr, i):
-    """Hint the CPU to fetch every cache line of row ``i`` of the C-contiguous 2-D array
-    ``arr``; no effect on results.  Kernels that gather rows in a known order issue it
-    AHEAD rows ahead, so many cache misses are in flight instead of one.
-
-    A row is rarely aligned to the 64-byte lines: NumPy's large arrays start 16 bytes into
-    a page, so a 128-byte row (16 float64) spans three lines.  Prefetching only its first
-    128 bytes left the third line to a demand miss on every row, which serialised the
-    gather: 10M scattered rows of 16 float64 took 0.13 s on 2 threads, and 0.05 s with
-    every line prefetched 32 rows ahead (measured)."""
-    nbytes = arr.shape[1] * arr.itemsize
-    for offset in range(0, nbytes, 64):
-        _prefetch_byte(arr, i, offset)
-    _prefetch_byte(arr, i, nbytes - 1)
-
-
 @intrinsic
-def float_from_bits(typingctx, bits):
-    """The float whose IEEE-754 bits are ``bits`` (a bit cast, no conversion): float32 from
-    an int32, float64 from an int64.  ``float_from_bits(np.int32((k + 127) << 23))`` is
-    2**k for k in [-126, 127], ``float_from_bits(np.int64((k + 1023) << 52))`` for k in
-    [-1022, 1023].  A scalar cast that LLVM vectorises, where a table of powers of two
-    needs a gather (the float64 exp: 0.75 -> 0.39 us for 1000 values, measured) and an
-    ``ndarray.view`` of a scratch array stopped the loop vectorising."""
+def _bitcast_float(typingctx, bits):
+    """The float whose IEEE-754 bits are ``bits``: float32 from an int32, float64 from an
+    int64 (a bit cast, no conversion)."""
     if bits == types.int32:
         out, llty = types.float32, ir.FloatType()
     elif bits == types.int64:
@@ -139,42 +215,80 @@ def float_from_bits(typingctx, bits):
     return out(bits), codegen
 
 
-@intrinsic
-def fetch_add(typingctx, counter, i):
-    """Atomically add 1 to ``counter[i]`` (int64 array) and return its value before: a work
-    queue shared by the threads of a parallel loop (each takes the next item as it frees
-    up, whatever the threading layer's schedule; numba's OpenMP layer splits a prange into
-    fixed contiguous ranges even with ``parallel_chunksize(1)``, measured)."""
-    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+@functools.lru_cache(maxsize=None)
+def intrinsics_enabled() -> bool:
+    """Whether kernels compile with the intrinsics: not under ``CRMJIT_NO_INTRINSICS=1``,
+    nor where they fail to compile (checked once per process, at the first compile of a
+    kernel that uses them; a warning says so)."""
+    if PLAIN:
+        return False
+
+    def probe(a, b):
+        _prefetch_byte(a, 0, 0)
+        return _bitcast_float(b) + np.float64(_bitcast_float(np.int32(b >> 32)))
+    try:
+        numba.njit(probe)(np.zeros((1, 1)), np.int64(1 << 62))
+    except Exception as exc:  # an llvmlite or numba these intrinsics do not fit
+        warnings.warn(f"crmjit: LLVM intrinsics unavailable on this numba/llvmlite "
+                      f"({type(exc).__name__}); using plain code", RuntimeWarning)
+        return False
+    return True
+
+
+def float_from_bits(bits):
+    """The float whose IEEE-754 bits are ``bits`` (a bit cast, no conversion): float32 from
+    an int32, float64 from an int64.  ``float_from_bits(np.int32((k + 127) << 23))`` is
+    2**k for k in [-126, 127], ``float_from_bits(np.int64((k + 1023) << 52))`` for k in
+    [-1022, 1023].  A scalar cast that LLVM vectorises, where a table of powers of two
+    needs a gather (the float64 exp: 0.75 -> 0.39 us for 1000 values, measured).  For use
+    inside kernels; the plain fallback decodes the fields with ``math.ldexp``."""
+    raise TypeError("float_from_bits is for use inside numba kernels")
+
+
+@overload(float_from_bits)
+def _float_from_bits(bits):
+    if bits not in (types.int32, types.int64):
         return None
-    sig = types.int64(counter, i)
-
-    def codegen(context, builder, signature, args):
-        idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = _item_pointer(context, builder, signature.args[0], args[0], [idx])
-        return builder.atomic_rmw("add", ptr, ir.Constant(ir.IntType(64), 1), "monotonic")
-
-    return sig, codegen
+    if intrinsics_enabled():
+        return lambda bits: _bitcast_float(bits)
+    if bits == types.int32:
+        return lambda bits: _decode(np.int64(bits), 23, 8, np.float32)
+    return lambda bits: _decode(bits, 52, 11, np.float64)
 
 
-@intrinsic
-def store_stream(typingctx, arr, i, val):
-    """``arr[i] = val`` for a 1-D array, as a non-temporal (streaming) store: the line goes
-    to memory without first being read into the cache (no read-for-ownership) and without
-    evicting what the cache holds.  For copies larger than the caches, written once and
-    read back much later; the writing thread sees its own stores in program order (other
-    threads would need a fence).  No bounds check."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1):
-        return None
-    sig = types.void(arr, i, val)
+@numba.njit(**_COMMON)
+def _decode(bits, mbits, ebits, dtype):
+    """The IEEE-754 float of ``bits`` with mbits mantissa and ebits exponent bits."""
+    mant = bits & ((np.int64(1) << mbits) - 1)
+    exp = (bits >> mbits) & ((np.int64(1) << ebits) - 1)
+    neg = (bits >> (mbits + ebits)) & 1
+    bias = (1 << (ebits - 1)) - 1
+    if exp == (1 << ebits) - 1:
+        v = math.inf if mant == 0 else math.nan
+    elif exp == 0:
+        v = math.ldexp(float(mant), 1 - bias - mbits)
+    else:
+        v = math.ldexp(float(mant + (np.int64(1) << mbits)), int(exp) - bias - mbits)
+    return dtype(-v if neg else v)
 
-    def codegen(context, builder, signature, args):
-        aty = signature.args[0]
-        idx = context.cast(builder, args[1], signature.args[1], types.intp)
-        v = context.cast(builder, args[2], signature.args[2], aty.dtype)
-        st = builder.store(v, _item_pointer(context, builder, aty, args[0], [idx]))
-        st.set_metadata("nontemporal",
-                        builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
-        return context.get_dummy_value()
 
-    return sig, codegen
+def prefetch_row(arr, i):
+    """Hint the CPU to fetch every cache line of row ``i`` of the C-contiguous 2-D array
+    ``arr``; no effect on results (the plain fallback does nothing).  Kernels that gather
+    rows in a known order issue it AHEAD rows ahead, so many cache misses are in flight
+    instead of one: 10M scattered rows of 16 float64 took 0.13 s on 2 threads, and 0.05 s
+    with every line prefetched 32 rows ahead (measured).  For use inside kernels."""
+    raise TypeError("prefetch_row is for use inside numba kernels")
+
+
+@overload(prefetch_row)
+def _prefetch_row(arr, i):
+    if not intrinsics_enabled():
+        return lambda arr, i: None
+
+    def impl(arr, i):
+        nbytes = arr.shape[1] * arr.itemsize
+        for offset in range(0, nbytes, 64):
+            _prefetch_byte(arr, i, offset)
+        _prefetch_byte(arr, i, nbytes - 1)
+    return impl

@@ -28,9 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from ._jit import parallel, serial
+from ._jit import serial
 from .special import _digamma, _trigamma
 
 NACC_BG = 15
@@ -39,13 +38,13 @@ MAX_TERMS = 1 << 20  # hypergeometric series cap (z within 4e-5 of 1 still conve
 EPS = 1e-16
 
 
-@parallel
-def _bg_table_pass(ux, uw, u_ptr, params, active, out):
+@serial
+def _bg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
     """BG/NBD terms that depend on x only, per group g: the distinct frequencies
     ux[u_ptr[g]:u_ptr[g+1]] with total weights uw.  params (G, 4) = (r, alpha, a, b);
     out (G, 15) is overwritten."""
     G = params.shape[0]
-    for g in prange(G):
+    for g in range(start, stop):
         if not active[g]:
             continue
         r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
@@ -92,8 +91,8 @@ def _bg_table_pass(ux, uw, u_ptr, params, active, out):
     return out
 
 
-@parallel
-def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc):
+@serial
+def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, start, stop):
     """BG/NBD terms that need recency and age: sum over customers of
     w * log(exp(A3) + [x > 0] exp(A4)), A3 = -(r + x) log(alpha + T),
     A4 = log a - log(b + x - 1) - (r + x) log(alpha + t_x).
@@ -102,7 +101,7 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc):
     acc : (n_chunks, 15), overwritten (one row per chunk)."""
     n_chunks = chunk_group.shape[0]
     scalar_w = w.shape[0] == 1
-    for c in prange(n_chunks):
+    for c in range(start, stop):
         g = chunk_group[c]
         if not active[g]:
             continue
@@ -190,13 +189,13 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc):
     return acc
 
 
-@parallel
-def _gg_table_pass(ux, uw, u_ptr, params, active, out):
+@serial
+def _gg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
     """Gamma-Gamma terms that depend on x only (x >= 1), per group: log Gamma(p x + q) -
     log Gamma(p x) + p x log x, plus the group constants W (q log v - log Gamma(q)).
     params (G, 3) = (p, q, v); out (G, 10) overwritten."""
     G = params.shape[0]
-    for g in prange(G):
+    for g in range(start, stop):
         if not active[g]:
             continue
         p, q, v = params[g, 0], params[g, 1], params[g, 2]
@@ -235,13 +234,13 @@ def _gg_table_pass(ux, uw, u_ptr, params, active, out):
     return out
 
 
-@parallel
-def _gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active, acc):
+@serial
+def _gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active, acc, start, stop):
     """Gamma-Gamma terms that need the mean spend m: sum over customers of
     w * ((p x - 1) log m - (p x + q) log(x m + v)).  acc (n_chunks, 10) overwritten."""
     n_chunks = chunk_group.shape[0]
     scalar_w = w.shape[0] == 1
-    for c in prange(n_chunks):
+    for c in range(start, stop):
         g = chunk_group[c]
         if not active[g]:
             continue
@@ -381,14 +380,14 @@ def _conditional_q(t, beta, A, B, C, lane_z, lane_s, lane_pow, q_out):
     return q_out
 
 
-@parallel
-def _bg_expected(t, x, tx, T, codes, params, n_chunks, out):
+@serial
+def _bg_expected(t, x, tx, T, codes, params, n_chunks, out, start, stop):
     """Conditional expected repeat purchases in (T, T + t]: out (n,).  t : (1,) or (n,)."""
     n = out.shape[0]
     one_code = codes.shape[0] == 1
     scalar_t = t.shape[0] == 1
     chunk = -(-n // n_chunks)
-    for c in prange(n_chunks):
+    for c in range(start, stop):
         lane_t = np.empty(1)
         lane_z = np.empty(1)
         lane_s = np.empty(1)
@@ -406,12 +405,12 @@ def _bg_expected(t, x, tx, T, codes, params, n_chunks, out):
     return out
 
 
-@parallel
-def _bg_p_alive(x, tx, T, codes, params, out):
+@serial
+def _bg_p_alive(x, tx, T, codes, params, out, start, stop):
     """P(alive) per customer: out (n,)."""
     n = out.shape[0]
     one_code = codes.shape[0] == 1
-    for i in prange(n):
+    for i in range(start, stop):
         g = codes[0] if one_code else codes[i]
         out[i] = _p_alive(x[i], tx[i], T[i], params[g, 0], params[g, 1], params[g, 2],
                           params[g, 3])
@@ -425,12 +424,12 @@ def _gg_mean(x, m, p, q, v):
     return (1.0 - w) * (v * p / (q - 1.0)) + w * m
 
 
-@parallel
-def _gg_expected(x, m, codes, params, out):
+@serial
+def _gg_expected(x, m, codes, params, out, start, stop):
     """Gamma-Gamma conditional expected average spend per customer: out (n,)."""
     n = out.shape[0]
     one_code = codes.shape[0] == 1
-    for i in prange(n):
+    for i in range(start, stop):
         g = codes[0] if one_code else codes[i]
         out[i] = _gg_mean(x[i], m[i], params[g, 0], params[g, 1], params[g, 2])
     return out
@@ -464,8 +463,8 @@ def _piece_of(w, ratio):
     return 1 + int(math.floor(math.log2(y)))
 
 
-@parallel
-def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces):
+@serial
+def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces, start, stop):
     """Chebyshev tables of the horizon sum S(w), w = t_1 / (alpha + T), one per (segment,
     frequency) pair i with parameters A[i], B[i], C[i]: with the horizons fixed, a
     customer's CLV depends on its age only through w, and S is analytic in w except at
@@ -474,11 +473,10 @@ def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces):
     resolves them to rounding.  coef (n, MAX_PIECES, CHEB_DEGREE + 1); n_pieces[i] = pieces
     built (0: no usable table; the caller sums the series per customer there).
     cheb_cos[m, k] = cos(pi m (k + 1/2) / (D + 1))."""
-    n_tab = A.shape[0]
     K = times.shape[0]
     D1 = CHEB_DEGREE + 1
     ratio = times[K - 1] / times[0]
-    for i in prange(n_tab):
+    for i in range(start, stop):
         lane_z = np.empty(K)
         lane_s = np.empty(K)
         lane_pow = np.empty(K)
@@ -537,9 +535,9 @@ def _clenshaw(c, w, lo, hi):
     return y * b1 - b2 + 0.5 * c[0]
 
 
-@parallel
+@serial
 def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_index,
-            tab_coef, tab_pieces, n_chunks, out):
+            tab_coef, tab_pieces, n_chunks, out, start, stop):
     """Probabilistic CLV, fused: out[i] = spend_i * sum_j disc_j (E(t_j) - E(t_{j-1})),
     E(t) the BG/NBD conditional expected purchases in (T, T+t] (E(t_0) = 0), spend_i the
     Gamma-Gamma expected average spend.  times (K,) increasing, disc (K,) discount factors.
@@ -555,7 +553,7 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_in
     xt = tab_index.shape[1]
     ratio = times[K - 1] / times[0]
     chunk = -(-n // n_chunks)
-    for c in prange(n_chunks):
+    for c in range(start, stop):
         lane_z = np.empty(K)
         lane_s = np.empty(K)
         lane_pow = np.empty(K)

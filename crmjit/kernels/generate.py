@@ -12,9 +12,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from ._jit import parallel, serial
+from ._jit import serial
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -69,7 +68,7 @@ def _normals(seed, stream, out):
     return out
 
 
-@parallel
+@serial
 def _customer_rows(seed, start, seg_cdf, coef, intercept, chan_cdf, chan_mu, churn,
                     X, segment, y, channel, cash_flows, rate, lifespan):
     """Fill rows [start, start + len(y)) of a synthetic customer base into the outputs.
@@ -93,7 +92,7 @@ def _customer_rows(seed, start, seg_cdf, coef, intercept, chan_cdf, chan_mu, chu
     log_keep = math.log1p(-churn)
     n_px = np.uint64((d + 1) // 2)
     n_pf = np.uint64((p + 1) // 2)
-    for i in prange(m):
+    for i in range(m):
         g = np.uint64(start + i)
         # Features: normal pair k fills columns 2k and 2k+1 (row-major pair counter).
         for k in range((d + 1) // 2):
@@ -194,7 +193,7 @@ def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, times, amounts):
     return T, k, last, spent
 
 
-@parallel
+@serial
 def _btyd_summary(seed, start, params, t_max, x, tx, T, m):
     """Customers [start, start + len(x)): exact summaries (frequency = repeat purchases,
     recency = age at the last purchase, T, mean repeat spend, 0 without repeats).
@@ -202,7 +201,7 @@ def _btyd_summary(seed, start, params, t_max, x, tx, T, m):
     base = _stream_key(seed, STREAM_BTYD)
     times = np.empty(0)
     amounts = np.empty(0)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         key = _stream_key(base, np.uint64(start + i))
         age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],
                                              params[4], params[5], params[6], t_max, times,
@@ -214,12 +213,12 @@ def _btyd_summary(seed, start, params, t_max, x, tx, T, m):
     return x
 
 
-@parallel
+@serial
 def _btyd_fill(seed, start, params, t_max, counts_ptr, x, tx, T, m, birth, when, amount):
     """Second pass: purchases of customer i at when[counts_ptr[i]:counts_ptr[i+1]] (age at
     purchase + birth), amounts likewise, and the exact summary (x, tx, T, m)."""
     base = _stream_key(seed, STREAM_BTYD)
-    for i in prange(x.shape[0]):
+    for i in range(x.shape[0]):
         key = _stream_key(base, np.uint64(start + i))
         lo, hi = counts_ptr[i], counts_ptr[i + 1]
         age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],

@@ -2,24 +2,24 @@
 
 Inputs are already integer: customer codes in [0, C) and period numbers (whole periods of
 the chosen frequency since the epoch).  Purchases in the same period count once; only
-periods <= ``p_end`` are read.
+periods <= ``p_end`` are read.  Each kernel works on a span (of rows, of customers); the
+caller runs the spans on the threads (``crmjit._threads.over``).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
-from ._jit import parallel, serial
+from ._jit import serial
 
 INSERTION_MAX = 32  # slices up to this length are sorted by insertion
 
 
-@parallel
-def _floor_periods(ns, unit, shift, out):
-    """out[i] = floor((ns[i] + shift) / unit): int64 nanoseconds to period numbers
-    (floor, so instants before 1970 land in the right period too)."""
-    for i in prange(ns.shape[0]):
+@serial
+def _floor_periods(ns, unit, shift, out, start, stop):
+    """out[i] = floor((ns[i] + shift) / unit) for start <= i < stop: int64 time stamps to
+    period numbers (floor, so instants before 1970 land in the right period too)."""
+    for i in range(start, stop):
         v = ns[i] + shift
         q = v // unit
         out[i] = q
@@ -41,18 +41,17 @@ def _sort_slice(a, lo, hi):
         a[lo:hi] = np.sort(a[lo:hi])
 
 
-@parallel
+@serial
 def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_periods, total,
-              first_total):
-    """Per customer c (rows order[offsets[c]:offsets[c+1]]; order of length 0: rows
+              first_total, start, stop):
+    """Per customer c in [start, stop) (rows order[offsets[c]:offsets[c+1]]; order of length 0: rows
     offsets[c]:offsets[c+1], the log already sorted by customer), over purchases in periods
     <= p_end: first and last period, number of distinct periods, total amount, and the
     amount spent in the first period.  amounts of length 0: no spend columns.
     buf (n,) int64 scratch.  A customer with no purchase up to p_end gets n_periods 0."""
-    C = offsets.shape[0] - 1
     has_amount = amounts.shape[0] > 0
     has_order = order.shape[0] > 0
-    for c in prange(C):
+    for c in range(start, stop):
         lo, hi = offsets[c], offsets[c + 1]
         k = lo
         lo_p = np.int64(0)

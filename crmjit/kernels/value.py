@@ -1,7 +1,9 @@
 """Value kernels: discounted-cash-flow CLV and grouped sums.
 
 Broadcasting convention shared by these kernels: a per-customer argument of length 1 is
-used for every customer; ``lifespan`` of length 0 means "all periods".
+used for every customer; ``lifespan`` of length 0 means "all periods".  Each kernel works
+on a span of customers (rows); the caller runs the spans on the threads
+(``crmjit._threads``).
 """
 
 from __future__ import annotations
@@ -9,24 +11,24 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import prange
 
-from ._jit import parallel, serial
+from ._jit import serial
 
 
-@parallel
-def _clv_matrix(cash_flows, rate, lifespan, out):
-    """out[i] = sum_{t=1..L_i} cash_flows[i, t-1] / (1 + rate_i)**t  (Horner, float64).
+@serial
+def _clv_matrix(cash_flows, rate, lifespan, out, start, stop):
+    """out[i] = sum_{t=1..L_i} cash_flows[i, t-1] / (1 + rate_i)**t  (Horner, float64), for
+    customers start <= i < stop.
 
     cash_flows : (n, p) float32/float64, C or F order (read in place, never copied).
     rate : (1,) or (n,) float64, > -1.   lifespan : (0,), (1,) or (n,) int64 in [0, p].
     out : (n,) float64.
     """
-    n, p = cash_flows.shape
+    p = cash_flows.shape[1]
     scalar_rate = rate.shape[0] == 1
     all_periods = lifespan.shape[0] == 0
     scalar_life = lifespan.shape[0] == 1
-    for i in prange(n):
+    for i in range(start, stop):
         r = rate[0] if scalar_rate else rate[i]
         if all_periods:
             life = p
@@ -51,15 +53,15 @@ def _annuity(rate, life):
     return -math.expm1(-life * math.log1p(rate)) / rate
 
 
-@parallel
-def _clv_constant(margin, rate, lifespan, out):
-    """out[i] = margin_i * sum_{t=1..L_i} (1 + rate_i)**-t, closed form.
+@serial
+def _clv_constant(margin, rate, lifespan, out, start, stop):
+    """out[i] = margin_i * sum_{t=1..L_i} (1 + rate_i)**-t, closed form, for customers
+    start <= i < stop.
 
     margin : (1,) or (n,) float32/float64.  rate : (1,) or (n,) float64, > -1.
     lifespan : (1,) or (n,) int64 >= 0.  out : (n,) float64.
     """
-    n = out.shape[0]
-    for i in prange(n):
+    for i in range(start, stop):
         m = np.float64(margin[0] if margin.shape[0] == 1 else margin[i])
         r = rate[0] if rate.shape[0] == 1 else rate[i]
         life = lifespan[0] if lifespan.shape[0] == 1 else lifespan[i]
@@ -67,30 +69,14 @@ def _clv_constant(margin, rate, lifespan, out):
     return out
 
 
-@parallel
-def _group_sums(values, codes, n_groups, n_chunks):
-    """Per-group row counts and float64 sums of ``values``.
-
-    values : (n,) float, codes : (n,) int in [0, n_groups).  Rows are split into
-    ``n_chunks`` fixed chunks (a function of n only); each chunk sums into its own row of a
-    scratch table and the rows are merged in chunk order, so the result does not depend on
-    the number of threads.  Scratch: 2 * n_chunks * n_groups words.
-    """
-    n = values.shape[0]
-    chunk = (n + n_chunks - 1) // n_chunks
-    part_sum = np.zeros((n_chunks, n_groups), dtype=np.float64)
-    part_cnt = np.zeros((n_chunks, n_groups), dtype=np.int64)
-    for c in prange(n_chunks):
-        start = c * chunk
-        stop = min(n, start + chunk)
-        for i in range(start, stop):
-            g = codes[i]
-            part_sum[c, g] += values[i]
-            part_cnt[c, g] += 1
-    sums = np.zeros(n_groups, dtype=np.float64)
-    counts = np.zeros(n_groups, dtype=np.int64)
-    for c in range(n_chunks):
-        for g in range(n_groups):
-            sums[g] += part_sum[c, g]
-            counts[g] += part_cnt[c, g]
-    return counts, sums
+@serial
+def _group_sums(values, codes, c, start, stop, part_cnt, part_sum):
+    """Per-group row counts and float64 sums of values[start:stop] (codes in
+    [0, n_groups)) added to row c of part_cnt and part_sum (n_chunks, n_groups): one chunk
+    of a grouped sum.  The caller cuts the rows into chunks fixed by n and merges the rows
+    of the parts in chunk order, so the result does not depend on the thread count."""
+    for i in range(start, stop):
+        g = codes[i]
+        part_sum[c, g] += values[i]
+        part_cnt[c, g] += 1
+    return c

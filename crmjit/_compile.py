@@ -1,0 +1,118 @@
+"""Compiling ahead of time: every kernel signature the public API uses, compiled into the
+cache (``crmjit.kernels._jit.cache_dir()``) by calling each public function on tiny data,
+in float64 and float32 where both are accepted.  ``crmjit compile`` runs it, for Docker
+images and CI caches; ``crmjit demo`` runs it before timing anything."""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+
+def _propensity(dtype):
+    import crmjit
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 3)).astype(dtype)
+    y = (rng.random(600) < 0.4).astype(np.int64)
+    groups = np.repeat(np.arange(3), 200)
+    m = crmjit.LogisticRegression().fit(X, y)
+    crmjit.LogisticRegression().fit(X, y, sample_weight=rng.uniform(0.5, 2, 600))
+    m.predict_proba(X)
+    crmjit.decision_function(X, m.coef_[0], m.intercept_[0])
+    b = crmjit.BatchedLogisticRegression().fit(X, y, groups)
+    crmjit.BatchedLogisticRegression().fit(X, y, rng.permutation(groups),
+                                           sample_weight=np.ones(600))
+    b.predict_proba(X, groups)
+    b.predict_proba(X, groups.astype(str))
+    b.decision_function(X, groups)
+
+
+def _value():
+    import crmjit
+    from crmjit.data_gen import make_customers
+    for dtype in (np.float64, np.float32):
+        c = make_customers(64, n_features=2, n_segments=2, seed=1, dtype=dtype)
+        v = crmjit.clv(c.cash_flows, c.rate, c.lifespan)
+        crmjit.clv(c.cash_flows, 0.01)
+        crmjit.clv(c.cash_flows[:, 0], c.rate, c.lifespan)
+        crmjit.channel_summary(c.channel, v, c.spend + 1, c.new_customers + 1)
+    crmjit.cac(np.array([100.0]), np.array([4.0]))
+    crmjit.conversion_rate(np.array([2.0]), np.array([40.0]))
+
+
+def _btyd():
+    import crmjit
+    from crmjit.data_gen import make_rfm, make_transactions
+    log, _ = make_transactions(40, seed=1)
+    crmjit.rfm_summary(log, "customer_id", "date", "amount")
+    crmjit.rfm_summary(log, "customer_id", "date")
+    rfm = make_rfm(400, seed=1)
+    f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
+    groups = np.arange(len(rfm)) % 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in (None, groups):
+            bg = crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, groups=g)
+            gg = crmjit.GammaGammaModel(max_iter=3).fit(f, m, groups=g)
+            bg._params[:] = [0.243, 30.9, 0.793, 2.426]  # a valid model whatever 3 steps gave
+            gg._params[:] = [6.25, 3.74, 15.4]
+            bg.p_alive(f, r, T, groups=g)
+            bg.expected_purchases(30, f, r, T, groups=g)
+            gg.expected_average_value(f, m, groups=g)
+            crmjit.customer_lifetime_value(bg, gg, f, r, T, m, groups=g)
+        bg.expected_purchases_new_customer(30)
+
+
+def _generators():
+    from crmjit.data_gen import customer_chunks, make_customers
+    make_customers(50, n_features=2, dtype=np.float32)
+    next(iter(customer_chunks(50, n_features=2, chunk_rows=50)))
+
+
+def _parquet():
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:  # the parquet extra is not installed: nothing of it to compile
+        return
+    import pathlib
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import crmjit
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 2))
+    y = (rng.random(200) < 0.5).astype(np.int64)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        m = crmjit.LogisticRegression().fit(X, y)
+        for dtype in (np.float64, np.float32):
+            src = tmp / f"in-{np.dtype(dtype).name}.parquet"
+            pq.write_table(pa.table({"a": X[:, 0].astype(dtype), "b": X[:, 1].astype(dtype)}),
+                           src)
+            crmjit.score_parquet(src, m, tmp / "out.parquet", features=["a", "b"])
+
+
+STEPS = (("propensity float64", lambda: _propensity(np.float64)),
+         ("propensity float32", lambda: _propensity(np.float32)),
+         ("CLV and channel value", _value),
+         ("RFM, BG/NBD, Gamma-Gamma, CLV", _btyd),
+         ("synthetic data", _generators),
+         ("Parquet scoring", _parquet))
+
+
+def compile_all(progress=True, out=None):
+    """Run every step (each compiles its kernels, or loads them from the cache); returns
+    the seconds each took, by step name."""
+    from ._progress import progress_bar
+    seconds = {}
+    with progress_bar(total=len(STEPS), enabled=progress, desc="compile", unit="step") as bar:
+        for name, step in STEPS:
+            t0 = time.perf_counter()
+            step()
+            seconds[name] = time.perf_counter() - t0
+            bar.update(1)
+    return seconds
