@@ -66,33 +66,36 @@ SK = "from sklearn.linear_model import LogisticRegression\n"
 #: name: (setup, call, peer, peer setup, peer call)
 FEATURES = {
     "LogisticRegression.fit": (
-        "import crmjit" + DATA, "crmjit.LogisticRegression().fit(X, y)",
+        "import crmjit; crmjit.LogisticRegression" + DATA, "crmjit.LogisticRegression().fit(X, y)",
         "sklearn", SK + DATA, "LogisticRegression().fit(X, y)"),
     "BatchedLogisticRegression.fit": (
-        "import crmjit" + DATA, "crmjit.BatchedLogisticRegression().fit(Xb, yb, gb)",
+        "import crmjit; crmjit.BatchedLogisticRegression" + DATA,
+        "crmjit.BatchedLogisticRegression().fit(Xb, yb, gb)",
         "sklearn-loop", SK + DATA,
         "[LogisticRegression().fit(Xb[g * 100:g * 100 + 100], yb[g * 100:g * 100 + 100]) "
         "for g in range(1000)]"),
     "predict_proba": (
-        "import crmjit" + DATA, "crmjit.predict_proba(X, np.ones(d), 0.5)",
+        "import crmjit; crmjit.predict_proba" + DATA, "crmjit.predict_proba(X, np.ones(d), 0.5)",
         "numpy", DATA, "1 / (1 + np.exp(-(X @ np.ones(d) + 0.5)))"),
     "clv": (
-        "import crmjit" + DATA, "crmjit.clv(np.full((n, 12), 20.0), 0.01)",
+        "import crmjit; crmjit.clv" + DATA, "crmjit.clv(np.full((n, 12), 20.0), 0.01)",
         "numpy", DATA, "np.full((n, 12), 20.0) @ (1.01 ** -np.arange(1, 13))"),
     "make_customers": (
         "from crmjit.data_gen import make_customers", "make_customers(10_000, n_features=5)",
         "numpy-rng", "import numpy as np",
         "np.random.default_rng(0).normal(size=(10_000, 5))"),
     "rfm_summary": (
-        "import crmjit" + DATA + LOG, "crmjit.rfm_summary(log, 'id', 'date', 'amount')",
+        "import crmjit; crmjit.rfm_summary" + DATA + LOG,
+        "crmjit.rfm_summary(log, 'id', 'date', 'amount')",
         "lifetimes", "from lifetimes.utils import summary_data_from_transaction_data" + DATA
         + LOG, "summary_data_from_transaction_data(log, 'id', 'date', 'amount')"),
     "BetaGeoModel.fit": (
-        "import crmjit" + DATA, "crmjit.BetaGeoModel().fit(freq, rec, T)",
+        "import crmjit; crmjit.BetaGeoModel" + DATA, "crmjit.BetaGeoModel().fit(freq, rec, T)",
         "lifetimes", "from lifetimes import BetaGeoFitter" + DATA,
         "BetaGeoFitter().fit(freq, rec, T)"),
     "GammaGammaModel.fit": (
-        "import crmjit" + DATA, "crmjit.GammaGammaModel().fit(freq[freq > 0], mon[freq > 0])",
+        "import crmjit; crmjit.GammaGammaModel" + DATA,
+        "crmjit.GammaGammaModel().fit(freq[freq > 0], mon[freq > 0])",
         "lifetimes", "from lifetimes import GammaGammaFitter" + DATA,
         "GammaGammaFitter().fit(freq[freq > 0], mon[freq > 0])"),
     "customer_lifetime_value": (

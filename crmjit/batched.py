@@ -22,7 +22,7 @@ from .kernels.newton import FRESH_HESSIAN_ITERS, LAG_STEP
 from .kernels.logloss import _load_rows
 from .kernels.passes import BLOCK
 from .kernels.scoring import _decision_function, _predict_proba
-from .kernels.segments import _fit_batch, _lane_size
+from .kernels.segments import SEGMENT_BLOCK, _fit_batch, _padded
 from .logistic import _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
@@ -48,11 +48,30 @@ def largest_first(idx, sizes):
     return idx[np.argsort(-sizes[idx], kind="stable")]
 
 
+def segment_blocks(rows):
+    """(blocks, rows per block) in which a segment of ``rows`` rows is solved: its rows
+    padded to a multiple of PAD, in blocks of up to SEGMENT_BLOCK rows."""
+    m = int(_padded(max(int(rows), 1)))
+    B = min(m, SEGMENT_BLOCK)
+    return -(-m // B), B
+
+
 def lane_buffers(lanes, k, rows):
-    """``_fit_segments``' per-lane buffer (``lanes`` rows) for segments of up to ``rows``
-    rows and k = d+1 columns, allocated by NumPy: huge pages, not the 4 KiB page faults of
-    a kernel's own allocation."""
-    return np.empty((lanes, _lane_size(k, max(int(rows), 1))))
+    """Per-lane flat buffers (``lanes`` rows) big enough for segments of up to ``rows``
+    rows and k = d+1 columns (``carve``), allocated by NumPy: huge pages, not the 4 KiB
+    page faults of a kernel's own allocation."""
+    nb, B = segment_blocks(rows)
+    return np.empty((lanes, nb * B * (k + 2)))
+
+
+def carve(buf, k, rows):
+    """Views (xt (nb, k, B), yb (nb, B), sb (nb, B)) of the front of a flat lane buffer,
+    consecutive, for segments of up to ``rows`` rows (``segment_blocks``): feature rows a
+    block of this size apart, not the largest segment's."""
+    nb, B = segment_blocks(rows)
+    a = nb * k * B
+    return (buf[:a].reshape(nb, k, B), buf[a:a + nb * B].reshape(nb, B),
+            buf[a + nb * B:a + 2 * nb * B].reshape(nb, B))
 
 
 def batches(items, sizes, parts):
@@ -82,8 +101,9 @@ def fit_lanes(bufs, X, y, sw, order, offsets, items, lam, n_free, tol, max_iter,
     def run(batch):
         buf = free.get()
         try:
+            xt, yb, sb = carve(buf, X.shape[1] + 1, sizes[batch].max())
             return _fit_batch(batch, X, y, sw, order, offsets, lam, n_free, tol, max_iter,
-                              fresh, lag, theta, n_iter, converged, buf)
+                              fresh, lag, theta, n_iter, converged, xt, yb, sb)
         finally:
             free.put(buf)
 

@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.batched import lane_buffers
+from crmjit.batched import carve, lane_buffers, segment_blocks
 from crmjit._grouping import group_order as _group_order
 from crmjit._grouping import map_labels as _map_labels
 from crmjit.batched import fit_lanes
@@ -19,8 +19,8 @@ from crmjit.kernels.logloss import (_block_scratch, _block_temps, _block_terms, 
                                     _symmetrize, _theta_dot, _total)
 from crmjit.kernels.newton import (_accept, _converged, _lagged, _newton_direction,
                                    _newton_directions)
-from crmjit.kernels.segments import (PAD, SEGMENT_BLOCK, _carve, _lane_size, _load_padded,
-                                     _padded, _penalised, _segment_blocks, _segment_newton)
+from crmjit.kernels.segments import (PAD, SEGMENT_BLOCK, _load_padded, _padded, _penalised,
+                                     _segment_newton)
 
 
 def sk_fit(X, y, C=1.0, sw=None):
@@ -440,8 +440,8 @@ def test_load_padded_matches_reference(rng):
     order = rng.permutation(n).astype(np.int64)
     for rows, block in [(150, 2048), (150, 64), (16, 2048), (1, 2048)]:
         m = _padded(rows)
-        buf = np.full(_lane_size(d + 1, m), np.nan)  # stale values must not survive
-        xt, yb, sb = _carve(buf, d + 1, m)
+        buf = np.full(lane_buffers(1, d + 1, m).shape[1], np.nan)  # stale values must go
+        xt, yb, sb = carve(buf, d + 1, m)
         if block < xt.shape[2]:
             xt, yb, sb = _block_scratch(d + 1, m, block)[:3]
         assert _load_padded(X, y, sw, order, 7, rows, xt, yb, sb)
@@ -544,13 +544,15 @@ def test_newton_direction_matches_reference(rng):
 
 def test_segment_blocks_and_lane_size_match_reference():
     for m in (0, 1, 16, 2047, 2048, 2049, 40_000):
-        assert _segment_blocks(m) == reference.segments.segment_blocks(m, SEGMENT_BLOCK)
-        assert _lane_size(5, m) == reference.segments.lane_size(5, m, SEGMENT_BLOCK, PAD)
-        nb, B = _segment_blocks(m)
+        assert segment_blocks(m) == reference.segments.segment_blocks(_padded(max(m, 1)),
+                                                                      SEGMENT_BLOCK)
+        assert lane_buffers(1, 5, m).shape[1] == reference.segments.lane_size(
+            5, max(m, 1), SEGMENT_BLOCK, PAD)
+        nb, B = segment_blocks(m)
         assert nb * B >= m and (nb - 1) * B < max(m, 1)
-        buf = np.arange(_lane_size(5, m), dtype=np.float64)
-        parts = _carve(buf, 5, _padded(m))
-        assert [p.shape for p in parts] == list(reference.segments.carve(5, _padded(m),
+        buf = np.arange(lane_buffers(1, 5, m).shape[1], dtype=np.float64)
+        parts = carve(buf, 5, m)
+        assert [p.shape for p in parts] == list(reference.segments.carve(5, _padded(max(m, 1)),
                                                                          SEGMENT_BLOCK))
         flat = np.concatenate([p.ravel() for p in parts])  # consecutive, no overlap
         assert_array_equal(flat, np.arange(flat.size))

@@ -150,6 +150,11 @@ def serial_reduce(func):
     return _jit(func, FASTMATH_REDUCE)
 
 
+def serial_reduce_inline(func):
+    """A reduction inlined into its (``serial_reduce``) caller, whose flags it takes."""
+    return _jit(func, FASTMATH_REDUCE, inline="always")
+
+
 def fixed_chunks(n: int, min_chunk: int = 1 << 15, max_chunks: int = 256) -> int:
     """Number of row chunks for a reduction over ``n`` rows.
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import prefetch_row, serial, serial_inline, serial_reduce
+from ._jit import (prefetch_row, serial, serial_inline, serial_reduce,
+                   serial_reduce_inline)
 from .checks import _all_finite
 from .elementwise import _exp_neg_abs, _log1p_unit
 
@@ -180,7 +181,7 @@ def _hess_upper(xt, q, m, xq, h):
                     h[j0 + t, l] += a
 
 
-@serial_reduce
+@serial_reduce_inline
 def _hess_tile(xq, xt, l0, m, j0, h):
     """h[j0:j0+4, l0:l0+4] += xq[:4, :m] @ xt[l0:l0+4, :m].T with sixteen accumulators
     (a vectorised loop that keeps them all in registers)."""
@@ -252,7 +253,7 @@ def _symmetrize(h):
             h[j, l] = h[l, j]
 
 
-@serial_inline
+@serial
 def _row_terms(z, yb, sb, m, e, rb, qb):
     """The per-row terms of the loss at linear predictors z[:m] (labels yb, weights sb):
     sets rb[r] = s (p - y) (gradient weights) and qb[r] = s p (1 - p) (Hessian weights) and
@@ -344,7 +345,7 @@ def _rows_gradient(X, y, sample_weight, s0, m, theta, yb, sb, z, e, rb, qb, g):
     return loss, _total(sb, m)
 
 
-@serial
+@serial_inline
 def _block_scratch(k, m, block):
     """Scratch for ``_load_rows`` and ``_block_terms`` with room for m rows in blocks of
     B = min(m, block) rows: xt (blocks, k, B), yb, sb (blocks, B), and the per-block
@@ -356,7 +357,7 @@ def _block_scratch(k, m, block):
     return (np.empty((nb, k, B)), np.empty((nb, B)), np.empty((nb, B))) + _block_temps(B)
 
 
-@serial
+@serial_inline
 def _block_temps(B):
     """Scratch: the per-block float64 temporaries of ``_block_terms`` for blocks of up to B
     rows:

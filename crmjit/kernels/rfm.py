@@ -38,7 +38,7 @@ def _sort_slice(a, lo, hi):
                 j -= 1
             a[j + 1] = v
     else:
-        a[lo:hi] = np.sort(a[lo:hi])
+        a[lo:hi].sort()  # in place (a slice assignment compiles numba's error text)
 
 
 @serial

@@ -87,11 +87,13 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
             if started:
                 it += 1
             started = True
-            theta[:] = trial
             f = ft
-            g[:] = gt
-            if want_h:
-                h[:, :] = ht
+            for j in range(k):  # element loops: an array-to-array slice assignment
+                theta[j] = trial[j]  # compiles numba's shape-mismatch message (seconds)
+                g[j] = gt[j]
+                if want_h:
+                    for l in range(k):
+                        h[j, l] = ht[j, l]
             t = 1.0
             _newton_direction(g, h, n_free, step, work)
             if _converged(step, theta, tol):
@@ -126,40 +128,38 @@ def _load_padded(X, y, sample_weight, order, s0, rows, xt, yb, sb):
 
 @serial
 def _fit_batch(batch, X, y, sample_weight, order, offsets, lam, n_free, tol, max_iter,
-               fresh_iters, lag_step, theta, n_iter, converged, buf):
+               fresh_iters, lag_step, theta, n_iter, converged, xt, yb, sb):
     """Fit the segments ``batch`` one after the other by ``_segment_newton``, each from its
     row of theta (G, d+1), updated in place; writes n_iter (G,) and converged (G,) of those
-    segments.  Batches run on the threads at once, each with a buffer of its own.
+    segments.  Batches run on the threads at once, each with buffers of its own.
 
     Segment s is rows ``order[offsets[s]:offsets[s+1]]`` of X (rows
     ``offsets[s]:offsets[s+1]`` when order is empty: already grouped) and positions
     ``offsets[s]:offsets[s+1]`` of y and sample_weight, which the caller passes grouped
     (``take(y, order)``; sample_weight (1,) is one weight for all).  Each segment is
-    copied once into buf (``_load_padded``) and solved there to the end, so every Newton
-    iteration reads that copy (in cache up to a few thousand rows; evaluated in blocks of
-    SEGMENT_BLOCK rows whose temporaries stay in L2 however long the segment) instead of
-    X, which is read once in all and never copied whole.  lam (G,) = 1/C per segment, or
-    -1 for a segment whose rows are only loaded (checked), not fitted; n_free = d+1, or d
-    to hold the intercept fixed.  buf (>= ``_lane_size(d+1, largest)``,) float64.
+    copied once into the first blocks of xt (nb, d+1, B), yb, sb (nb, B), which hold the
+    batch's largest segment padded (``_load_padded``), and solved there to the end, so
+    every Newton iteration reads that copy (in cache up to a few thousand rows; evaluated
+    in blocks of B <= SEGMENT_BLOCK rows whose temporaries stay in L2 however long the
+    segment) instead of X, which is read once in all and never copied whole.  lam (G,) =
+    1/C per segment, or -1 for a segment whose rows are only loaded (checked), not
+    fitted; n_free = d+1, or d to hold the intercept fixed.
 
     The load checks X too: a segment with a NaN or inf in its rows is not solved and gets
     n_iter -1, for the caller to raise on (one read of X instead of a separate
-    finiteness pass first).  Each segment is solved serially in its own blocks, so results
+    finiteness pass first).  Each segment is solved serially in its own rows, so results
     depend neither on the batches nor on the thread that runs them."""
-    k = X.shape[1] + 1
-    w = _block_temps(min(buf.shape[0] // (k + 2), SEGMENT_BLOCK))
+    w = _block_temps(xt.shape[2])
     for t in range(batch.shape[0]):
         s = batch[t]
         rows = offsets[s + 1] - offsets[s]
-        m = _padded(rows)
-        xt, yb, sb = _carve(buf, k, m)
         if not _load_padded(X, y, sample_weight, order, offsets[s], rows, xt, yb, sb):
             n_iter[s] = -1  # a NaN or inf in the segment's rows: not solved
             continue
         if lam[s] < 0.0:  # a segment the caller only checks
             continue
-        it, ok = _segment_newton(xt, yb, sb, m, lam[s], n_free, tol, max_iter, fresh_iters,
-                                 lag_step, theta[s], w)
+        it, ok = _segment_newton(xt, yb, sb, _padded(rows), lam[s], n_free, tol, max_iter,
+                                 fresh_iters, lag_step, theta[s], w)
         n_iter[s] = it
         converged[s] = ok
     return batch.shape[0]
@@ -170,31 +170,3 @@ def _padded(m):
     """m rounded up to a multiple of PAD rows (segments are solved on that many rows, the
     extra ones of weight 0)."""
     return (m + PAD - 1) // PAD * PAD
-
-
-@serial
-def _segment_blocks(m):
-    """(nb, B): the blocks a segment of m (padded) rows is solved in, B = min(m,
-    SEGMENT_BLOCK) rows each (at least one block of one row)."""
-    B = max(1, min(m, SEGMENT_BLOCK))
-    return max(1, (m + B - 1) // B), B
-
-
-@serial
-def _lane_size(k, m):
-    """Values of each lane buffer (``_fit_segments``' wide and narrow rows) for segments of
-    up to m rows of k = d+1 columns: the blocked copy (nb, k, B) and the two (nb, B)
-    arrays of labels and weights."""
-    nb, B = _segment_blocks(_padded(m))
-    return nb * B * (k + 2)
-
-
-@serial
-def _carve(buf, k, m):
-    """The blocked layout of a segment of m (padded) rows carved from the front of a lane
-    buffer: (x (nb, k, B), y (nb, B), s (nb, B)), feature rows a segment's block apart
-    (not the largest segment's)."""
-    nb, B = _segment_blocks(m)
-    a = nb * k * B
-    return (buf[:a].reshape((nb, k, B)), buf[a:a + nb * B].reshape((nb, B)),
-            buf[a + nb * B:a + 2 * nb * B].reshape((nb, B)))
