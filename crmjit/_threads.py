@@ -28,7 +28,9 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-MIN_PARALLEL = 1 << 16  # units of work (rows) below which tasks run in the caller
+MIN_PARALLEL = 1 << 14  # units of work (rows) below which tasks run in the caller
+SPAN = 1 << 13  # rows per task of ``over`` at the least ...
+MAX_SPANS = 16  # ... and at most this many tasks
 
 _lock = threading.Lock()
 _pools: dict[int, ThreadPoolExecutor] = {}
@@ -49,16 +51,15 @@ def _pool(n: int) -> ThreadPoolExecutor:
         return pool
 
 
-SPAN = 1 << 18  # rows per task of ``over``
-
-
-def spans(n, span=SPAN):
-    """Consecutive (start, stop) covering [0, n), fixed by n and span alone (one empty span
-    for n = 0)."""
+def spans(n, span=None):
+    """Consecutive (start, stop) covering [0, n), fixed by n (and span) alone: at least SPAN
+    rows and at most MAX_SPANS spans unless ``span`` is given (one empty span for n = 0)."""
+    if span is None:
+        span = max(SPAN, -(-n // MAX_SPANS))
     return [(s, min(n, s + span)) for s in range(0, n, span)] or [(0, 0)]
 
 
-def over(kernel, n, *args, span=SPAN, work=None):
+def over(kernel, n, *args, span=None, work=None):
     """``kernel(*args, start, stop)`` for the consecutive spans of [0, n) (``spans``), on the
     threads; returns the results in span order.  ``work``: the size of the job in rows,
     when n counts something else (groups, chunks of rows); n by default."""
@@ -68,11 +69,43 @@ def over(kernel, n, *args, span=SPAN, work=None):
 def run(kernel, tasks, work=MIN_PARALLEL, lanes=None):
     """Call ``kernel(*args)`` for every args tuple in ``tasks`` and return the results in
     task order.  With ``work`` (rows, say) below MIN_PARALLEL, or one thread, the tasks run
-    one after the other in the calling thread; otherwise on up to ``lanes`` (default
-    ``threads()``) threads of a shared pool, the caller waiting for all of them."""
+    one after the other in the calling thread.  Otherwise the caller and up to
+    ``lanes - 1`` (default ``threads()``) pool threads take the tasks in order as they free
+    up, and the caller then waits only for tasks a pool thread has started: a pool thread
+    that is slow to start (another process on its core) delays nothing."""
     tasks = list(tasks)
     n = min(len(tasks), threads() if lanes is None else lanes)
     if n <= 1 or work < MIN_PARALLEL:
         return [kernel(*args) for args in tasks]
-    futures = [_pool(n).submit(kernel, *args) for args in tasks]
-    return [f.result() for f in futures]
+    results = [None] * len(tasks)
+    errors = []
+    state = {"next": 0, "running": 0}
+    cond = threading.Condition()
+
+    def take():
+        while True:
+            with cond:
+                i = state["next"]
+                if i >= len(tasks):
+                    return
+                state["next"] = i + 1
+                state["running"] += 1
+            try:
+                results[i] = kernel(*tasks[i])
+            except BaseException as exc:  # re-raised in the caller
+                errors.append(exc)
+            finally:
+                with cond:
+                    state["running"] -= 1
+                    cond.notify_all()
+
+    pool = _pool(n - 1)
+    for _ in range(n - 1):
+        pool.submit(take)
+    take()
+    with cond:
+        while state["running"]:
+            cond.wait()
+    if errors:
+        raise errors[0]
+    return results

@@ -34,6 +34,7 @@ kernels over spans of the input on crmjit's own threads (``crmjit._threads``).
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import pathlib
@@ -82,7 +83,25 @@ class _Locator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
 
 
 class _Impl(caching.CompileResultCacheImpl):
+    """numba's compile-result cache with a checksum of the machine code and bitcode, checked
+    before LLVM reads them: LLVM aborts the process on a damaged object file."""
+
     _locator_classes = [_Locator]
+
+    @staticmethod
+    def _digest(libdata):
+        _, _, (obj, bitcode) = libdata
+        return hashlib.sha256(bytes(obj) + bytes(bitcode)).hexdigest()
+
+    def reduce(self, cres):
+        payload = super().reduce(cres)
+        return (self._digest(payload[0]),) + tuple(payload)
+
+    def rebuild(self, target_context, payload):
+        digest, payload = payload[0], payload[1:]
+        if self._digest(payload[0]) != digest:
+            raise ValueError("checksum mismatch: the file is damaged")
+        return super().rebuild(target_context, payload)
 
 
 class _HealingCache(caching.FunctionCache):

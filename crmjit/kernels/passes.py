@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import serial
+from ._jit import serial, serial_inline
 from .logloss import (_block_scratch, _block_temps, _block_terms, _load_rows, _rows_gradient,
                       _symmetrize)
 
@@ -26,18 +26,32 @@ BLOCK = 256  # rows per block: the block's buffers (a few KiB) stay in L1
 
 
 @serial
-def _chunk_terms(X, y, sample_weight, theta, start, stop, row_stride, hess_stride, part, g,
-                 h):
-    """The sums over rows start .. stop-1 of X (start a multiple of BLOCK; of every
-    ``row_stride``-th block of BLOCK rows, counted from row 0) added to one chunk's part
-    (3,) = (loss, weight, hess_weight) (``_tally``), g (d+1,) and h (d+1, d+1) (upper
-    triangle).  X : (n, d) float32/float64, any order; y : (n,) uint8 or float64 in
-    {0, 1}; sample_weight : (1,) or (n,) float64; theta : (d+1,), intercept last.  Blocks
-    that feed the Hessian are loaded transposed (``_load_rows``); the others are read in
-    place (``_rows_gradient``).  Scratch: BLOCK * (d + 11) float64."""
+def _chunk_terms(X, y, sample_weight, theta, chunk, c0, c1, row_stride, hess_stride, parts,
+                 part_g, part_h):
+    """For each chunk c in [c0, c1) (rows c*chunk .. c*chunk+chunk-1 of X, chunk a multiple
+    of BLOCK; of every ``row_stride``-th block of BLOCK rows, counted from row 0): its sums
+    into its own slot, parts[c] (3,) = (loss, weight, hess_weight) (``_tally``), part_g[c]
+    (d+1,) and part_h[c] (d+1, d+1) (upper triangle).  X : (n, d) float32/float64, any
+    order; y : (n,) uint8 or float64 in {0, 1}; sample_weight : (1,) or (n,) float64;
+    theta : (d+1,), intercept last.  Blocks that feed the Hessian are loaded transposed
+    (``_load_rows``); the others are read in place (``_rows_gradient``).  One task of the
+    threads takes a range of chunks: fewer hand-offs, the same slots.  Scratch:
+    BLOCK * (d + 11) float64."""
     k = X.shape[1] + 1
+    n = X.shape[0]
     xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, BLOCK, BLOCK)
     no_order = np.empty(0, dtype=np.int64)
+    for c in range(c0, c1):
+        _one_chunk(X, y, sample_weight, theta, c * chunk, min(n, c * chunk + chunk),
+                   row_stride, hess_stride, parts[c], part_g[c], part_h[c], xt, yb, sb, z, e,
+                   rb, qb, xq, no_order)
+    return c1 - c0
+
+
+@serial_inline
+def _one_chunk(X, y, sample_weight, theta, start, stop, row_stride, hess_stride, part, g, h,
+               xt, yb, sb, z, e, rb, qb, xq, no_order):
+    """``_chunk_terms`` of rows start .. stop-1 into one slot (part, g, h)."""
     for s0 in range(start, stop, BLOCK):
         if (s0 // BLOCK) % row_stride != 0:
             continue
@@ -84,15 +98,21 @@ def _merge_parts(parts, part_g, part_h, grad, hess):
 
 
 @serial
-def _chunk_blocks(xt, yb, sb, m, theta, b0, b1, row_stride, hess_stride, part, g, h):
+def _chunk_blocks(xt, yb, sb, m, theta, per, c0, c1, row_stride, hess_stride, parts, part_g,
+                  part_h):
     """``_chunk_terms`` on a segment already loaded in blocks (xt (nb, d+1, B), yb, sb (nb,
-    B) of m rows): the sums over blocks b0 .. b1-1, strides counted in blocks."""
+    B) of m rows): for each chunk c in [c0, c1), the sums over its blocks c*per ..
+    c*per+per-1 into slot c, strides counted in blocks."""
     B = xt.shape[2]
+    nb = (m + B - 1) // B
     z, e, rb, qb, xq = _block_temps(B)
-    for b in range(b0, b1):
-        if b % row_stride != 0:
-            continue
-        want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
-        bl, bw = _block_terms(xt[b], yb[b], sb[b], min(B, m - b * B), theta, want_h, z, e, rb,
-                              qb, xq, g, h)
-        _tally(part, bl, bw, want_h)
+    for c in range(c0, c1):
+        part, g, h = parts[c], part_g[c], part_h[c]
+        for b in range(c * per, min(nb, (c + 1) * per)):
+            if b % row_stride != 0:
+                continue
+            want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
+            bl, bw = _block_terms(xt[b], yb[b], sb[b], min(B, m - b * B), theta, want_h, z, e,
+                                  rb, qb, xq, g, h)
+            _tally(part, bl, bw, want_h)
+    return c1 - c0

@@ -48,7 +48,7 @@ def blocks_pass(xt, yb, sb, m, theta, row_stride, hess_stride, block):
     return loss, weight, hw, grad, hess
 
 
-def chunk_terms(X, y, sample_weight, theta, start, stop, row_stride, hess_stride):
+def one_chunk(X, y, sample_weight, theta, start, stop, row_stride, hess_stride):
     """(loss, weight, hess_weight, grad, hess) over rows start .. stop-1 of X, the blocks
     of BLOCK rows chosen by their index from row 0 (every row_stride-th; every
     row_stride * hess_stride-th of all blocks feeds the Hessian)."""
@@ -70,18 +70,28 @@ def chunk_terms(X, y, sample_weight, theta, start, stop, row_stride, hess_stride
     return loss, weight, hw, grad, hess
 
 
-def chunk_blocks(xt, yb, sb, m, theta, b0, b1, row_stride, hess_stride, block):
-    """``blocks_pass`` over blocks b0 .. b1-1 of a loaded segment only."""
+def chunk_terms(X, y, sample_weight, theta, chunk, c0, c1, row_stride, hess_stride):
+    """{c: one_chunk of rows c*chunk .. c*chunk+chunk-1} for chunks c0 .. c1-1."""
+    return {c: one_chunk(X, y, sample_weight, theta, c * chunk, min(len(X), (c + 1) * chunk),
+                         row_stride, hess_stride) for c in range(c0, c1)}
+
+
+def chunk_blocks(xt, yb, sb, m, theta, per, c0, c1, row_stride, hess_stride, block):
+    """{c: the sums over blocks c*per .. c*per+per-1 of a loaded segment} for chunks c0 ..
+    c1-1, strides counted in blocks of ``block`` rows."""
     k = len(xt)
-    loss, weight, hw, grad, hess = 0.0, 0.0, 0.0, [0.0] * k, [[0.0] * k for _ in range(k)]
-    for b in range(b0, b1):
-        if b % row_stride:
-            continue
-        want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
-        r0, r1 = b * block, min(m, (b + 1) * block)
-        one = blocks_pass([col[r0:r1] for col in xt], yb[r0:r1], sb[r0:r1], r1 - r0, theta,
-                          1, 1 if want_h else 0, block)
-        loss, weight, hw = loss + one[0], weight + one[1], hw + one[2]
-        grad = [a + c for a, c in zip(grad, one[3])]
-        hess = [[a + c for a, c in zip(u, v)] for u, v in zip(hess, one[4])]
-    return loss, weight, hw, grad, hess
+    out = {}
+    for c in range(c0, c1):
+        loss, weight, hw, grad, hess = 0.0, 0.0, 0.0, [0.0] * k, [[0.0] * k for _ in range(k)]
+        for b in range(c * per, min(-(-m // block), (c + 1) * per)):
+            if b % row_stride:
+                continue
+            want_h = hess_stride > 0 and b % (row_stride * hess_stride) == 0
+            r0, r1 = b * block, min(m, (b + 1) * block)
+            one = blocks_pass([col[r0:r1] for col in xt], yb[r0:r1], sb[r0:r1], r1 - r0,
+                              theta, 1, 1 if want_h else 0, block)
+            loss, weight, hw = loss + one[0], weight + one[1], hw + one[2]
+            grad = [a + v for a, v in zip(grad, one[3])]
+            hess = [[a + v for a, v in zip(u, w)] for u, w in zip(hess, one[4])]
+        out[c] = loss, weight, hw, grad, hess
+    return out
