@@ -103,9 +103,10 @@ def check_finite(a, name):
         raise ValueError(f"{name} contains NaN or inf at positions {positions(bad)}")
 
 
-def non_negative_ints(x, name, n=None, *, upper=None, upper_name=None):
+def non_negative_ints(x, name, n=None, *, upper=None, upper_name=None, cap=None):
     """Scalar or (n,) non-negative integers (integral floats accepted) as int64 (length 1
-    for a scalar)."""
+    for a scalar).  With ``cap``, values above it (up to uint64's and float64's range,
+    compared before any cast) become cap, and (values, capped mask) is returned."""
     a = _to_numpy(x, name)
     if a.dtype.kind == "b" or a.dtype.kind not in "iuf":
         _check_kind(a, name, allow_int=True)
@@ -125,10 +126,17 @@ def non_negative_ints(x, name, n=None, *, upper=None, upper_name=None):
     if upper is not None and a.size and (a > upper).any():
         raise ValueError(f"{name} must be <= {upper_name or upper}; larger values at "
                          f"positions {positions(a > upper)}")
+    capped = None
+    if cap is not None:
+        capped = a > cap
+        a = np.where(capped, cap, a)
+    elif a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must be < 2**63; larger values at positions "
+                         f"{positions(a > np.iinfo(np.int64).max)}")
     a = np.ascontiguousarray(a, dtype=np.int64)
     if n is not None and a.shape[0] not in (1, n):
         raise ValueError(f"{name} has length {a.shape[0]} but there are {n} customers")
-    return a
+    return a if cap is None else (a, capped)
 
 
 def check_int_scalar(x, name, *, minimum=0):

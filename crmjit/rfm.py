@@ -11,7 +11,7 @@ from . import _threads
 from .kernels.rfm import _floor_periods, _rfm_scan
 
 _DAY = 86_400 * 10**9
-#: period length in ns and the shift that aligns periods as pandas does (weeks start on
+#: period length in ns (divided by the ticks of the dates' unit) and the shift that aligns periods as pandas does (weeks start on
 #: Monday; 1970-01-01 was a Thursday, 3 days after a Monday)
 PERIODS = {"D": (_DAY, 0), "W": (7 * _DAY, 3 * _DAY), "h": (3600 * 10**9, 0),
            "H": (3600 * 10**9, 0), "min": (60 * 10**9, 0), "s": (10**9, 0)}
@@ -26,8 +26,15 @@ def _column(transactions, col, what):
     return transactions[col]
 
 
-def _nanoseconds(col, name, datetime_format):
-    """A date column as int64 nanoseconds (wall time for tz-aware columns)."""
+#: nanoseconds per tick of the date units kept as they are (coarser ones become seconds)
+_TICK = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}
+
+
+def _ticks(col, name, datetime_format):
+    """A date column as (int64 ticks, nanoseconds per tick) in its own unit (s, ms, us or
+    ns; coarser units become seconds), wall time for tz-aware columns.  Kept in its unit,
+    never cast to nanoseconds: pandas parses to microseconds, whose range (+-290,000
+    years) a cast to nanoseconds (+-292 years around 1970) would silently wrap."""
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         col = col.dt.tz_localize(None)
     if not pd.api.types.is_datetime64_dtype(col.dtype):
@@ -39,13 +46,14 @@ def _nanoseconds(col, name, datetime_format):
         if isinstance(col.dtype, pd.DatetimeTZDtype):
             col = col.dt.tz_localize(None)
     values = col.to_numpy()
-    if values.dtype != np.dtype("datetime64[ns]"):
-        values = values.astype("datetime64[ns]")
+    unit = np.datetime_data(values.dtype)[0]
+    if unit not in _TICK:
+        values, unit = values.astype("datetime64[s]"), "s"  # days, weeks: exact in seconds
     nat = np.isnat(values)
     if nat.any():
         raise ValueError(f"transactions[{name!r}] has missing dates (NaT) at rows "
                          f"{positions(nat)}")
-    return values.view(np.int64)
+    return values.view(np.int64), _TICK[unit]
 
 
 def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=None,
@@ -95,9 +103,11 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
     if len(transactions) == 0:
         raise ValueError("transactions is empty: no customers to summarise")
     codes, labels = label_codes(ids, f"transactions[{customer_id_col!r}]")
-    ns = _nanoseconds(dates, datetime_col, datetime_format)
-    periods = np.empty(ns.shape[0], dtype=np.int64)
-    _threads.over(_floor_periods, ns.shape[0], ns, np.int64(unit), np.int64(shift), periods)
+    ticks, tick_ns = _ticks(dates, datetime_col, datetime_format)
+    unit, shift = unit // tick_ns, shift // tick_ns  # every period is whole seconds
+    periods = np.empty(ticks.shape[0], dtype=np.int64)
+    _threads.over(_floor_periods, ticks.shape[0], ticks, np.int64(unit), np.int64(shift),
+                  periods)
     if monetary_value_col is not None:
         amt = _column(transactions, monetary_value_col, "monetary_value_col")
         if not (pd.api.types.is_numeric_dtype(amt.dtype)
@@ -119,7 +129,13 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
             raise ValueError("observation_period_end is not a date (NaT)")
         if end.tzinfo is not None:
             end = end.tz_localize(None)
-        p_end = int(_floor_periods(np.array([end.as_unit("ns").value], dtype=np.int64),
+        tick = {v: k for k, v in _TICK.items()}[tick_ns]
+        try:
+            end_ticks = int(end.as_unit(tick).asm8.view(np.int64))
+        except (OverflowError, ValueError):
+            raise ValueError(f"observation_period_end {observation_period_end!r} is outside "
+                             f"the range of the dates' unit ({tick})") from None
+        p_end = int(_floor_periods(np.array([end_ticks], dtype=np.int64),
                                    np.int64(unit), np.int64(shift),
                                    np.empty(1, dtype=np.int64), 0, 1)[0])
     n_cust = len(labels)

@@ -119,8 +119,10 @@ def clv(cash_flows, rate, lifespan=None):
     margin = cf.reshape(-1)
     check_finite(margin, "cash_flows")
     r = _checked_rate(rate, None)
-    life = non_negative_ints(lifespan, "lifespan")
+    life, capped = non_negative_ints(lifespan, "lifespan", cap=HORIZON)
     n = _common_length([("cash_flows", margin), ("rate", r), ("lifespan", life)])
+    if capped.any():
+        _check_unbounded(capped, r, n)
     if 0 in (margin.shape[0], r.shape[0], life.shape[0]):
         n = 0
     out = np.empty(n, dtype=np.float64)
@@ -130,6 +132,23 @@ def clv(cash_flows, rate, lifespan=None):
     if cf.ndim == 0 and np.ndim(rate) == 0 and np.ndim(lifespan) == 0:
         return float(out[0])
     return out
+
+
+#: lifespans beyond this many periods count as this many: (1 + r)**-HORIZON is below
+#: e**-40 (nothing left to add, in float64) unless |log1p(r)| < 40 / HORIZON (4.4e-15)
+HORIZON = 2**53
+
+
+def _check_unbounded(capped, r, n):
+    """A lifespan beyond HORIZON only converges where the rate discounts it away."""
+    rates = np.broadcast_to(r, (n,))
+    lives = np.broadcast_to(capped, (n,))
+    with np.errstate(divide="ignore"):
+        slow = lives & (np.abs(np.log1p(rates)) * HORIZON < 40.0)
+    if slow.any():
+        raise ValueError(f"lifespan beyond 2**53 periods with a rate of (nearly) 0 is an "
+                         f"unbounded horizon: the CLV grows without limit; customers at "
+                         f"positions {positions(slow)}")
 
 
 def _check_result(out, cf, rate, life):

@@ -150,3 +150,20 @@ def test_minute_periods_and_same_minute_purchases():
                            observation_period_end="2024-03-01 10:09:30")
     # periods 10:00, 10:02, 10:07 (the two 10:00 purchases count once); end period 10:09
     assert s.loc[7].tolist() == [2.0, 7.0, 9.0]
+
+
+def test_dates_far_from_1970_are_not_wrapped():
+    """pandas parses to microseconds; a cast to nanoseconds wraps past 2262 silently."""
+    log = pd.DataFrame({"id": [1, 1, 2],
+                        "date": pd.to_datetime(pd.Series(["2024-01-01", "2300-01-01",
+                                                          "2024-01-03"]))})
+    got = crmjit.rfm_summary(log, "id", "date", observation_period_end="2024-02-01")
+    assert got.loc[1].tolist() == [0.0, 0.0, 31.0]  # the 2300 purchase is after the end
+    assert got.loc[2].tolist() == [0.0, 0.0, 29.0]
+    later = crmjit.rfm_summary(log, "id", "date", observation_period_end="2301-01-01")
+    span = (pd.Timestamp("2300-01-01") - pd.Timestamp("2024-01-01")).days
+    assert later.loc[1, "frequency"] == 1.0 and later.loc[1, "recency"] == span
+    old = log.assign(date=pd.to_datetime(pd.Series(["1700-03-01", "1700-03-05",
+                                                    "1700-03-02"])))
+    early = crmjit.rfm_summary(old, "id", "date", observation_period_end="1700-03-10")
+    assert early.loc[1].tolist() == [1.0, 4.0, 9.0]

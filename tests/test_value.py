@@ -262,3 +262,26 @@ def test_channel_summary_bad_input():
 def test_channel_summary_empty():
     df = crmjit.channel_summary([], np.empty(0), {}, {})
     assert len(df) == 0
+
+
+@pytest.mark.parametrize("life", [2**64 - 1, np.array([2**64 - 1], dtype=np.uint64), 1e19,
+                                  2**53 + 1])
+def test_huge_lifespans_converge_not_wrap(life):
+    """Once (1 + r)**-t underflows the sum has converged: 200 / 0.1."""
+    got = crmjit.clv(200.0, 0.1, life)
+    assert np.ravel(got)[0] == pytest.approx(2000.0, rel=1e-12)
+    assert np.ravel(got)[0] == pytest.approx(reference.annuity(0.1, 5000) * 200, rel=1e-12)
+
+
+@pytest.mark.parametrize("life", [1e19, 2**64 - 1, 2**53 + 1])
+def test_an_unbounded_horizon_at_rate_zero_is_an_error(life):
+    with pytest.raises(ValueError, match=r"unbounded horizon.*positions \[0\]"):
+        crmjit.clv(200.0, 0.0, life)
+    with pytest.raises(ValueError, match=r"lifespan must be <= n_periods"):
+        crmjit.clv([[1.0, 2.0]], 0.1, [life])
+
+
+def test_denormal_rates_are_rate_zero_in_the_limit():
+    assert crmjit.clv(100.0, 5e-324, 10) == pytest.approx(1000.0, rel=1e-15)
+    assert crmjit.clv(100.0, -5e-324, 10) == pytest.approx(1000.0, rel=1e-15)
+    assert crmjit.clv(100.0, 1e-300, 2**52) == pytest.approx(100.0 * 2**52, rel=1e-12)

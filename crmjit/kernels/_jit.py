@@ -54,13 +54,14 @@ CACHE = os.environ.get("CRMJIT_NO_CACHE", "") in ("", "0")
 PLAIN = os.environ.get("CRMJIT_NO_INTRINSICS", "") not in ("", "0")
 
 _COMMON = {"nogil": True, "error_model": "numpy"}
+CACHE_FORMAT = "c1"  # the layout of a cache entry (``_Impl``): a new one, a new folder
 
 
 # ------------------------------------------------------------------------------ caching
 def cache_dir() -> pathlib.Path:
     """Where compiled kernels are kept (see the module docstring); a separate folder when
     the intrinsics are off, so the two builds never mix."""
-    tag = __version__ + ("-plain" if PLAIN else "")
+    tag = f"{__version__}-{CACHE_FORMAT}" + ("-plain" if PLAIN else "")
     if os.environ.get("CRMJIT_CACHE_DIR"):
         return pathlib.Path(os.environ["CRMJIT_CACHE_DIR"]) / tag
     if numba.config.CACHE_DIR:

@@ -47,9 +47,10 @@ def _clv_matrix(cash_flows, rate, lifespan, out, start, stop):
 
 @serial
 def _annuity(rate, life):
-    """sum_{t=1..L} (1 + r)**-t, exact at r = 0 and accurate for tiny |r| (expm1/log1p)."""
-    if rate == 0.0:
-        return np.float64(life)
+    """sum_{t=1..L} (1 + r)**-t, exact at r = 0 and accurate for tiny |r| (expm1/log1p);
+    where |r| L < 1e-8, L (1 - (L + 1) r / 2), which does not divide by a denormal r."""
+    if abs(rate) * life < 1e-8:
+        return life * (1.0 - 0.5 * (life + 1.0) * rate)
     return -math.expm1(-life * math.log1p(rate)) / rate
 
 
