@@ -123,7 +123,7 @@ def _script(setup, call):
 
 
 def _env(cache_dir):
-    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, CRMJIT_CACHE_DIR=cache_dir)
     env.pop("CRMJIT_NO_CACHE", None)
     return env
 
