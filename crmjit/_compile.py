@@ -25,8 +25,9 @@ def _propensity(dtype):
     crmjit.BatchedLogisticRegression().fit(X, y, rng.permutation(groups),
                                            sample_weight=np.ones(600))
     b.predict_proba(X, groups)
-    b.predict_proba(X, groups.astype(str))
     b.decision_function(X, groups)
+    named = groups.astype(str)
+    crmjit.BatchedLogisticRegression().fit(X, y, named).predict_proba(X, named)
 
 
 def _value():
@@ -62,7 +63,7 @@ def _btyd():
             bg.expected_purchases(30, f, r, T, groups=g)
             gg.expected_average_value(f, m, groups=g)
             crmjit.customer_lifetime_value(bg, gg, f, r, T, m, groups=g)
-        bg.expected_purchases_new_customer(30)
+            bg.expected_purchases_new_customer(30, groups=None if g is None else 0)
 
 
 def _generators():
@@ -93,7 +94,8 @@ def _parquet():
             src = tmp / f"in-{np.dtype(dtype).name}.parquet"
             pq.write_table(pa.table({"a": X[:, 0].astype(dtype), "b": X[:, 1].astype(dtype)}),
                            src)
-            crmjit.score_parquet(src, m, tmp / "out.parquet", features=["a", "b"])
+            crmjit.score_parquet(src, m, tmp / "out.parquet", features=["a", "b"],
+                                 progress=False)
 
 
 STEPS = (("propensity float64", lambda: _propensity(np.float64)),

@@ -120,6 +120,8 @@ class Problem:
         g[0] *= scale
         if not exact and hw > 0:
             H[0] *= self.total_weight / hw
+        if not np.isfinite(H[0]).all():  # x_j**2 beyond float64: no Newton step exists
+            raise OverflowError("the Hessian overflows float64")
         _add_penalty(theta, self.lam, self.d, self.fit_intercept, f, g, H, idx, idx)
 
 

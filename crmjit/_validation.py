@@ -28,14 +28,28 @@ def positions(mask) -> str:
 
 
 def _to_numpy(x, name):
+    """x as an ndarray in native byte order.  pandas' nullable numeric columns (Int64,
+    Float64) become float64 with NaN for NA (named as missing by the callers' checks);
+    a masked array is refused rather than having its mask ignored."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array; crmjit does not read masks: pass "
+                        f"x.filled(...) or drop the masked values")
     if hasattr(x, "to_numpy") and not isinstance(x, np.ndarray):  # pandas Series/DataFrame
-        x = x.to_numpy()
+        dtypes = getattr(x, "dtypes", None)
+        dtypes = [getattr(x, "dtype", None)] if dtypes is None or not hasattr(
+            dtypes, "__iter__") else list(dtypes)
+        nullable = any(isinstance(d, pd.api.extensions.ExtensionDtype)
+                       and getattr(d, "kind", "O") in "iuf" for d in dtypes if d is not None)
+        x = x.to_numpy(dtype=np.float64, na_value=np.nan) if nullable else x.to_numpy()
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be numeric, got a {type(x).__name__}")
     try:
-        return np.asarray(x)
+        a = np.asarray(x)
     except (ValueError, TypeError) as exc:  # ragged nested lists
         raise ValueError(f"{name} could not be read as an array: {exc}") from None
+    if not a.dtype.isnative:  # big-endian data: the kernels read native order only
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
 
 
 def _check_kind(a, name, *, allow_int):
@@ -187,6 +201,8 @@ def label_codes(labels, name, *, as_is=False):
             labels = labels.to_numpy()
         if not isinstance(labels, (np.ndarray, pd.Index, pd.api.extensions.ExtensionArray)):
             labels = np.asarray(labels, dtype=object)
+        if isinstance(labels, np.ndarray) and not labels.dtype.isnative:
+            labels = labels.astype(labels.dtype.newbyteorder("="))  # big-endian labels
         if isinstance(labels, np.ndarray) and labels.dtype.kind == "f":
             nan = np.isnan(labels)
             if nan.any():

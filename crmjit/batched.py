@@ -23,7 +23,7 @@ from .kernels.logloss import _load_rows
 from .kernels.passes import BLOCK
 from .kernels.scoring import _decision_function, _predict_proba
 from .kernels.segments import SEGMENT_BLOCK, _fit_batch, _padded
-from .logistic import _raise_nonfinite_rows, fit_rows, training_data
+from .logistic import _raise_huge, _raise_nonfinite_rows, fit_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -324,8 +324,10 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         fit_lanes(wide, X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
                   int(self.max_iter), FRESH_HESSIAN_ITERS, LAG_STEP, theta, n_iter,
                   converged)
-        if (n_iter < 0).any():
+        if (n_iter == -1).any():
             _raise_nonfinite(X)
+        if (n_iter == -2).any():
+            _raise_huge(X)
         big_idx = np.flatnonzero(big)
         if order.shape[0] and big_idx.size:  # one blocked buffer for the copies, reused
             nb = -(-int(sizes[big_idx].max()) // BLOCK)  # NumPy's allocation: huge pages
@@ -349,9 +351,14 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
             theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
         late = ~converged & ~invalid
         if late.any():
-            warnings.warn(f"{late.sum()} of {G} segments did not converge in max_iter="
-                          f"{self.max_iter} iterations: {_name_labels(labels[late])}",
-                          ConvergenceWarning, stacklevel=2)
+            used = n_iter[late]
+            hit = int((used >= self.max_iter).sum())
+            warnings.warn(f"{late.sum()} of {G} segments did not converge: "
+                          f"{_name_labels(labels[late])}; {hit} hit max_iter="
+                          f"{self.max_iter}, {late.sum() - hit} stopped after "
+                          f"{used.min()}-{used.max()} iterations with no acceptable step "
+                          f"(separable or badly scaled data)", ConvergenceWarning,
+                          stacklevel=2)
         theta[invalid] = 0.0
         self.classes_ = classes
         self.groups_ = np.asarray(labels)
@@ -388,6 +395,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         """Model index per row for integer labels through a lookup table, in one parallel
         pass that also validates them; None when the labels are not small integers."""
         g = groups.to_numpy() if isinstance(groups, pd.Series) else groups
+        if isinstance(g, np.ndarray) and not g.dtype.isnative:  # big-endian labels
+            g = g.astype(g.dtype.newbyteorder("="))
         fitted = self.groups_
         if not (isinstance(g, np.ndarray) and g.dtype.kind in "iu"
                 and fitted.dtype.kind in "iu" and fitted.size

@@ -256,9 +256,12 @@ def _solve(problem, theta, tol, max_iter, labels, what):
     if not converged.all():
         which = ("" if labels is None else
                  f" in {int((~converged).sum())} segments, e.g. {list(labels[~converged][:5])}")
-        warnings.warn(f"{what} fit did not converge in max_iter={max_iter} iterations{which};"
-                      " increase max_iter or add a penalizer_coef", ConvergenceWarning,
-                      stacklevel=3)
+        used = n_iter[~converged]
+        why = (f"max_iter={max_iter} reached" if (used >= max_iter).all() else
+               f"stopped after {used.min()}-{used.max()} iterations (max_iter={max_iter}) "
+               f"with no acceptable step, a parameter running off to 0 or infinity")
+        warnings.warn(f"{what} fit did not converge{which}: {why}; add a penalizer_coef, or "
+                      f"increase max_iter", ConvergenceWarning, stacklevel=3)
     return params, n_iter, converged
 
 

@@ -168,6 +168,13 @@ def bench(args, out=None):
 
     from . import _report
 
+    try:
+        import matplotlib  # noqa: F401
+        import pytest_benchmark  # noqa: F401
+    except ImportError as exc:
+        print(f"crmjit bench: needs the bench extra ({exc.name} is missing): "
+              f"pip install -e '.[bench]'", file=sys.stderr)
+        return 1
     out = sys.stdout if out is None else out
     os.makedirs(args.out, exist_ok=True)
     new_json = args.json
@@ -345,20 +352,22 @@ def _match_features(patterns, names):
     for pat in patterns:
         hits = [c for c in names if fnmatch.fnmatchcase(c, pat)]
         if not hits:
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
             raise ValueError(f"--features {pat!r} matches no column of the input (columns: "
-                             f"{names[:20]})")
+                             f"{shown})")
         chosen += [c for c in hits if c not in chosen]
     return chosen
 
 
 def _pipeline_errors(func):
-    """Report bad input as one line on stderr and exit status 2 (no traceback)."""
+    """Report bad data or a failed run as one line on stderr and exit status 1 (no
+    traceback); argparse keeps status 2 for usage errors."""
     def run(args, out=None):
         try:
             return func(args, out)
-        except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
+        except (ValueError, TypeError, OSError, ImportError) as exc:
             print(f"crmjit {args.command}: error: {exc}", file=sys.stderr)
-            return 2
+            return 1
     return run
 
 
@@ -403,6 +412,10 @@ def score(args, out=None):
     from .parquet import score_parquet
 
     out = sys.stdout if out is None else out
+    from .parquet import _resolve_model
+    if _resolve_model(args.model)[1] and not args.groups:
+        raise ValueError(f"{args.model} is a per-segment model: pass --groups (the segment "
+                         f"column)")
     stats = score_parquet(args.input, args.model, args.output,
                           features=_columns(args.features) if args.features else None,
                           groups=args.groups, id_column=args.id_column,
@@ -410,6 +423,12 @@ def score(args, out=None):
     print(f"scored {stats['rows']:,} rows in {stats['seconds']:.2f} s "
           f"({stats['rows_per_s'] / 1e6:.1f} M rows/s) -> {args.output}", file=out)
     return 0
+
+
+def pa_numeric(t):
+    """Whether an Arrow type holds numbers (integers, floats, booleans)."""
+    import pyarrow as pa
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
 
 
 @_pipeline_errors
@@ -427,14 +446,23 @@ def fit(args, out=None):
         raise ValueError(f"cannot read Parquet from {args.input!r}: {exc}") from None
     names = dataset.schema.names
     features = _match_features(_columns(args.features), names)
-    for c in [args.target] + ([args.groups] if args.groups else []):
+    for c, flag in ((args.target, "--target"), (args.groups, "--groups")):
+        if c in features:
+            raise ValueError(f"--features {args.features!r} includes the {flag} column {c!r}")
+    for c, flag in [(args.target, "--target")] + ([(args.groups, "--groups")]
+                                                  if args.groups else []):
         if c not in names:
-            raise ValueError(f"column {c!r} is not in the input (columns: {names[:20]})")
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise ValueError(f"{flag} {c!r} is not a column of {args.input} (columns: "
+                             f"{shown})")
     table = dataset.to_table(columns=features + [args.target]
                              + ([args.groups] if args.groups else []))
     for c in table.column_names:
         if table.column(c).null_count:
             raise ValueError(f"column {c!r} has missing values (nulls)")
+    text = [c for c in features if not pa_numeric(table.column(c).type)]
+    if text:
+        raise ValueError(f"--features: column(s) {text} of {args.input} are not numeric")
     X = pd.DataFrame({c: table.column(c).to_numpy() for c in features})
     y = table.column(args.target).to_numpy()
     t0 = time.perf_counter()
@@ -451,6 +479,11 @@ def fit(args, out=None):
     print(f"fitted {what} on {len(y):,} rows x {len(features)} features in {seconds:.2f} s "
           f"-> {args.model}", file=out)
     return 0
+
+
+def threading_main():
+    import threading
+    return threading.current_thread() is threading.main_thread()
 
 
 def build_parser():
@@ -578,6 +611,9 @@ def compile_kernels(args, out=None):
 
 
 def main(argv=None):
+    import signal
+    if threading_main():  # SIGTERM unwinds like Ctrl-C: partial outputs are removed
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

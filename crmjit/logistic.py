@@ -272,6 +272,15 @@ def fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter, theta0):
         X.shape[0], theta0, tol, max_iter)
 
 
+def _raise_huge(X):
+    """The ValueError for features whose squares overflow float64, naming the columns."""
+    with np.errstate(over="ignore"):
+        big = np.flatnonzero(np.nanmax(np.abs(X), axis=0) > 1e150)
+    raise ValueError(f"X has values too large to fit (above 1e150 in absolute value: their "
+                     f"squares overflow float64) in columns {big[:10].tolist()}; scale the "
+                     f"features (e.g. sklearn.preprocessing.StandardScaler)")
+
+
 def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
     """Fit one model on validated arrays (y01 uint8 0/1, sw (1,) or (n,) float64); returns
     (theta (d+1,), n_iter).  Warns ConvergenceWarning when it stops unconverged; never
@@ -284,8 +293,11 @@ def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
                 else float(np.count_nonzero(y01)) / y01.shape[0])
         ybar = min(max(ybar, 1e-12), 1 - 1e-12)
         theta[d] = np.log(ybar / (1.0 - ybar))
-    theta, (n_iter, converged) = fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter,
-                                          theta)
+    try:
+        theta, (n_iter, converged) = fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter,
+                                              theta)
+    except OverflowError:
+        _raise_huge(X)
     if not converged:
         warnings.warn(f"crmjit.LogisticRegression did not converge in {n_iter} iterations "
                       f"(max_iter={max_iter}); with C=inf on separable data the optimum is "

@@ -210,7 +210,7 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
                 writer.put(pa.schema(fields).empty_table())
         stats["seconds"] = time.perf_counter() - t0
 
-    atomic_write(output, write)
+    atomic_write(output, write, inputs=(source,))
     stats["rows_per_s"] = stats["rows"] / stats["seconds"] if stats["seconds"] else 0.0
     return stats
 

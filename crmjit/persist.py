@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 
 import numpy as np
@@ -126,15 +127,69 @@ def _digest(payload):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def atomic_write(path, write):
-    """Call write(tmp_path), then rename tmp_path to path; on any error the temporary
-    file is removed and path is left as it was."""
+def check_output(path, inputs=()):
+    """Raise if writing ``path`` could destroy something: it is an existing file that is
+    not a regular file (a FIFO, a device, a folder, a symbolic link), a read-only file, one
+    of ``inputs``, or in a folder that does not exist or cannot be written."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".crmjit-", suffix=".part", dir=folder)
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
+    if os.path.lexists(path):
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a symbolic link" if stat.S_ISLNK(st.st_mode) else "a folder"
+                    if stat.S_ISDIR(st.st_mode) else "not a regular file")
+            raise ValueError(f"cannot write {path}: it is {kind}; crmjit only replaces "
+                             f"regular files")
+        if not st.st_mode & 0o222:
+            raise ValueError(f"cannot write {path}: the file is read-only")
+        for src in inputs:
+            if os.path.exists(os.fspath(src)) and os.path.samefile(path, os.fspath(src)):
+                raise ValueError(f"cannot write {path}: it is the input {src}")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"cannot write {path}: the folder {folder} is not writable")
+
+
+def _stale_parts(folder):
+    """Remove temporary files of crmjit writers that died (killed) in folder: their name
+    holds the writer's process id.  Returns the names removed."""
+    gone = []
+    for name in os.listdir(folder):
+        if not (name.startswith(".crmjit-") and name.endswith(".part")):
+            continue
+        pid = name.split("-")[1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.remove(os.path.join(folder, name))
+                gone.append(name)
+            except OSError:
+                pass
+        except PermissionError:  # alive, someone else's
+            pass
+    return gone
+
+
+def atomic_write(path, write, inputs=()):
+    """Call write(tmp_path), then rename tmp_path to path with the permissions of a new
+    file under the user's umask; on any error (or signal) the temporary file is removed
+    and path is left as it was.  ``check_output`` first; temporary files left by killed
+    crmjit writers in the same folder are removed."""
+    check_output(path, inputs)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    _stale_parts(folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".crmjit-{os.getpid()}-", suffix=".part", dir=folder)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

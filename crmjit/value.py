@@ -207,7 +207,7 @@ def _ratio(num, den, num_name, den_name, scale, zero_division):
         raise ValueError(f"{den_name} is zero at positions {positions(zero)}; pass "
                          f"zero_division='nan' to get NaN there instead")
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = scale * a / b
+        out = a / b * scale  # the ratio first: scale * a can overflow where a / b cannot
     out = np.where(np.broadcast_to(zero, out.shape), np.nan, out)
     if scalar:
         return float(out[0])
@@ -269,7 +269,7 @@ def conversion_rate(conversions, visits, *, zero_division="raise"):
     2.0
     """
     out = _ratio(conversions, visits, "conversions", "visits", 100.0, zero_division)
-    above = np.asarray(out) > 100.0
+    above = per_customer(conversions, "conversions") > per_customer(visits, "visits")
     if above.any():
         raise ValueError(f"conversions exceed visits at positions {positions(above)}")
     return out

@@ -73,3 +73,40 @@ def test_module_entry_point():
     out = subprocess.run([sys.executable, "-m", "crmjit", "--version"], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("crmjit ")
+
+
+def test_cli_errors_name_the_flag_the_file_and_the_column(tmp_path, capsys):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.parquet"
+    cols = {f"x{j}": rng.standard_normal(300) for j in range(25)}
+    pq.write_table(pa.table({**cols, "y": (cols["x0"] > 0).astype(np.int64),
+                             "channel": ["paid_search"] * 300, "seg": np.arange(300) % 3}),
+                   data)
+    assert cli.main(["fit", str(data), str(tmp_path / "m.json"), "--target", "nope",
+                     "--features", "x*"]) == 1
+    err = capsys.readouterr().err
+    assert f"--target 'nope' is not a column of {data}" in err and ", ...)" in err
+    assert cli.main(["fit", str(data), str(tmp_path / "m.json"), "--target", "y",
+                     "--features", "x0,channel"]) == 1
+    assert "--features: column(s) ['channel']" in capsys.readouterr().err
+    assert cli.main(["fit", str(data), str(tmp_path / "b.json"), "--target", "y",
+                     "--features", "x0,x1", "--groups", "seg"]) == 0
+    assert cli.main(["score", "--model", str(tmp_path / "b.json"), "--quiet", str(data),
+                     str(tmp_path / "s.parquet")]) == 1
+    assert "per-segment model: pass --groups" in capsys.readouterr().err
+
+
+def test_bench_without_its_extra_names_the_extra(monkeypatch, capsys):
+    import builtins
+    real = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name == "matplotlib":
+            raise ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+        return real(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    assert cli.main(["bench", "--quick", "--out", "unused"]) == 1
+    assert "pip install -e '.[bench]'" in capsys.readouterr().err

@@ -407,3 +407,18 @@ def test_fit_bad_input(rng):
         m.predict_proba(X[:, :2])
     with pytest.raises(ValueError, match="NaN"):
         m.predict_proba(Xn)
+
+
+@pytest.mark.parametrize("col", [0, 2])
+def test_features_whose_squares_overflow_are_an_error_naming_the_column(rng, col):
+    X = rng.standard_normal((400, 3))
+    y = (X[:, 1] > 0).astype(int)
+    groups = np.arange(400) % 2
+    fine = X.copy()
+    fine[:, col] *= 1e150  # squares still finite: fitted, not flat
+    assert np.abs(crmjit.LogisticRegression().fit(fine, y).coef_[0, 1]) > 0.5
+    X[:, col] *= 1e160
+    for fit in (lambda: crmjit.LogisticRegression().fit(X, y),
+                lambda: crmjit.BatchedLogisticRegression().fit(X, y, groups)):
+        with pytest.raises(ValueError, match=rf"too large .* in columns \[{col}\]"):
+            fit()

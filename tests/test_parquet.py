@@ -155,16 +155,22 @@ def test_fit_and_score_commands(tmp_path, capsys):
     m = crmjit.load(tmp_path / "m.json")
     np.testing.assert_allclose(pq.read_table(tmp_path / "s.parquet").column("score"),
                                m.predict_proba(df[m.feature_names_in_])[:, 1], rtol=1e-12)
-    # bad input: one line on stderr, exit status 2, no output file
+    # bad data: one line on stderr, exit status 1 (2 is for usage), no output file
     assert cli.main(["score", "--model", str(tmp_path / "m.json"), "--features", "x0,y",
-                     "--quiet", str(data), str(tmp_path / "bad.parquet")]) == 2
+                     "--quiet", str(data), str(tmp_path / "bad.parquet")]) == 1
     assert cli.main(["fit", str(data), str(tmp_path / "z.json"), "--target", "y",
-                     "--features", "z*"]) == 2
+                     "--features", "z*"]) == 1
     assert cli.main(["score", "--model", str(tmp_path / "nope.json"), "--quiet", str(data),
-                     str(tmp_path / "bad.parquet")]) == 2
+                     str(tmp_path / "bad.parquet")]) == 1
+    assert cli.main(["score", "--model", str(tmp_path / "m.json"), "--quiet", str(data),
+                     str(data)]) == 1  # the input as the output
+    assert cli.main(["generate", "--customers", "10", "--quiet",
+                     str(tmp_path / "no_such_folder" / "g.parquet")]) == 1
     err = capsys.readouterr().err
     assert "crmjit score: error: features ['x0', 'y'] do not match" in err
     assert "'z*' matches no column" in err and "nope.json" in err
+    assert "it is the input" in err and "no_such_folder does not exist" in err
+    assert ".part" not in err
     assert not (tmp_path / "bad.parquet").exists() and not (tmp_path / "z.json").exists()
 
 

@@ -35,3 +35,24 @@ def test_docstring_examples_run():
         assert result.failed == 0, info.name
         attempted += result.attempted
     assert attempted >= 8
+
+
+def test_readme_command_line_block_runs(tmp_path):
+    """The shell lines of README's "Command line" section, run as written in a folder."""
+    import shlex
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Command line", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.split("#", 1)[0].strip() for ln in block.splitlines()]
+    lines = [ln for ln in lines if ln.startswith("crmjit ")]
+    assert len(lines) >= 4
+    exe = pathlib.Path(sys.executable).parent / "crmjit"
+    for line in lines:
+        argv = [str(exe)] + shlex.split(line)[1:]
+        if argv[1] in ("generate", "score", "compile"):
+            argv.append("--quiet")
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (line, done.stderr[-2000:])
+    assert (tmp_path / "scores.parquet").exists() and (tmp_path / "model.json").exists()

@@ -285,3 +285,31 @@ def test_denormal_rates_are_rate_zero_in_the_limit():
     assert crmjit.clv(100.0, 5e-324, 10) == pytest.approx(1000.0, rel=1e-15)
     assert crmjit.clv(100.0, -5e-324, 10) == pytest.approx(1000.0, rel=1e-15)
     assert crmjit.clv(100.0, 1e-300, 2**52) == pytest.approx(100.0 * 2**52, rel=1e-12)
+
+
+def test_rates_of_huge_counts_do_not_overflow():
+    assert crmjit.conversion_rate(1e308, 1e308) == 100.0
+    with pytest.raises(ValueError, match="conversions exceed visits"):
+        crmjit.conversion_rate(1e308, 1e307)
+    assert crmjit.cac(1e308, 1e308) == 1.0
+
+
+def test_nullable_masked_and_big_endian_inputs():
+    import pandas as pd
+    s = pd.Series([100.0, 200.0], dtype="Float64")
+    np.testing.assert_allclose(crmjit.clv(s, 0.1, 3), crmjit.clv(np.array([100.0, 200.0]),
+                                                                 0.1, 3))
+    with pytest.raises(ValueError, match=r"cash_flows contains NaN or inf at positions \[1\]"):
+        crmjit.clv(pd.Series([100.0, None], dtype="Float64"), 0.1, 3)
+    with pytest.raises(TypeError, match="masked array"):
+        crmjit.clv(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), 0.1, 3)
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    want = crmjit.predict_proba(X, [1.0, 2.0], 0.0)
+    np.testing.assert_array_equal(crmjit.predict_proba(X.astype(">f8"), [1.0, 2.0], 0.0), want)
+    np.testing.assert_array_equal(
+        crmjit.predict_proba(pd.DataFrame(X).astype("Float64"), [1.0, 2.0], 0.0), want)
+    y = (X[:, 0] > 0).astype(">i8")
+    g = (np.arange(50) % 2).astype(">i4")
+    b = crmjit.BatchedLogisticRegression().fit(X.astype(">f8"), y, g)
+    np.testing.assert_array_equal(b.predict_proba(X.astype(">f8"), g),
+                                  b.predict_proba(X, g.astype("<i4")))

@@ -55,7 +55,8 @@ def _penalised(xt, yb, sb, m, theta, lam, n_free, want_h, w, g, h):
 def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_step, theta,
                     w):
     """Damped Newton for one segment loaded in blocks (``_load_rows``), from theta (d+1,),
-    updated in place.  Returns (n_iter, converged).
+    updated in place.  Returns (n_iter, converged); n_iter -2 where the Hessian overflows
+    float64 (features beyond about 1e154: no Newton step exists).
 
     The rules of :mod:`crmjit.kernels.newton`: Jacobi-scaled Cholesky directions,
     backtracking (``_accept``), converged when the full step is below tol (the step is
@@ -79,6 +80,12 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
     want_h = True
     while True:
         ft = _penalised(xt, yb, sb, m, trial, lam, n_free, want_h, w, gt, ht)
+        if want_h:
+            diag = 0.0
+            for j in range(k):
+                diag += ht[j, j]
+            if not np.isfinite(diag):  # some x_j**2 beyond float64
+                return -2, False
         if started and not _accept(f, ft, g, gt, step, t):
             t *= 0.5
             if t < MIN_STEP:  # no acceptable step: give up, not converged
