@@ -55,8 +55,8 @@ def _classes():
 
 def _plain(value, name):
     """A constructor parameter as JSON (a per-segment C array as a list)."""
-    if isinstance(value, np.ndarray):
-        return {"array": value.astype(np.float64).tolist()}
+    if isinstance(value, (np.ndarray, list, tuple)):  # per-segment C
+        return {"array": np.asarray(value, dtype=np.float64).tolist()}
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):

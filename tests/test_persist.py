@@ -105,3 +105,14 @@ def test_failed_save_leaves_the_old_file(fitted, tmp_path, monkeypatch):
         many.save(path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+def test_per_segment_C_given_as_a_list_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 2))
+    y = (X[:, 0] > 0).astype(int)
+    m = crmjit.BatchedLogisticRegression(C=[1.0, 2.0]).fit(X, y, np.arange(400) % 2)
+    m.save(tmp_path / "m.json")
+    back = crmjit.load(tmp_path / "m.json")
+    np.testing.assert_array_equal(back.C, [1.0, 2.0])
+    np.testing.assert_array_equal(back.coef_, m.coef_)
