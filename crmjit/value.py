@@ -206,9 +206,14 @@ def _ratio(num, den, num_name, den_name, scale, zero_division):
     if zero.any() and zero_division == "raise":
         raise ValueError(f"{den_name} is zero at positions {positions(zero)}; pass "
                          f"zero_division='nan' to get NaN there instead")
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = a / b * scale  # the ratio first: scale * a can overflow where a / b cannot
-    out = np.where(np.broadcast_to(zero, out.shape), np.nan, out)
+    zeros = np.broadcast_to(zero, out.shape)
+    huge = ~np.isfinite(out) & ~zeros
+    if huge.any():
+        raise ValueError(f"{num_name} / {den_name} overflows float64 at positions "
+                         f"{positions(huge)}")
+    out = np.where(zeros, np.nan, out)
     if scalar:
         return float(out[0])
     if index is not None and len(index) == out.shape[0]:
