@@ -1,9 +1,9 @@
 """Running serial kernels on several threads: the one mechanism behind crmjit's heavy
 parallel work (the training passes and the per-segment fit).
 
-A heavy kernel is compiled as a serial function over one task (a chunk of rows, or a lane
-of segments) and called on ``threads()`` Python threads at once; every kernel releases
-the GIL (``nogil=True``).  Compared with a numba ``prange`` driver this
+A heavy kernel is compiled as a serial function over one task (a span of rows, a range of
+chunks, a batch of segments) and called on ``threads()`` Python threads at once; every
+kernel releases the GIL (``nogil=True``).  Compared with a numba ``prange`` driver this
 
 * compiles the kernel's code once: numba compiles a parallel loop's body as a function
   of its own and then the driver around it, and LLVM optimises and emits the whole call
