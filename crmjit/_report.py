@@ -12,6 +12,8 @@ import json
 from collections import defaultdict
 
 FLOOR = "floor"
+#: rows that are times of single calls, not throughput: in the table, not the plot
+NOT_THROUGHPUT = ("first call", "p99 latency", "GridSearchCV")
 MACHINE_KEYS = ("cpu", "cores", "numba_threads", "numba", "numpy", "sklearn", "python")
 
 
@@ -99,7 +101,7 @@ def plot(runs, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    works = sorted({w for w, _ in runs})
+    works = sorted({w for w, _ in runs if not w.startswith(NOT_THROUGHPUT)})
     cols = min(3, max(1, len(works)))
     rows = -(-len(works) // cols) if works else 1
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
