@@ -77,3 +77,78 @@ def test_column_scoring_matches_twin(rng, dtype):
     broken[2] = broken[2].copy()
     broken[2][[0, 1299]] = [np.nan, np.inf]
     assert _predict_proba_columns(tuple(broken), coef, b, out) == 2
+
+
+@pytest.mark.parametrize("n, n_groups, n_chunks", [(0, 3, 1), (1, 1, 1), (500, 7, 4),
+                                                   (333, 50, 3)])
+def test_counting_sort_kernels_match_twins(rng, n, n_groups, n_chunks):
+    from crmjit.kernels.grouping import _count_chunk, _first_slots, _scatter_chunk
+    codes = rng.integers(0, n_groups, n)
+    flags = (rng.random(n) < 0.4).astype(np.uint8)
+    chunk = max(1, -(-n // n_chunks))
+    counts = np.zeros((n_chunks, n_groups), np.int64)
+    sums = np.zeros((n_chunks, n_groups), np.int64)
+    descents = np.zeros(n_chunks, np.int64)
+    for c in range(n_chunks):
+        _count_chunk(codes, flags, c, chunk, counts, sums, descents)
+        r_counts, r_sums, r_down = reference.grouping.count_chunk(
+            codes.tolist(), flags.tolist(), c, chunk, n_groups)
+        assert counts[c].tolist() == r_counts and sums[c].tolist() == r_sums
+        assert descents[c] == r_down
+    r_offsets, r_flag_sums, r_slots = reference.grouping.first_slots(counts.tolist(),
+                                                                     sums.tolist())
+    offsets, flag_sums = np.zeros(n_groups + 1, np.int64), np.zeros(n_groups, np.int64)
+    _first_slots(counts, sums, offsets, flag_sums)
+    assert offsets.tolist() == r_offsets and flag_sums.tolist() == r_flag_sums
+    assert counts.tolist() == r_slots  # counts now hold each chunk's first slots
+    order = np.full(n, -1, np.int64)
+    want = {}
+    for c in range(n_chunks):
+        want.update(reference.grouping.scatter_chunk(codes.tolist(), c, chunk,
+                                                     counts.tolist()))
+        _scatter_chunk(codes, c, chunk, counts, order)
+    assert order.tolist() == [want[i] for i in range(n)]
+    assert order.tolist() == np.argsort(codes, kind="stable").tolist()
+
+
+def test_lock_step_rule_kernels_match_twins(rng):
+    from crmjit.kernels.newton import _accept_all, _converged_all
+    G, k = 9, 3
+    f = rng.standard_normal(G)
+    ft = f + rng.standard_normal(G) * 1e-3
+    ft[2], ft[5] = np.nan, f[5]  # a non-finite trial; an unresolved change
+    g, gt, step = (rng.standard_normal((G, k)) for _ in range(3))
+    t = 2.0 ** -rng.integers(0, 5, G).astype(float)
+    idx = np.array([0, 2, 5, 7, 8])
+    ok = _accept_all(f, ft, g, gt, step, t, idx, np.zeros(idx.size, dtype=np.bool_))
+    assert ok.tolist() == reference.newton.accept_all(f.tolist(), ft.tolist(), g.tolist(),
+                                                      gt.tolist(), step.tolist(), t.tolist(),
+                                                      idx.tolist())
+    theta = rng.standard_normal((G, k)) * 100
+    small = step * 10.0 ** -rng.integers(3, 12, (G, 1))
+    out = np.zeros(G, dtype=bool)
+    _converged_all(small, theta, 1e-6, idx, out)
+    want = reference.newton.converged_all(small.tolist(), theta.tolist(), 1e-6, idx.tolist())
+    assert [out[s] for s in idx] == [want[s] for s in idx]
+    assert not np.delete(out, idx).any()  # problems not listed are left as they were
+
+
+@pytest.mark.parametrize("row_stride, hess_stride", [(1, 1), (2, 1), (1, 3), (1, 0)])
+def test_chunk_kernels_match_twins(rng, row_stride, hess_stride):
+    from crmjit.kernels.passes import BLOCK, _chunk_terms
+    n, d, chunk = 5 * BLOCK + 37, 3, 2 * BLOCK
+    X = rng.standard_normal((n, d))
+    y = (rng.random(n) < 0.3).astype(np.uint8)
+    sw = rng.uniform(0.5, 2, n)
+    theta = rng.standard_normal(d + 1) * 0.3
+    n_chunks = -(-n // chunk)
+    parts, pg = np.zeros((n_chunks, 3)), np.zeros((n_chunks, d + 1))
+    ph = np.zeros((n_chunks, d + 1, d + 1))
+    _chunk_terms(X, y, sw, theta, chunk, 1, n_chunks, row_stride, hess_stride, parts, pg, ph)
+    want = reference.passes.chunk_terms(X.tolist(), y.tolist(), sw.tolist(), theta.tolist(),
+                                        chunk, 1, n_chunks, row_stride, hess_stride)
+    assert not parts[0].any()  # chunk 0 was not in the range
+    for c, (loss, weight, hw, grad, hess) in want.items():
+        assert parts[c].tolist() == pytest.approx([loss, weight, hw], rel=1e-12)
+        assert_allclose(pg[c], grad, rtol=1e-10, atol=1e-11)
+        assert_allclose(np.triu(ph[c]), np.triu(hess), rtol=1e-10, atol=1e-11)
