@@ -32,10 +32,10 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _newton
 from .persist import Saveable
 from ._validation import check_finite, float_array, label_codes, positions
-from .kernels.btyd import (CHEB_DEGREE, MAX_PIECES, NACC_BG, NACC_GG, _bg_clv,
-                           _bg_customer_pass, _bg_expected, _bg_p_alive, _bg_table_pass,
-                           _clv_tables, _gg_customer_pass, _gg_expected, _gg_table_pass,
-                           _pair_counts)
+from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
+                           _gg_customer_pass, _gg_table_pass)
+from .kernels.btyd_predict import (CHEB_DEGREE, MAX_PIECES, _bg_clv, _bg_expected,
+                                   _bg_p_alive, _clv_tables, _gg_expected, _pair_counts)
 from . import _threads
 from .kernels._jit import fixed_chunks
 from ._grouping import group_order

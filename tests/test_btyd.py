@@ -16,6 +16,7 @@ from crmjit import reference
 from crmjit.btyd import _Layout
 from crmjit.data_gen import BTYD_TRUTH, make_rfm
 from crmjit.kernels import btyd as K
+from crmjit.kernels import btyd_predict as P
 from crmjit.kernels.special import _digamma, _trigamma
 
 
@@ -159,20 +160,20 @@ def test_prediction_kernels_match_twins(rng):
     gg = np.array([[6.25, 3.74, 15.4], [2.0, 8.0, 40.0], [1.1, 1.6, 3.0]])
     out = np.empty(len(x))
     for t in (0.0, 1.0, 30.0, 400.0):
-        K._bg_expected(np.array([t]), x, tx, T, codes, params, 7, out, 0, 7)
+        P._bg_expected(np.array([t]), x, tx, T, codes, params, 7, out, 0, 7)
         assert_allclose(out, reference.btyd.bg_expected([t], x.tolist(), tx.tolist(), T.tolist(),
                                                         codes.tolist(), params.tolist()),
                         rtol=1e-9, atol=1e-300)
-    K._bg_p_alive(x, tx, T, codes, params, out, 0, len(x))
+    P._bg_p_alive(x, tx, T, codes, params, out, 0, len(x))
     assert_allclose(out, reference.btyd.bg_p_alive(x.tolist(), tx.tolist(), T.tolist(),
                                                    codes.tolist(), params.tolist()), rtol=1e-12)
-    K._gg_expected(x, m, codes, gg, out, 0, len(x))
+    P._gg_expected(x, m, codes, gg, out, 0, len(x))
     assert_allclose(out, reference.btyd.gg_expected(x.tolist(), m.tolist(), codes.tolist(),
                                                     gg.tolist()), rtol=1e-12)
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     no_tables = np.full((3, 1), -1, dtype=np.int64)
-    K._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, no_tables,
-              np.zeros((0, K.MAX_PIECES, K.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out,
+    P._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, no_tables,
+              np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out,
               0, 5)
     assert_allclose(out, reference.btyd.bg_clv(x.tolist(), tx.tolist(), T.tolist(), m.tolist(),
                                                codes.tolist(), params.tolist(), codes.tolist(),
@@ -182,15 +183,15 @@ def test_prediction_kernels_match_twins(rng):
     A, B, C = 0.9, -0.2, 2.4
     z = np.array([0.1, 0.5, 0.9])
     s, p = z * A / C, z.copy()
-    K._expected_series(z, 1 - z[-1], A, B, C, A / C, s, p)
+    P._expected_series(z, 1 - z[-1], A, B, C, A / C, s, p)
     assert_allclose(s, reference.btyd.expected_series(z.tolist(), A, B, C), rtol=1e-12)
     q = np.empty(3)
     t = np.array([5.0, 50.0, 500.0])
-    K._conditional_q(t, 40.0, A, B, C, np.empty(3), np.empty(3), np.empty(3), q)
+    P._conditional_q(t, 40.0, A, B, C, np.empty(3), np.empty(3), np.empty(3), q)
     assert_allclose(q, reference.btyd.conditional_q(t.tolist(), 40.0, A, B, C), rtol=1e-11)
-    assert K._gg_mean(3.0, 20.0, 6.25, 3.74, 15.4) == pytest.approx(
+    assert P._gg_mean(3.0, 20.0, 6.25, 3.74, 15.4) == pytest.approx(
         reference.btyd.gg_mean(3.0, 20.0, 6.25, 3.74, 15.4), rel=1e-15)
-    assert K._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4) == pytest.approx(
+    assert P._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4) == pytest.approx(
         reference.btyd.p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4), rel=1e-14)
 
 
@@ -203,8 +204,8 @@ def test_clv_tables_match_twins_and_the_series():
     A, B = np.array([a + b - 1 - r] * 3), np.array([a - 1] * 3)
     C = a + b + np.array([0.0, 3.0, 40.0]) - 1
     w_max = np.array([times[0] / al] * 2 + [50.0])
-    coef = np.zeros((3, K.MAX_PIECES, K.CHEB_DEGREE + 1))
-    pieces = K._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64),
+    coef = np.zeros((3, P.MAX_PIECES, P.CHEB_DEGREE + 1))
+    pieces = P._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64),
                            0, 3)
     assert pieces.tolist() == [5, 5, 11]
     for i in range(3):
@@ -214,17 +215,17 @@ def test_clv_tables_match_twins_and_the_series():
         assert_allclose(coef[i, :pieces[i]], twin, rtol=0, atol=1e-12 * abs(twin[0][0]))
     scratch = [np.empty(12) for _ in range(4)]
     for w in (1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
-        p = K._piece_of(w, 12.0)
+        p = P._piece_of(w, 12.0)
         assert p == reference.btyd.piece_of(w, 12.0)
         lo = 0.0 if p == 0 else 2.0 ** (p - 1) / 12
         hi = 2.0 ** p / 12
         for i in range(3):
             if p >= pieces[i]:
                 continue
-            got = K._clenshaw(coef[i, p], w, lo, hi)
+            got = P._clenshaw(coef[i, p], w, lo, hi)
             assert got == pytest.approx(reference.btyd.clenshaw(coef[i, p].tolist(), w, lo, hi),
                                         rel=1e-12)
-            series = K._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], *scratch)
+            series = P._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], *scratch)
             assert got == pytest.approx(series, rel=1e-12)
             assert series == pytest.approx(reference.btyd.horizon_sum(
                 times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i]), rel=1e-10)
@@ -233,9 +234,9 @@ def test_clv_tables_match_twins_and_the_series():
 def test_pair_counts_match_twin(rng):
     x = rng.integers(0, 80, 5000).astype(float)
     codes = rng.integers(0, 4, 5000)
-    got = K._pair_counts(x, codes, 64, np.zeros(4 * 64, dtype=np.int64))
+    got = P._pair_counts(x, codes, 64, np.zeros(4 * 64, dtype=np.int64))
     assert got.tolist() == reference.btyd.pair_counts(x.tolist(), codes.tolist(), 64, 4)
-    one = K._pair_counts(x, np.array([2]), 64, np.zeros(4 * 64, dtype=np.int64))
+    one = P._pair_counts(x, np.array([2]), 64, np.zeros(4 * 64, dtype=np.int64))
     assert one.tolist() == reference.btyd.pair_counts(x.tolist(), [2], 64, 4)
 
 

@@ -7,8 +7,8 @@ on purpose: they are the yardstick the kernels are tested against.  One module p
 module, of the same name.
 """
 
-from . import (btyd, checks, elementwise, generate, grouping, logloss, newton, passes, rfm,
-               scoring, segments, special, value)
+from . import (btyd, btyd_predict, checks, elementwise, generate, grouping, logloss, newton,
+               passes, rfm, scoring, segments, special, value)
 from .elementwise import exp_neg_abs, log1p_unit, log1pexp, sigmoid
 from .generate import customer_rows
 from .grouping import group_order, map_labels
@@ -20,7 +20,7 @@ from .segments import fit, fit_grouped, fit_segments, segment_newton
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
-    "btyd", "checks", "elementwise", "generate", "grouping", "logloss", "newton", "passes",
+    "btyd", "btyd_predict", "checks", "elementwise", "generate", "grouping", "logloss", "newton", "passes",
     "rfm", "scoring", "segments", "special", "value",
     "annuity", "block_terms", "cac", "clv_constant", "clv_matrix", "conversion_rate",
     "customer_rows", "decision_function", "exp_neg_abs", "fit", "fit_grouped",
