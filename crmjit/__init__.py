@@ -29,7 +29,7 @@ _WHERE = {
     "BatchedLogisticRegression": ".batched",
     "BetaGeoModel": ".btyd",
     "GammaGammaModel": ".btyd",
-    "customer_lifetime_value": ".btyd",
+    "customer_lifetime_value": ".btyd_clv",
     "LogisticRegression": ".logistic",
     "decision_function": ".logistic",
     "predict_proba": ".logistic",

@@ -34,18 +34,13 @@ from .persist import Saveable
 from ._validation import check_finite, float_array, label_codes, positions
 from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
                            _gg_customer_pass, _gg_table_pass)
-from .kernels.btyd_predict import (CHEB_DEGREE, MAX_PIECES, _bg_clv, _bg_expected,
-                                   _bg_p_alive, _clv_tables, _gg_expected, _pair_counts)
+from .kernels.btyd_predict import _bg_expected, _bg_p_alive, _gg_expected
 from . import _threads
 from .kernels._jit import fixed_chunks
 from ._grouping import group_order
 
-FREQ_FACTOR = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 720.0, "h": 720.0}
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
 START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
-TABLE_MAX_X = 64  # CLV tables for frequencies below this ...
-TABLE_MIN_CUSTOMERS = 64  # ... shared by this many customers of a segment (a table costs
-#                           about as much as summing the series for 100 customers)
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -534,80 +529,3 @@ class GammaGammaModel(_Model):
         out = np.empty(x.shape[0])
         _threads.over(_gg_expected, x.shape[0], x, m, codes, self._params, out)
         return _wrap(out, _index_of(frequency, monetary_value))
-
-
-_COS = np.cos(np.pi * np.outer(np.arange(CHEB_DEGREE + 1),
-                               np.arange(CHEB_DEGREE + 1) + 0.5) / (CHEB_DEGREE + 1))
-
-
-def _clv_tables_for(x, codes, params, times, disc):
-    """Chebyshev tables of the CLV horizon sum for every (segment, frequency < TABLE_MAX_X)
-    pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
-    costs less than summing the series per customer).  A customer's CLV is then one table
-    read instead of one series; others, and ages outside a table, take the series."""
-    G = params.shape[0]
-    counts = _pair_counts(x, codes, TABLE_MAX_X, np.zeros(G * TABLE_MAX_X, dtype=np.int64))
-    pairs = np.flatnonzero(counts >= TABLE_MIN_CUSTOMERS)
-    tab_index = np.full((G, TABLE_MAX_X), -1, dtype=np.int64)
-    if pairs.size == 0:
-        return tab_index, np.zeros((0, MAX_PIECES, CHEB_DEGREE + 1)), np.zeros(0, np.int64)
-    pg, px = pairs // TABLE_MAX_X, (pairs % TABLE_MAX_X).astype(np.float64)
-    r, al, a, b = (params[pg, j] for j in range(4))
-    coef = np.zeros((pairs.size, MAX_PIECES, CHEB_DEGREE + 1))
-    pieces = np.zeros(pairs.size, dtype=np.int64)
-    _threads.over(_clv_tables, pairs.size, times, disc, a + b - 1.0 - r, a - 1.0,
-                  a + b + px - 1.0, times[0] / al, _COS, coef, pieces, span=16,
-                  work=pairs.size << 12)
-    tab_index[pg, pairs % TABLE_MAX_X] = np.arange(pairs.size)
-    return tab_index, coef, pieces
-
-
-def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
-                            monetary_value, time=12, discount_rate=0.01, freq="D",
-                            groups=None):
-    """Discounted expected value of each customer's next ``time`` months (lifetimes'
-    ``GammaGammaFitter.customer_lifetime_value``).
-
-    purchase_model : fitted :class:`BetaGeoModel`; spend_model : fitted
-    :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
-    unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
-    (int >= 1).  discount_rate : per month, > -1.  groups : segment labels for models
-    fitted per segment.  Returns (n,) float64 (a Series when given Series).
-
-    One fused kernel: for each customer the BG/NBD series is evaluated once for all
-    ``time`` horizons, the Gamma-Gamma spend in the same pass.
-    """
-    if not isinstance(purchase_model, BetaGeoModel):
-        raise TypeError("purchase_model must be a fitted crmjit.BetaGeoModel, got "
-                        f"{type(purchase_model).__name__}")
-    if not isinstance(spend_model, GammaGammaModel):
-        raise TypeError("spend_model must be a fitted crmjit.GammaGammaModel, got "
-                        f"{type(spend_model).__name__}")
-    if freq not in FREQ_FACTOR:
-        raise ValueError(f"freq must be one of {sorted(FREQ_FACTOR)}, got {freq!r}")
-    if isinstance(time, bool) or not isinstance(time, numbers.Integral) or time < 1:
-        raise ValueError(f"time must be a whole number of months >= 1, got {time!r}")
-    if (isinstance(discount_rate, bool) or not isinstance(discount_rate, numbers.Real)
-            or not np.isfinite(discount_rate) or discount_rate <= -1):
-        raise ValueError(f"discount_rate must be a finite number > -1, got {discount_rate!r}")
-    purchase_model._check_fitted()
-    spend_model._check_fitted()
-    if groups is not None and purchase_model.groups_ is None and spend_model.groups_ is None:
-        raise ValueError("groups given, but neither model was fitted with groups")
-    x, tx, age = rfm_arrays(frequency, recency, T)
-    x, tx, age, m = _broadcast([("frequency", x), ("recency", tx), ("T", age),
-                                ("monetary_value", _vector(monetary_value, "monetary_value"))])
-    _spend_arrays(x, m)
-    n = x.shape[0]
-    codes = purchase_model._codes(groups if purchase_model.groups_ is not None else None, n)
-    gg_codes = spend_model._codes(groups if spend_model.groups_ is not None else None, n)
-    spend_model._check_q(gg_codes)
-    steps = np.arange(1, time + 1, dtype=np.float64)
-    times = steps * FREQ_FACTOR[freq]
-    disc = (1.0 + discount_rate) ** -steps
-    params = purchase_model._params
-    tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, times, disc)
-    out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
-    _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, gg_codes, spend_model._params,
-                  times, disc, tab_index, tab_coef, tab_pieces, chunks, out, span=1, work=n)
-    return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -303,7 +303,7 @@ class _Writer:
 
 
 def _clv(batch, rfm, args):
-    from .btyd import customer_lifetime_value
+    from .btyd_clv import customer_lifetime_value
     f, r, T, m = (batch.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
                   for c in rfm)
     return np.asarray(customer_lifetime_value(args["purchase_model"], args["spend_model"],

@@ -198,7 +198,7 @@ def test_prediction_kernels_match_twins(rng):
 def test_clv_tables_match_twins_and_the_series():
     """The per-(segment, frequency) Chebyshev tables of the CLV horizon sum: coefficients
     equal the twin's, and reading a table equals summing the series to ~1e-13."""
-    from crmjit.btyd import _COS
+    from crmjit.btyd_clv import _COS
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     r, al, a, b = 0.243, 30.9, 0.793, 2.426
     A, B = np.array([a + b - 1 - r] * 3), np.array([a - 1] * 3)
@@ -248,7 +248,7 @@ def test_clv_same_with_and_without_tables(monkeypatch):
     gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
     args = (bg, gg, rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value)
     with_tables = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
-    monkeypatch.setattr(crmjit.btyd, "TABLE_MIN_CUSTOMERS", 10**12)
+    monkeypatch.setattr("crmjit.btyd_clv.TABLE_MIN_CUSTOMERS", 10**12)
     without = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
     assert_allclose(with_tables, without, rtol=1e-12)
 
