@@ -343,7 +343,6 @@ def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"
     labels = list(labels)
     s = _by_channel(spend, "spend", labels)
     k = _by_channel(new_customers, "new_customers", labels)
-    n = codes.shape[0]
     counts, sums = group_sums(values, codes.astype(np.intp, copy=False), len(labels))
     c = cac(s, k, zero_division=zero_division)
     mean = sums / np.maximum(counts, 1)

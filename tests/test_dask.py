@@ -2,7 +2,6 @@
 2 threads each, so crmjit's parallel kernels run concurrently inside a worker."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import crmjit
