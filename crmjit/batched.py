@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import numbers
-import queue
 import warnings
-from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -15,130 +13,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .persist import Saveable
-from . import _newton, _threads
-from ._validation import check_finite, label_codes, positions
-from ._grouping import group_order, map_labels, take
-from .kernels.newton import FRESH_HESSIAN_ITERS, LAG_STEP
-from .kernels.logloss import _load_rows
-from .kernels.passes import BLOCK
+from . import _threads
+from ._validation import label_codes, positions
+from ._grouping import map_labels
+from ._segment_fit import fit_segments, grouped_data, start_point
 from .kernels.scoring import _decision_function, _predict_proba
-from .kernels.segments import SEGMENT_BLOCK, _fit_batch, _padded
-from .logistic import _raise_huge, _raise_nonfinite_rows, fit_rows, training_data
+from .logistic import _raise_nonfinite_rows, training_data
 
 __all__ = ["BatchedLogisticRegression"]
-
-#: segments with at least this many rows are solved by both threads, one at a time ...
-BIG_SEGMENT = 1 << 20
-#: ... and so are those whose copy (``_fit_segments``' per-thread buffer) would exceed this.
-#: The path depends on the segment's size only (never on the other segments or the thread
-#: count), so a segment's model is the same, to the bit, whatever else is fitted with it.
-SEGMENT_BYTES = 256 << 20
-#: flagged (unfitted) big segments are checked for NaN and inf this many rows at a time
-CHECK_ROWS = 1 << 18
-
-
-def big_segment_rows(d):
-    """Rows from which a segment of d features is solved by both threads at once."""
-    return int(min(BIG_SEGMENT, max(1024, SEGMENT_BYTES // (8 * d + 24))))
-
-
-def largest_first(idx, sizes):
-    """Segments idx ordered largest first (ties in label order), the order the fit takes
-    them in, so the few large ones start first and the many small ones fill in behind."""
-    return idx[np.argsort(-sizes[idx], kind="stable")]
-
-
-def segment_blocks(rows):
-    """(blocks, rows per block) in which a segment of ``rows`` rows is solved: its rows
-    padded to a multiple of PAD, in blocks of up to SEGMENT_BLOCK rows."""
-    m = int(_padded(max(int(rows), 1)))
-    B = min(m, SEGMENT_BLOCK)
-    return -(-m // B), B
-
-
-def lane_buffers(lanes, k, rows):
-    """Per-lane flat buffers (``lanes`` rows) big enough for segments of up to ``rows``
-    rows and k = d+1 columns (``carve``), allocated by NumPy: huge pages, not the 4 KiB
-    page faults of a kernel's own allocation."""
-    nb, B = segment_blocks(rows)
-    return np.empty((lanes, nb * B * (k + 2)))
-
-
-def carve(buf, k, rows):
-    """Views (xt (nb, k, B), yb (nb, B), sb (nb, B)) of the front of a flat lane buffer,
-    consecutive, for segments of up to ``rows`` rows (``segment_blocks``): feature rows a
-    block of this size apart, not the largest segment's."""
-    nb, B = segment_blocks(rows)
-    a = nb * k * B
-    return (buf[:a].reshape(nb, k, B), buf[a:a + nb * B].reshape(nb, B),
-            buf[a + nb * B:a + 2 * nb * B].reshape(nb, B))
-
-
-def batches(items, sizes, parts):
-    """items (largest first) cut into consecutive batches of about sizes[items].sum() /
-    parts rows each (a segment larger than that is a batch of its own), largest first."""
-    target = max(1, int(sizes[items].sum()) // max(parts, 1))
-    cuts, run = [], 0
-    for pos, s in enumerate(items):
-        run += int(sizes[s])
-        if run >= target:
-            cuts.append(pos + 1)
-            run = 0
-    return [b for b in np.split(items, cuts) if b.size]
-
-
-def fit_lanes(bufs, X, y, sw, order, offsets, items, lam, n_free, tol, max_iter, fresh,
-              lag, theta, n_iter, converged):
-    """Fit the segments ``items`` (largest first) by ``_fit_batch`` in batches on the
-    threads, largest first, each batch in whichever buffer of ``bufs`` (lanes, size) is
-    free: a thread that is held up (another process on its core) holds up one batch, not
-    a fixed share of the segments."""
-    sizes = np.diff(offsets)
-    free = queue.SimpleQueue()
-    for buf in bufs:
-        free.put(buf)
-
-    def run(batch):
-        buf = free.get()
-        try:
-            xt, yb, sb = carve(buf, X.shape[1] + 1, sizes[batch].max())
-            return _fit_batch(batch, X, y, sw, order, offsets, lam, n_free, tol, max_iter,
-                              fresh, lag, theta, n_iter, converged, xt, yb, sb)
-        finally:
-            free.put(buf)
-
-    jobs = [(b,) for b in batches(items, sizes, 8 * bufs.shape[0])]
-    _threads.run(run, jobs, work=int(sizes[items].sum()), lanes=bufs.shape[0])
-
-
-#: blocks of BLOCK rows per task of ``load_segment``
-LOAD_RUN = 32
-
-
-def load_segment(X, y, sample_weight, order, s0, m, xt, yb, sb):
-    """``_load_rows`` of rows s0 .. s0+m-1 into the blocks of xt, yb, sb (nb, ., BLOCK), in
-    runs of LOAD_RUN blocks on the kernel threads: a large segment's one copy, in the
-    layout ``crmjit._newton.blocks_pass`` reads.  Returns whether every value is finite."""
-    nb = -(-m // BLOCK)
-    runs = [(X, y, sample_weight, order, s0 + c * BLOCK, min(m, (c + LOAD_RUN) * BLOCK) - c *
-             BLOCK, xt[c:c + LOAD_RUN], yb[c:c + LOAD_RUN], sb[c:c + LOAD_RUN])
-            for c in range(0, nb, LOAD_RUN)]
-    return all(_threads.run(_load_rows, runs, work=m))
-
-
-def _raise_nonfinite(X):
-    """A kernel found a NaN or inf in X: raise the ValueError naming its positions."""
-    check_finite(X, "X")
-    raise AssertionError("a kernel reported a NaN or inf that X does not hold")
-
-
-def _check_rows(X, rows):
-    """Raise the ValueError naming X's NaN/inf positions if X[rows] holds one."""
-    try:
-        check_finite(X[rows], "X")
-    except ValueError:
-        _raise_nonfinite(X)
-
 
 _SHOWN = 5
 
@@ -266,99 +148,16 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                                       ensure_non_negative=True)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
-        # one counting sort: the row order and, unweighted, the positives per segment (with
-        # weights they count only rows of positive weight: summed below instead)
-        # int32 row numbers where they fit: half the bytes the scatter writes and the
-        # gathers read (10M rows: 0.96x the fit time, measured)
-        order = np.empty(n, np.int32 if n < 2**31 else np.int64)
-        flags = y01 if sw.shape[0] == 1 else np.empty(0, dtype=np.uint8)
-        offsets, pos, grouped = group_order(codes, G, flags, order)
-        if grouped:  # already grouped: read in place
-            order, yg = order[:0], y01
-        else:
-            yg = take(y01, order, np.empty(n, dtype=np.uint8))
-        tot = np.diff(offsets)
-        if sw.shape[0] > 1:
-            present = sw > 0
-            pos = np.bincount(codes, weights=y01 * present, minlength=G)
-            tot = np.bincount(codes, weights=present, minlength=G)
-        invalid = (pos == 0) | (pos == tot)
+        data = grouped_data(X, y01, sw, codes, G)
+        invalid = (data.pos == 0) | (data.pos == data.tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):
             raise ValueError(f"y needs samples of 2 classes (with positive weight) in every "
                              f"segment; {_name_labels(labels[invalid])} hold only 1 class. "
                              f"Pass invalid='flag' to fit the others.")
-        theta = np.zeros((G, d + 1))
-        if self.fit_intercept:
-            ybar = np.clip(pos / np.maximum(tot, 1), 1e-12, 1 - 1e-12)
-            if sw.shape[0] > 1:
-                wpos = np.bincount(codes, weights=y01 * sw, minlength=G)
-                wtot = np.bincount(codes, weights=sw, minlength=G)
-                ybar = np.clip(wpos / np.maximum(wtot, 1e-300), 1e-12, 1 - 1e-12)
-            theta[:, d] = np.log(ybar / (1 - ybar))
-        theta[invalid, d] = 0.0
-        # Segments are solved in parallel, each to the end in its thread's copy (in cache up
-        # to a few thousand rows, in L3 beyond); large ones (big_segment_rows) one at a time
-        # by both threads (a blocked copy read in parallel, subsampled Hessian), so skewed
-        # sizes stay balanced and no per-thread copy grows unbounded.
-        sizes = np.diff(offsets)
-        small = sizes < big_segment_rows(d)
-        big = ~small & ~invalid
-        n_iter = np.zeros(G, dtype=np.int64)
-        converged = np.zeros(G, dtype=bool)
-        # X's finiteness: the kernel checks each segment's rows as it copies them, also
-        # those it does not fit (lam -1: flagged segments); the big segments are checked
-        # as they are copied or read below, flagged big ones here
-        items = largest_first(np.flatnonzero(small), sizes)
-        lam_k = np.where(invalid, -1.0, lam)
-        for s in np.flatnonzero(invalid & ~small):
-            rows = order[offsets[s]:offsets[s + 1]] if order.shape[0] else \
-                np.arange(offsets[s], offsets[s + 1])
-            for a in range(0, rows.shape[0], CHECK_ROWS):
-                _check_rows(X, rows[a:a + CHECK_ROWS])
-        n_free = d + 1 if self.fit_intercept else d
-        swg = sw  # y and the weights in segment order: only X is gathered
-        if order.shape[0] and sw.shape[0] > 1:
-            swg = take(sw, order, np.empty(n))
-        wide = lane_buffers(min(_threads.threads(), len(items)), d + 1,
-                                    sizes[items].max(initial=1))
-        fit_lanes(wide, X, yg, swg, order, offsets, items, lam_k, n_free, float(self.tol),
-                  int(self.max_iter), FRESH_HESSIAN_ITERS, LAG_STEP, theta, n_iter,
-                  converged)
-        if (n_iter == -1).any():
-            _raise_nonfinite(X)
-        if (n_iter == -2).any():
-            _raise_huge(X)
-        big_idx = np.flatnonzero(big)
-        if order.shape[0] and big_idx.size:  # one blocked buffer for the copies, reused
-            nb = -(-int(sizes[big_idx].max()) // BLOCK)  # NumPy's allocation: huge pages
-            xt, yb, sb = (np.empty((nb, d + 1, BLOCK)), np.empty((nb, BLOCK)),
-                          np.empty((nb, BLOCK)))
-        for s in big_idx:
-            lo, hi = offsets[s], offsets[s + 1]
-            m = int(hi - lo)
-            if order.shape[0]:  # one copy of the segment's rows, transposed in blocks
-                if not load_segment(X, yg, swg, order, lo, m, xt, yb, sb):
-                    _raise_nonfinite(X)
-                tw = float(sw[0]) * m if sw.shape[0] == 1 else float(np.sum(swg[lo:hi]))
-                make = partial(_newton.SegmentProblem, xt, yb, sb, m, lam[s],
-                               self.fit_intercept, tw)
-                one, it = _newton.fit_problem(make, m, theta[s], self.tol, self.max_iter)
-            else:  # already grouped: read in place
-                _check_rows(X, slice(lo, hi))
-                one, it = fit_rows(X[lo:hi], y01[lo:hi], sw[lo:hi] if sw.shape[0] > 1 else sw,
-                                   lam[s], self.fit_intercept, self.tol, self.max_iter,
-                                   theta[s])
-            theta[s], n_iter[s], converged[s] = one[0], it[0], bool(it[1])
-        late = ~converged & ~invalid
-        if late.any():
-            used = n_iter[late]
-            hit = int((used >= self.max_iter).sum())
-            warnings.warn(f"{late.sum()} of {G} segments did not converge: "
-                          f"{_name_labels(labels[late])}; {hit} hit max_iter="
-                          f"{self.max_iter}, {late.sum() - hit} stopped after "
-                          f"{used.min()}-{used.max()} iterations with no acceptable step "
-                          f"(separable or badly scaled data)", ConvergenceWarning,
-                          stacklevel=2)
+        theta = start_point(data, invalid, self.fit_intercept)
+        n_iter, converged = fit_segments(data, theta, lam, invalid, self.fit_intercept,
+                                         self.tol, self.max_iter)
+        self._warn_unconverged(labels, n_iter, converged | invalid)
         theta[invalid] = 0.0
         self.classes_ = classes
         self.groups_ = np.asarray(labels)
@@ -368,6 +167,19 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         self.converged_ = converged
         self.valid_ = ~invalid
         return self
+
+    def _warn_unconverged(self, labels, n_iter, settled):
+        """One ConvergenceWarning naming the segments that are not ``settled`` and why."""
+        late = ~settled
+        if late.any():
+            used = n_iter[late]
+            hit = int((used >= self.max_iter).sum())
+            warnings.warn(f"{late.sum()} of {len(labels)} segments did not converge: "
+                          f"{_name_labels(labels[late])}; {hit} hit max_iter="
+                          f"{self.max_iter}, {late.sum() - hit} stopped after "
+                          f"{used.min()}-{used.max()} iterations with no acceptable step "
+                          f"(separable or badly scaled data)", ConvergenceWarning,
+                          stacklevel=3)
 
     def _prepare(self, X, groups):
         check_is_fitted(self)

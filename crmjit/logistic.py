@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _newton, _threads
+from . import _newton, _newton_cg, _threads
 from .persist import Saveable
 from ._validation import check_finite, float_array, per_customer, positions
 from .kernels.checks import _mark_present
@@ -293,9 +293,10 @@ def fit_binary(X, y01, sw, C, fit_intercept, tol, max_iter):
                 else float(np.count_nonzero(y01)) / y01.shape[0])
         ybar = min(max(ybar, 1e-12), 1 - 1e-12)
         theta[d] = np.log(ybar / (1.0 - ybar))
+    solve = _newton_cg.fit_wide if _newton_cg.use_wide(*X.shape) else fit_rows
     try:
-        theta, (n_iter, converged) = fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter,
-                                              theta)
+        theta, (n_iter, converged) = solve(X, y01, sw, lam, fit_intercept, tol, max_iter,
+                                           theta)
     except OverflowError:
         _raise_huge(X)
     if not converged:

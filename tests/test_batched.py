@@ -8,10 +8,10 @@ from sklearn.linear_model import LogisticRegression as SkLogReg
 import crmjit
 from crmjit import reference
 from crmjit.data_gen import make_customers
-from crmjit.batched import carve, lane_buffers, segment_blocks
+from crmjit._segment_fit import carve, lane_buffers, segment_blocks
 from crmjit._grouping import group_order as _group_order
 from crmjit._grouping import map_labels as _map_labels
-from crmjit.batched import fit_lanes
+from crmjit._segment_fit import fit_lanes
 from crmjit.kernels.logloss import (_block_scratch, _block_temps, _block_terms, _dot, _dot4,
                                     _hess_upper, _load_rows, _row_terms, _rows_gradient,
                                     _symmetrize, _theta_dot, _total)
@@ -93,7 +93,7 @@ def test_label_kinds_and_row_order_agree(rng):
 
 
 def test_large_segments_take_the_row_parallel_path(monkeypatch):
-    from crmjit import batched
+    from crmjit import _segment_fit as batched
     monkeypatch.setattr(batched, "BIG_SEGMENT", 10_000)  # the same path on less data
     n = 20_000
     c = make_customers(n, n_features=3, n_segments=1, seed=9)
@@ -512,7 +512,7 @@ def test_fit_segments_checks_every_segment_it_loads(rng):
 
 
 def test_largest_first():
-    from crmjit.batched import largest_first
+    from crmjit._segment_fit import largest_first
     sizes = np.array([5, 100, 7, 50, 1, 9, 7])
     assert largest_first(np.array([0, 1, 2, 3, 5, 6]), sizes).tolist() == [1, 3, 5, 2, 6, 0]
     assert largest_first(np.array([], dtype=np.int64), sizes).tolist() == []

@@ -13,8 +13,8 @@ from crmjit._validation import check_finite, label_codes
 from crmjit import kernels
 from crmjit._grouping import take as _take
 from crmjit._newton import blocks_pass as _blocks_pass
-from crmjit.batched import LOAD_RUN
-from crmjit.batched import load_segment as _load_segment
+from crmjit._segment_fit import LOAD_RUN
+from crmjit._segment_fit import load_segment as _load_segment
 from crmjit.kernels.checks import _all_finite
 from crmjit.kernels.logloss import STAGE, _block_scratch, _hess_tile, _hess_upper, _load_rows
 from crmjit.kernels.passes import _merge_parts, _tally
@@ -226,7 +226,7 @@ def test_batched_fit_finds_nonfinite_x_on_every_path(rng, where, grouped, monkey
     is found in a fitted segment, one of several blocks, a flagged (one-class) one, a big
     one (copied or read in place) and a flagged big one, scattered or grouped, and named
     by its position in X."""
-    from crmjit import batched
+    from crmjit import _segment_fit as batched
     from crmjit.kernels.segments import SEGMENT_BLOCK
     monkeypatch.setattr(batched, "BIG_SEGMENT", 40_000)  # the same paths on less data
     d = 2
@@ -315,7 +315,7 @@ def test_big_segments_use_the_blocked_copy_and_match_sklearn(rng, monkeypatch):
     fit on every path, shuffled or grouped rows alike."""
     from sklearn.linear_model import LogisticRegression as SkLogReg
     from crmjit import _newton
-    from crmjit import batched
+    from crmjit import _segment_fit as batched
     from crmjit.kernels.segments import SEGMENT_BLOCK
     monkeypatch.setattr(batched, "BIG_SEGMENT", 1 << 18)  # the same paths on less data
     d = 3
