@@ -126,3 +126,35 @@ def test_fit(record, request, impl, n_fit):
         assert err < 1e-6, f"crmjit coef {err:.2g} from the tight optimum"
     record(lambda: FITS[impl](c.X, c.y), work="fit float64", impl=impl, size=n_fit,
            items=n_fit, rounds=3, warmup=False)
+
+
+WIDE_D = 2000
+WIDE_SIZES = {"quick": [20_000], "full": [100_000]}
+WIDE_FITS = {
+    "crmjit": _fit_crmjit,
+    "sklearn": _fit_sklearn,  # lbfgs at its default tol=1e-4: stops ~3e-4 from the optimum
+    # lbfgs run to about crmjit's accuracy (tol=1e-8: ~1e-8 from the optimum, measured)
+    "sklearn-tight": lambda X, y: SkLogReg(tol=1e-8, max_iter=10_000).fit(X, y),
+}
+
+
+@pytest.mark.parametrize("impl", list(WIDE_FITS))
+def test_fit_wide(record, request, impl):
+    """Wide data: 2,000 features (crmjit picks Newton-CG) against scikit-learn's lbfgs,
+    at its default tolerance and run to crmjit's accuracy."""
+    n = WIDE_SIZES["quick" if request.config.getoption("--quick") else "full"][0]
+    key = ("wide", n)
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = make_customers(n, n_features=WIDE_D, seed=3)
+    c = _DATA[key]
+    model = WIDE_FITS[impl](c.X, c.y)
+    if key not in _TIGHT:
+        _TIGHT.clear()
+        _TIGHT[key] = SkLogReg(tol=1e-10, max_iter=10_000).fit(c.X, c.y).coef_[0]
+    err = float(np.abs(np.ravel(model.coef_) - _TIGHT[key]).max())
+    request.getfixturevalue("benchmark").extra_info["coef_error"] = err
+    if impl == "crmjit":
+        assert err < 1e-6, f"crmjit coef {err:.2g} from the tight optimum"
+    record(lambda: WIDE_FITS[impl](c.X, c.y), work=f"fit wide d={WIDE_D}", impl=impl, size=n,
+           items=n, rounds=3, warmup=False)
