@@ -458,3 +458,67 @@ def test_scalars_and_arrays_broadcast():
     assert isinstance(bg.expected_purchases_new_customer(10.0), float)
     assert math.isclose(bg.expected_purchases_new_customer(10.0),
                         bg.expected_purchases(10.0, 0, 0, 0)[0])
+
+
+def _beta_average_mpmath(u, s, a1, a2):
+    """E[(1 - (1 + p u)^-s) / p], p ~ Beta(a1, a2), by mpmath's tanh-sinh quadrature
+    around the mean (60 digits: the nodes stay off 0 and 1, where the density may be
+    singular)."""
+    mpmath.mp.dps = 60
+    A, B = mpmath.mpf(a1), mpmath.mpf(a2)
+    log_beta = mpmath.log(mpmath.beta(A, B))
+    mu = A / (A + B)
+    sd = mpmath.sqrt(mu * (1 - mu) / (A + B + 1))
+    tiny = mpmath.mpf(10) ** -50
+    pts = sorted({max(tiny, mu - k * sd) for k in (60, 5)} | {mu} |
+                 {min(1 - tiny, mu + k * sd) for k in (5, 60)})
+    value = mpmath.quad(lambda p: mpmath.exp((A - 1) * mpmath.log(p) + (B - 1) *
+                                             mpmath.log(1 - p) - log_beta) *
+                        (1 - (1 + p * u) ** (-s)) / p, pts)
+    mpmath.mp.dps = 15
+    return float(value)
+
+
+@pytest.mark.parametrize("a1, a2, rel", [(256, 1e8, 1e-12), (300, 10, 1e-12), (1e4, 5, 1e-11),
+                                          (7e7, 1.3e8, 1e-12), (1e6, 0.5, 1e-12),
+                                          (256, 0.3, 1e-9), (1e3, 1.5, 1e-6)])
+def test_beta_average_matches_mpmath_and_twin(a1, a2, rel):
+    for u, s in [(0.4, 2.25), (9.0, 0.25), (250.0, 13.25), (1e-5, 1.0)]:
+        got = P._beta_average(u, s, a1, a2)
+        assert got == pytest.approx(_beta_average_mpmath(u, s, a1, a2), rel=rel)
+        if a2 >= 2:
+            assert got == pytest.approx(reference.btyd.beta_average(u, s, a1, a2), rel=1e-10)
+            mu = a1 / (a1 + a2)
+            part = P._gl_part(u, s, a1, a2, mu, mu * 0.999, mu, False)
+            twin = reference.btyd.gl_part(u, s, a1, a2, mu, mu * 0.999, mu, False)
+            assert_allclose(part, twin, rtol=1e-9)
+
+
+def test_bg_nbd_with_huge_a_and_b_is_finite_and_exact():
+    """A fit that runs to huge a and b (a segment of 20 customers, issue repro): expected
+    purchases, new-customer purchases and CLV are finite and equal the Beta average
+    (the exact expectation) where the series would overflow."""
+    rfm = make_rfm(40, seed=1)
+    f, rc, T = rfm.frequency, rfm.recency, rfm["T"]
+    groups = np.arange(40) // 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bg = crmjit.BetaGeoModel().fit(f, rc, T, groups=groups)
+    r, alpha, a, b = bg.params_.loc[0]
+    assert a > P.SERIES_MAX_A  # the case: the series would overflow
+    for t in (30.0, 365.0):
+        got = bg.expected_purchases(t, f, rc, T, groups=groups)
+        assert np.isfinite(got).all() and (got > 0).all()
+        i = 3
+        x, age = float(f.iloc[i]), float(T.iloc[i])
+        want = (reference.btyd.p_alive(x, float(rc.iloc[i]), age, r, alpha, a, b)
+                * _beta_average_mpmath(t / (alpha + age), r + x, a, b + x))
+        # r + x reaches the kernel as C - A with C ~ a + b: ulp(a + b) / (r + x) relative
+        assert got.iloc[i] == pytest.approx(want, rel=1e-6)
+        new = bg.expected_purchases_new_customer(t, groups=0)
+        assert np.isfinite(new) and new == pytest.approx(
+            _beta_average_mpmath(t / alpha, r, a, b), rel=1e-6)
+    rep = f > 0
+    gg = crmjit.GammaGammaModel().fit(f[rep], rfm.monetary_value[rep])
+    clv = crmjit.customer_lifetime_value(bg, gg, f, rc, T, rfm.monetary_value, groups=groups)
+    assert np.isfinite(clv).all() and np.isfinite(clv.sum())
