@@ -38,7 +38,7 @@ def _clv_tables_for(x, codes, params, times, disc):
     coef = np.zeros((pairs.size, MAX_PIECES, CHEB_DEGREE + 1))
     pieces = np.zeros(pairs.size, dtype=np.int64)
     _threads.over(_clv_tables, pairs.size, times, disc, a + b - 1.0 - r, a - 1.0,
-                  a + b + px - 1.0, times[0] / al, _COS, coef, pieces, span=16,
+                  a + b + px - 1.0, r + px, times[0] / al, _COS, coef, pieces, span=16,
                   work=pairs.size << 12)
     tab_index[pg, pairs % TABLE_MAX_X] = np.arange(pairs.size)
     return tab_index, coef, pieces

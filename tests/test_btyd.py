@@ -187,8 +187,9 @@ def test_prediction_kernels_match_twins(rng):
     assert_allclose(s, reference.btyd.expected_series(z.tolist(), A, B, C), rtol=1e-12)
     q = np.empty(3)
     t = np.array([5.0, 50.0, 500.0])
-    P._conditional_q(t, 40.0, A, B, C, np.empty(3), np.empty(3), np.empty(3), q)
-    assert_allclose(q, reference.btyd.conditional_q(t.tolist(), 40.0, A, B, C), rtol=1e-11)
+    P._conditional_q(t, 40.0, A, B, C, C - A, np.empty(3), np.empty(3), np.empty(3), q)
+    assert_allclose(q, reference.btyd.conditional_q(t.tolist(), 40.0, A, B, C, C - A),
+                    rtol=1e-11)
     assert P._gg_mean(3.0, 20.0, 6.25, 3.74, 15.4) == pytest.approx(
         reference.btyd.gg_mean(3.0, 20.0, 6.25, 3.74, 15.4), rel=1e-15)
     assert P._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4) == pytest.approx(
@@ -203,14 +204,15 @@ def test_clv_tables_match_twins_and_the_series():
     r, al, a, b = 0.243, 30.9, 0.793, 2.426
     A, B = np.array([a + b - 1 - r] * 3), np.array([a - 1] * 3)
     C = a + b + np.array([0.0, 3.0, 40.0]) - 1
+    S = r + np.array([0.0, 3.0, 40.0])
     w_max = np.array([times[0] / al] * 2 + [50.0])
     coef = np.zeros((3, P.MAX_PIECES, P.CHEB_DEGREE + 1))
-    pieces = P._clv_tables(times, disc, A, B, C, w_max, _COS, coef, np.zeros(3, np.int64),
+    pieces = P._clv_tables(times, disc, A, B, C, S, w_max, _COS, coef, np.zeros(3, np.int64),
                            0, 3)
     assert pieces.tolist() == [5, 5, 11]
     for i in range(3):
         twin = reference.btyd.clv_tables(times.tolist(), disc.tolist(), A[i], B[i], C[i],
-                                         w_max[i])
+                                         S[i], w_max[i])
         assert len(twin) == pieces[i]
         assert_allclose(coef[i, :pieces[i]], twin, rtol=0, atol=1e-12 * abs(twin[0][0]))
     scratch = [np.empty(12) for _ in range(4)]
@@ -225,10 +227,11 @@ def test_clv_tables_match_twins_and_the_series():
             got = P._clenshaw(coef[i, p], w, lo, hi)
             assert got == pytest.approx(reference.btyd.clenshaw(coef[i, p].tolist(), w, lo, hi),
                                         rel=1e-12)
-            series = P._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], *scratch)
+            series = P._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], S[i],
+                                    *scratch)
             assert got == pytest.approx(series, rel=1e-12)
             assert series == pytest.approx(reference.btyd.horizon_sum(
-                times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i]), rel=1e-10)
+                times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i], S[i]), rel=1e-10)
 
 
 def test_pair_counts_match_twin(rng):
@@ -513,11 +516,10 @@ def test_bg_nbd_with_huge_a_and_b_is_finite_and_exact():
         x, age = float(f.iloc[i]), float(T.iloc[i])
         want = (reference.btyd.p_alive(x, float(rc.iloc[i]), age, r, alpha, a, b)
                 * _beta_average_mpmath(t / (alpha + age), r + x, a, b + x))
-        # r + x reaches the kernel as C - A with C ~ a + b: ulp(a + b) / (r + x) relative
-        assert got.iloc[i] == pytest.approx(want, rel=1e-6)
+        assert got.iloc[i] == pytest.approx(want, rel=1e-12)
         new = bg.expected_purchases_new_customer(t, groups=0)
         assert np.isfinite(new) and new == pytest.approx(
-            _beta_average_mpmath(t / alpha, r, a, b), rel=1e-6)
+            _beta_average_mpmath(t / alpha, r, a, b), rel=1e-12)
     rep = f > 0
     gg = crmjit.GammaGammaModel().fit(f[rep], rfm.monetary_value[rep])
     clv = crmjit.customer_lifetime_value(bg, gg, f, rc, T, rfm.monetary_value, groups=groups)

@@ -108,9 +108,7 @@ def _beta_average(u, s, a1, a2):
     a1 = a, a2 = b + x).  For large a, where the hypergeometric series overflows: the
     Beta is then concentrated, and Gauss-Legendre over its mean +- WIDTH standard
     deviations, in two halves split at the mean and self-normalised, is exact to about
-    1e-13 relative (b + x >= 5; 1e-7 at b + x near 1, measured against mpmath).  The
-    callers' s = C - A carries an absolute error of ulp(a + b): about 1e-8 relative at
-    a + b = 2e8, r + x = 0.25.  Below
+    1e-13 relative (b + x >= 5; 1e-7 at b + x near 1, measured against mpmath).  Below
     b + x = 1 the density of 1 - p is singular at 0: integrated in w = (1 - p)^(b+x)."""
     n = a1 + a2
     mu = a1 / n
@@ -127,9 +125,10 @@ def _beta_average(u, s, a1, a2):
 
 
 @serial
-def _conditional_q(t, beta, A, B, C, lane_z, lane_s, lane_pow, q_out):
+def _conditional_q(t, beta, A, B, C, S, lane_z, lane_s, lane_pow, q_out):
     """Q(t_j) for sorted times t (K,) of one customer: E[purchases in (T, T+t_j]] =
-    C * P(alive) * Q(t_j), with beta = alpha + T, A = a+b-1-r, B = a-1, C = a+b+x-1.
+    C * P(alive) * Q(t_j), with beta = alpha + T, A = a+b-1-r, B = a-1, C = a+b+x-1 and
+    S = r+x (exact, not C - A: that loses ulp(a + b)).
 
     Q = -expm1(B L)/B - (1 - z)^B sum_{k>=1} d_k z^k, z = t/(beta+t), L = log(1-z): the
     Euler-transformed Gauss series 2F1(A, B; C; z), whose parameters stay bounded however
@@ -139,7 +138,7 @@ def _conditional_q(t, beta, A, B, C, lane_z, lane_s, lane_pow, q_out):
     K = t.shape[0]
     if B + 1.0 >= SERIES_MAX_A:  # a large: E(t) = C q from the Beta average instead
         for j in range(K):
-            q_out[j] = _beta_average(t[j] / beta, C - A, B + 1.0, C - B) / C
+            q_out[j] = _beta_average(t[j] / beta, S, B + 1.0, C - B) / C
         return q_out
     for j in range(K):
         z = t[j] / (beta + t[j])
@@ -196,8 +195,8 @@ def _bg_expected(t, x, tx, T, codes, params, n_chunks, out, start, stop):
             lane_t[0] = t[0] if scalar_t else t[i]
             xi = x[i]
             C = a + b + xi - 1.0
-            _conditional_q(lane_t, al + T[i], a + b - 1.0 - r, a - 1.0, C, lane_z, lane_s,
-                           lane_pow, q)
+            _conditional_q(lane_t, al + T[i], a + b - 1.0 - r, a - 1.0, C, r + xi, lane_z,
+                           lane_s, lane_pow, q)
             out[i] = C * _p_alive(xi, tx[i], T[i], r, al, a, b) * q[0]
     return out
 
@@ -231,10 +230,10 @@ def _gg_expected(x, m, codes, params, out, start, stop):
 
 
 @serial
-def _horizon_sum(times, disc, beta, A, B, C, lane_z, lane_s, lane_pow, q):
+def _horizon_sum(times, disc, beta, A, B, C, S, lane_z, lane_s, lane_pow, q):
     """sum_j disc_j (Q(t_j) - Q(t_{j-1})) of one customer, Q(t_0) = 0: the CLV per unit of
     spend, C and P(alive) (see :func:`_conditional_q`)."""
-    _conditional_q(times, beta, A, B, C, lane_z, lane_s, lane_pow, q)
+    _conditional_q(times, beta, A, B, C, S, lane_z, lane_s, lane_pow, q)
     acc = 0.0
     prev = 0.0
     for j in range(times.shape[0]):
@@ -259,9 +258,9 @@ def _piece_of(w, ratio):
 
 
 @serial
-def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces, start, stop):
+def _clv_tables(times, disc, A, B, C, S, w_max, cheb_cos, coef, n_pieces, start, stop):
     """Chebyshev tables of the horizon sum S(w), w = t_1 / (alpha + T), one per (segment,
-    frequency) pair i with parameters A[i], B[i], C[i]: with the horizons fixed, a
+    frequency) pair i with parameters A[i], B[i], C[i], S[i]: with the horizons fixed, a
     customer's CLV depends on its age only through w, and S is analytic in w except at
     w = -t_1 / t_j (j = 1..K), so pieces [0, 1/R], [1/R, 2/R], [2/R, 4/R] ... (R = t_K / t_1)
     each lie at least their own length away from the nearest singularity and degree 20
@@ -289,8 +288,8 @@ def _clv_tables(times, disc, A, B, C, w_max, cheb_cos, coef, n_pieces, start, st
             half = 0.5 * (hi - lo)
             for k in range(D1):
                 w = mid + half * cheb_cos[1, k]
-                vals[k] = _horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], lane_z,
-                                       lane_s, lane_pow, q)
+                vals[k] = _horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], S[i],
+                                       lane_z, lane_s, lane_pow, q)
             top = 0.0
             for m in range(D1):
                 acc = 0.0
@@ -372,8 +371,8 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_in
                 hi = 2.0 ** p / ratio if p > 0 else 1.0 / ratio
                 acc = _clenshaw(tab_coef[tab, p], w, lo, hi)
             else:
-                acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, lane_z,
-                                   lane_s, lane_pow, q)
+                acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, r + xi,
+                                   lane_z, lane_s, lane_pow, q)
             spend = _gg_mean(xi, m[i], gg_params[h, 0], gg_params[h, 1], gg_params[h, 2])
             out[i] = spend * C * _p_alive(xi, tx[i], T[i], r, al, a, b) * acc
     return out

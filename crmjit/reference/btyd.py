@@ -213,11 +213,11 @@ def beta_average(u, s, a1, a2, intervals=4000):
     return num / den
 
 
-def conditional_q(t, beta, A, B, C):
+def conditional_q(t, beta, A, B, C, S):
     """Q(t_j) = E(t_j) / (C P(alive)) for each t_j: from the plain series (B != 0), or
     from a = SERIES_MAX_A on, from the Beta average."""
     if B + 1 >= 256:
-        return [beta_average(tj / beta, C - A, B + 1, C - B) / C for tj in t]
+        return [beta_average(tj / beta, S, B + 1, C - B) / C for tj in t]
     out = []
     for tj in t:
         z = tj / (beta + tj)
@@ -271,9 +271,9 @@ def bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc):
     return out
 
 
-def horizon_sum(times, disc, beta, A, B, C):
+def horizon_sum(times, disc, beta, A, B, C, S):
     """sum_j disc_j (Q(t_j) - Q(t_{j-1})), Q(t_0) = 0."""
-    q = conditional_q(times, beta, A, B, C)
+    q = conditional_q(times, beta, A, B, C, S)
     return sum(d * (qj - qp) for d, qj, qp in zip(disc, q, [0.0] + q[:-1]))
 
 
@@ -293,8 +293,8 @@ def clenshaw(c, w, lo, hi):
     return sum(cm * math.cos(m * theta) for m, cm in enumerate(c)) - c[0] / 2
 
 
-def clv_tables(times, disc, A, B, C, w_max, degree=20):
-    """Chebyshev interpolants of w -> horizon_sum(times, disc, times[0] / w, A, B, C) on the
+def clv_tables(times, disc, A, B, C, S, w_max, degree=20):
+    """Chebyshev interpolants of w -> horizon_sum(times, disc, times[0] / w, A, B, C, S) on the
     pieces of :func:`piece_of` up to w_max: a list of coefficient lists, one per piece."""
     ratio = times[-1] / times[0]
     n = degree + 1
@@ -304,7 +304,7 @@ def clv_tables(times, disc, A, B, C, w_max, degree=20):
         hi = 2.0 ** p / ratio
         nodes = [(lo + hi) / 2 + (hi - lo) / 2 * math.cos(math.pi * (k + 0.5) / n)
                  for k in range(n)]
-        vals = [horizon_sum(times, disc, times[0] / w, A, B, C) for w in nodes]
+        vals = [horizon_sum(times, disc, times[0] / w, A, B, C, S) for w in nodes]
         pieces.append([2.0 / n * sum(v * math.cos(math.pi * m * (k + 0.5) / n)
                                      for k, v in enumerate(vals)) for m in range(n)])
     return pieces
