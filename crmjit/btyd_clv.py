@@ -44,6 +44,14 @@ def _clv_tables_for(x, codes, params, times, disc):
     return tab_index, coef, pieces
 
 
+#: months whose discount factor is below TAIL * rate of the first month's are left out: a
+#: month's expected purchases never exceed the previous month's (the purchase rate of a
+#: customer who may have dropped out only falls), so all later months together add at
+#: most disc_J / rate of one month's value, under TAIL of the sum.  Without it the cost
+#: grows as the square of the horizon (time=60000 took 40 s for 5 customers).
+TAIL = 2.0 ** -60
+
+
 def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
                             monetary_value, time=12, discount_rate=0.01, freq="D",
                             groups=None):
@@ -53,7 +61,9 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     purchase_model : fitted :class:`BetaGeoModel`; spend_model : fitted
     :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
     unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
-    (int >= 1).  discount_rate : per month, > -1.  groups : segment labels for models
+    (int >= 1; with discount_rate > 0 the months that cannot change the sum, ``TAIL``,
+    are skipped, so at 1 % any horizon costs what 4,600 months cost; at rate <= 0 the
+    cost grows as the square of the horizon).  discount_rate : per month, > -1.  groups : segment labels for models
     fitted per segment.  Returns (n,) float64 (a Series when given Series).
 
     One fused kernel: for each customer the BG/NBD series is evaluated once for all
@@ -85,8 +95,11 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     gg_codes = spend_model._codes(groups if spend_model.groups_ is not None else None, n)
     spend_model._check_q(gg_codes)
     steps = np.arange(1, time + 1, dtype=np.float64)
-    times = steps * FREQ_FACTOR[freq]
     disc = (1.0 + discount_rate) ** -steps
+    if discount_rate > 0:  # months that cannot change the sum are left out
+        keep = disc >= TAIL * disc[0] * discount_rate
+        steps, disc = steps[keep], disc[keep]
+    times = steps * FREQ_FACTOR[freq]
     params = purchase_model._params
     tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, times, disc)
     out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)

@@ -524,3 +524,28 @@ def test_bg_nbd_with_huge_a_and_b_is_finite_and_exact():
     gg = crmjit.GammaGammaModel().fit(f[rep], rfm.monetary_value[rep])
     clv = crmjit.customer_lifetime_value(bg, gg, f, rc, T, rfm.monetary_value, groups=groups)
     assert np.isfinite(clv).all() and np.isfinite(clv.sum())
+
+
+def test_clv_long_horizons_skip_only_months_that_cannot_matter():
+    """Months past the point where discounting makes them negligible (``TAIL``) are left
+    out: the value equals the twin's full sum over every month, and a 60,000-month horizon
+    equals a 5,000-month one (issue repro: 60,000 months took 40 s for 5 customers)."""
+    from crmjit import btyd_clv
+    rfm = make_rfm(2000, seed=2)
+    bg = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"])
+    rep = rfm.frequency > 0
+    gg = crmjit.GammaGammaModel().fit(rfm.frequency[rep], rfm.monetary_value[rep])
+    few = rfm.iloc[:5]
+    args = (bg, gg, few.frequency, few.recency, few["T"], few.monetary_value)
+    rate, months = 0.5, 200  # 1.5^-j < TAIL * rate from month 106 on
+    assert (1 + rate) ** -months < btyd_clv.TAIL * rate
+    got = crmjit.customer_lifetime_value(*args, time=months, discount_rate=rate)
+    steps = np.arange(1, months + 1, dtype=float)
+    twin = reference.btyd.bg_clv(few.frequency.tolist(), few.recency.tolist(),
+                                 few["T"].tolist(), few.monetary_value.tolist(), [0],
+                                 [bg.params_.tolist()], [0], [gg.params_.tolist()],
+                                 (steps * 30).tolist(), ((1 + rate) ** -steps).tolist())
+    assert_allclose(got, twin, rtol=1e-12)
+    far = crmjit.customer_lifetime_value(*args, time=60_000)
+    assert_allclose(far, crmjit.customer_lifetime_value(*args, time=5_000), rtol=1e-15)
+    assert (far > crmjit.customer_lifetime_value(*args, time=1_200)).all()
