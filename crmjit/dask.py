@@ -107,8 +107,11 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
     """One :class:`~crmjit.BatchedLogisticRegression` model per segment, each segment
     fitted on the worker holding its rows: the frame is shuffled by ``groups`` (so a
     segment's rows share one partition), every partition fits its segments, and the
-    per-segment coefficients are gathered into one fitted estimator, equal to fitting the
-    whole frame in memory.  ``estimator_params`` go to the estimator (C may be one value
+    per-segment coefficients are gathered into one fitted estimator.  Each partition's
+    rows are put back in index order first, so on a frame whose index is sorted each
+    segment sees its rows in the in-memory order and its model equals, to the bit, the
+    in-memory fit of the whole frame (for segments below ``big_segment_rows``; beyond,
+    to rounding, ~1e-12).  ``estimator_params`` go to the estimator (C may be one value
     per segment, in sorted label order)."""
     features = list(features)
     _check_frame(ddf, features + [target, groups])
@@ -138,6 +141,7 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
     def part(df):
         if df.shape[0] == 0:
             return meta.copy()
+        df = df.sort_index(kind="stable")  # each segment's rows in the frame's order
         X = _matrix(df, features)
         y = (df[target].to_numpy() == classes[1]).astype(np.int8)
         g = df[groups].to_numpy()
