@@ -55,10 +55,12 @@ def _btyd():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for g in (None, groups):
-            bg = crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, groups=g)
-            gg = crmjit.GammaGammaModel(max_iter=3).fit(f, m, groups=g)
-            bg._params[:] = [0.243, 30.9, 0.793, 2.426]  # a valid model whatever 3 steps gave
-            gg._params[:] = [6.25, 3.74, 15.4]
+            crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, groups=g)  # the fit kernels
+            crmjit.GammaGammaModel(max_iter=3).fit(f, m, groups=g)
+            labels = None if g is None else np.unique(g)  # valid models for the predictions
+            rows = 1 if g is None else labels.shape[0]
+            bg = crmjit.BetaGeoModel.from_params([[0.243, 30.9, 0.793, 2.426]] * rows, labels)
+            gg = crmjit.GammaGammaModel.from_params([[6.25, 3.74, 15.4]] * rows, labels)
             bg.p_alive(f, r, T, groups=g)
             bg.expected_purchases(30, f, r, T, groups=g)
             gg.expected_average_value(f, m, groups=g)

@@ -155,10 +155,10 @@ def _warm_up(segments):
     rfm = make_rfm(3000, seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bg = crmjit.BetaGeoModel(max_iter=3).fit(rfm.frequency, rfm.recency, rfm["T"])
-        gg = crmjit.GammaGammaModel(max_iter=3).fit(rfm.frequency, rfm.monetary_value)
-    bg._params[:] = [[0.243, 30.9, 0.793, 2.426]]  # a valid model whatever 3 steps gave
-    gg._params[:] = [[6.25, 3.74, 15.4]]
+        crmjit.BetaGeoModel(max_iter=3).fit(rfm.frequency, rfm.recency, rfm["T"])
+        crmjit.GammaGammaModel(max_iter=3).fit(rfm.frequency, rfm.monetary_value)
+    bg = crmjit.BetaGeoModel.from_params([0.243, 30.9, 0.793, 2.426])  # a valid model
+    gg = crmjit.GammaGammaModel.from_params([6.25, 3.74, 15.4])
     crmjit.customer_lifetime_value(bg, gg, rfm.frequency, rfm.recency, rfm["T"],
                                    rfm.monetary_value, freq="H")
 

@@ -13,12 +13,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .persist import Saveable
-from . import _threads
+from . import _state, _threads
 from ._validation import label_codes, positions
 from ._grouping import map_labels
 from ._segment_fit import fit_segments, grouped_data, start_point
 from .kernels.scoring import _decision_function, _predict_proba
-from .logistic import _raise_nonfinite_rows, training_data
+from .logistic import _names, _raise_nonfinite_rows, _set_names, training_data
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -31,6 +31,7 @@ def _name_labels(labels):
     return f"{len(labels)} segment(s): {labels[:_SHOWN]}{more}"
 
 
+@_state.register
 class BatchedLogisticRegression(Saveable, BaseEstimator):
     """One independent L2-penalised logistic regression per segment, fitted in one call.
 
@@ -167,6 +168,34 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         self.converged_ = converged
         self.valid_ = ~invalid
         return self
+
+    def _get_state(self):
+        """The fitted state (:mod:`crmjit._state`)."""
+        check_is_fitted(self)
+        return {"params": self.get_params(),
+                "arrays": {"coef_": self.coef_, "intercept_": self.intercept_,
+                           "n_iter_": self.n_iter_, "converged_": self.converged_,
+                           "valid_": self.valid_},
+                "labels": {"classes_": self.classes_, "groups_": self.groups_},
+                "feature_names": _names(self)}
+
+    @classmethod
+    def _from_state(cls, state):
+        """A fitted model from a state; ValueError naming the field that is wrong."""
+        model = cls(**state["params"])
+        model._validate_params()
+        groups = _state.labels(state, "groups_")
+        G = groups.shape[0]
+        model._per_segment_C(G)  # one C per segment, all > 0
+        model.coef_ = _state.array(state, "coef_", "f", (G, None), finite=True)
+        model.intercept_ = _state.array(state, "intercept_", "f", (G,), finite=True)
+        model.n_iter_ = _state.array(state, "n_iter_", "iu", (G,)).astype(np.int32)
+        model.converged_ = _state.array(state, "converged_", "b", (G,))
+        model.valid_ = _state.array(state, "valid_", "b", (G,))
+        model.classes_ = _state.labels(state, "classes_", count=2)
+        model.groups_ = groups
+        _set_names(model, state)
+        return model
 
     def _warn_unconverged(self, labels, n_iter, settled):
         """One ConvergenceWarning naming the segments that are not ``settled`` and why."""

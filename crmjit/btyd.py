@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
-from . import _newton
+from . import _newton, _state
 from .persist import Saveable
 from ._validation import check_finite, float_array, label_codes, positions
 from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
@@ -278,6 +278,53 @@ class _Model(Saveable):
             self.params_ = pd.DataFrame(params, index=index, columns=list(self.PARAMS))
             self.standard_errors_ = pd.DataFrame(ses, index=index, columns=list(self.PARAMS))
 
+    def _get_state(self):
+        """The fitted state (:mod:`crmjit._state`)."""
+        self._check_fitted()
+        ses = np.asarray(self.standard_errors_, dtype=np.float64).reshape(self._params.shape)
+        return {"params": {"penalizer_coef": self.penalizer_coef, "tol": self.tol,
+                           "max_iter": self.max_iter},
+                "arrays": {"params": self._params, "standard_errors": ses,
+                           "n_iter": np.atleast_1d(self.n_iter_).astype(np.int64),
+                           "converged": np.atleast_1d(self.converged_).astype(bool)},
+                "labels": {"groups_": self.groups_}, "feature_names": None}
+
+    @classmethod
+    def _from_state(cls, state):
+        """A fitted model from a state; ValueError naming the field that is wrong."""
+        model = cls(**state["params"])
+        _check_penalizer(model.penalizer_coef)
+        _check_solver(model.tol, model.max_iter)
+        groups = _state.labels(state, "groups_", optional=True)
+        G, k = (1 if groups is None else groups.shape[0]), len(cls.PARAMS)
+        params = _state.array(state, "params", "f", (G, k), finite=True, positive=True)
+        ses = _state.array(state, "standard_errors", "f", (G, k))
+        n_iter = _state.array(state, "n_iter", "iu", (G,)).astype(np.int64)
+        converged = _state.array(state, "converged", "b", (G,))
+        model._set_fit(params.astype(np.float64), groups, n_iter, converged,
+                       ses.astype(np.float64))
+        return model
+
+    @classmethod
+    def from_params(cls, params, groups=None):
+        """A model with the given parameters, as if fitted (from lifetimes, a paper, or
+        a fit elsewhere): params (k,) in the order of ``PARAMS``, or (G, k) with one row
+        per label of ``groups`` (G distinct labels).  Standard errors are NaN.
+
+        >>> import crmjit
+        >>> bg = crmjit.BetaGeoModel.from_params([0.243, 4.41, 0.793, 2.43])
+        >>> round(float(bg.p_alive(2, 30.0, 39.0)[0]), 4)
+        0.7198
+        """
+        p = np.asarray(params, dtype=np.float64)
+        p = p.reshape(1, -1) if p.ndim == 1 else p
+        G = p.shape[0]
+        labels = None if groups is None else np.asarray(groups).reshape(-1)
+        return cls._from_state({"params": {}, "arrays": {
+            "params": p, "standard_errors": np.full(p.shape, np.nan),
+            "n_iter": np.zeros(G, dtype=np.int64), "converged": np.ones(G, dtype=bool)},
+            "labels": {"groups_": labels}, "feature_names": None})
+
     def _check_fitted(self):
         if not hasattr(self, "_params"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
@@ -336,6 +383,7 @@ def _wrap(values, index):
         values, index=index)
 
 
+@_state.register
 class BetaGeoModel(_Model):
     """BG/NBD purchase model (lifetimes' ``BetaGeoFitter``), optionally one per segment.
 
@@ -467,6 +515,7 @@ def _spend_arrays(frequency, monetary_value):
     return x, m
 
 
+@_state.register
 class GammaGammaModel(_Model):
     """Gamma-Gamma spend model (lifetimes' ``GammaGammaFitter``), optionally per segment.
 

@@ -158,16 +158,15 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
     shuffled = ddf[cols].shuffle(on=groups)
     res = shuffled.map_partitions(part, meta=meta).compute()
     res = res.sort_values("label", kind="stable").reset_index(drop=True)
-    est.classes_ = classes
-    est.groups_ = res["label"].to_numpy()
-    est.coef_ = res[[f"coef{j}" for j in range(d)]].to_numpy(dtype=np.float64)
-    est.intercept_ = res["intercept"].to_numpy(dtype=np.float64)
-    est.n_iter_ = res["n_iter"].to_numpy().astype(np.int32)
-    est.converged_ = res["converged"].to_numpy(dtype=bool)
-    est.valid_ = res["valid"].to_numpy(dtype=bool)
-    est.n_features_in_ = d
-    est.feature_names_in_ = np.array(features, dtype=object)
-    return est
+    return BatchedLogisticRegression._from_state({
+        "params": est.get_params(),
+        "arrays": {"coef_": res[[f"coef{j}" for j in range(d)]].to_numpy(dtype=np.float64),
+                   "intercept_": res["intercept"].to_numpy(dtype=np.float64),
+                   "n_iter_": res["n_iter"].to_numpy(dtype=np.int64),
+                   "converged_": res["converged"].to_numpy(dtype=bool),
+                   "valid_": res["valid"].to_numpy(dtype=bool)},
+        "labels": {"classes_": classes, "groups_": res["label"].to_numpy()},
+        "feature_names": [str(f) for f in features]})
 
 
 __all__ = ["clv", "fit_batched", "predict_proba"]

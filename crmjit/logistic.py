@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _newton, _newton_cg, _threads
+from . import _newton, _newton_cg, _state, _threads
 from .persist import Saveable
 from ._validation import check_finite, float_array, per_customer, positions
 from .kernels.checks import _mark_present
@@ -138,6 +138,7 @@ def decision_function(X, coef, intercept, out=None):
     return out
 
 
+@_state.register
 class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
     """Binary L2-penalised logistic regression, scikit-learn's objective, Numba kernels.
 
@@ -235,6 +236,27 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
         self.n_iter_ = np.array([n_iter], dtype=np.int32)
         return self
 
+    def _get_state(self):
+        """The fitted state (:mod:`crmjit._state`)."""
+        check_is_fitted(self)
+        return {"params": self.get_params(),
+                "arrays": {"coef_": self.coef_, "intercept_": self.intercept_,
+                           "n_iter_": self.n_iter_},
+                "labels": {"classes_": self.classes_},
+                "feature_names": _names(self)}
+
+    @classmethod
+    def _from_state(cls, state):
+        """A fitted model from a state; ValueError naming the field that is wrong."""
+        model = cls(**state["params"])
+        model._validate_params()
+        model.coef_ = _state.array(state, "coef_", "f", (1, None), finite=True)
+        model.intercept_ = _state.array(state, "intercept_", "f", (1,), finite=True)
+        model.n_iter_ = _state.array(state, "n_iter_", "iu", (1,)).astype(np.int32)
+        model.classes_ = _state.labels(state, "classes_", count=2)
+        _set_names(model, state)
+        return model
+
     def _validated(self, X):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
@@ -260,6 +282,20 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
         """Predicted class labels (n_samples,)."""
         scores = self.decision_function(X)
         return self.classes_[(scores > 0).astype(np.intp)]
+
+
+def _names(model):
+    """The fitted feature names as a list, or None."""
+    names = getattr(model, "feature_names_in_", None)
+    return None if names is None else [str(v) for v in names]
+
+
+def _set_names(model, state):
+    """n_features_in_ from the coefficients, and the feature names of a state if any."""
+    model.n_features_in_ = int(model.coef_.shape[1])
+    names = _state.feature_names(state, model.n_features_in_)
+    if names is not None:
+        model.feature_names_in_ = names
 
 
 def fit_rows(X, y01, sw, lam, fit_intercept, tol, max_iter, theta0):

@@ -1,56 +1,49 @@
 """Saved models: one small JSON file, no pickle.
 
-Layout (``format_version`` 1)::
+Layout (``format_version`` 2)::
 
-    {"format": "crmjit-model", "format_version": 1, "crmjit_version": "...",
+    {"format": "crmjit-model", "format_version": 2, "crmjit_version": "...",
      "sha256": "<hash of the canonical payload>", "payload": {
          "model": "LogisticRegression", "params": {...constructor arguments...},
-         "arrays": {"coef_": {"dtype": "float64", "shape": [1, 16], "values": [...]}, ...},
+         "arrays": {"coef_": {"dtype": "<f8", "shape": [1, 16], "values": [...]}, ...},
          "labels": {"classes_": {"kind": "int", "values": [0, 1]}, ...},
          "feature_names": ["x0", ...] or null}}
 
+The payload is the model's state (:mod:`crmjit._state`) encoded as JSON: the model class
+describes and rebuilds itself (``_get_state`` / ``_from_state``, which checks every
+field); this module only encodes, hashes and finds the class by its recorded name, so it
+imports no model module.  Format 1 (the probabilistic models' arrays under other names)
+still loads.
+
 Floats are written with ``repr`` (exact round trip; NaN and inf as JSON's common
 extensions).  Loading checks the format, its version (a newer one is an error naming both
-versions), the hash (a corrupted or hand-edited file is an error) and the shapes, before it
-builds the model.  Files are written to a temporary name and renamed, so an interrupted save
-never leaves a half-written model under the final name.
+versions), the hash (a corrupted or hand-edited file is an error) and every field, before
+it builds the model.  Files are written to a temporary name and renamed, so an interrupted
+save never leaves a half-written model under the final name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import tempfile
 
 import numpy as np
 
+from . import _state
 from ._version import __version__
 
 FORMAT = "crmjit-model"
-FORMAT_VERSION = 1
-
-# model -> (constructor parameters, float/int/bool arrays, label arrays)
-_SPEC = {
-    "LogisticRegression": (("C", "fit_intercept", "tol", "max_iter"),
-                           ("coef_", "intercept_", "n_iter_"), ("classes_",)),
-    "BatchedLogisticRegression": (("C", "fit_intercept", "tol", "max_iter", "invalid"),
-                                  ("coef_", "intercept_", "n_iter_", "converged_", "valid_"),
-                                  ("classes_", "groups_")),
-    "BetaGeoModel": (("penalizer_coef", "tol", "max_iter"),
-                     ("_params", "_ses", "n_iter_", "converged_"), ("groups_",)),
-    "GammaGammaModel": (("penalizer_coef", "tol", "max_iter"),
-                        ("_params", "_ses", "n_iter_", "converged_"), ("groups_",)),
-}
-
-
-def _classes():
-    from .batched import BatchedLogisticRegression
-    from .btyd import BetaGeoModel, GammaGammaModel
-    from .logistic import LogisticRegression
-    return {c.__name__: c for c in (LogisticRegression, BatchedLogisticRegression,
-                                    BetaGeoModel, GammaGammaModel)}
+FORMAT_VERSION = 2
+#: format 1 stored the probabilistic models' arrays under these names
+_V1_NAMES = {"_params": "params", "_ses": "standard_errors", "n_iter_": "n_iter",
+             "converged_": "converged"}
+_V1_BTYD = ("BetaGeoModel", "GammaGammaModel")
+#: the array dtypes a file may hold
+_DTYPES = {"<f8": np.float64, "<i8": np.int64, "<i4": np.int32, "|b1": np.bool_}
 
 
 def _plain(value, name):
@@ -65,7 +58,11 @@ def _plain(value, name):
 
 
 def _unplain(value):
-    return np.asarray(value["array"], dtype=np.float64) if isinstance(value, dict) else value
+    if isinstance(value, dict):
+        if set(value) != {"array"} or not isinstance(value["array"], list):
+            raise ValueError("a parameter is malformed")
+        return np.asarray(value["array"], dtype=np.float64)
+    return value
 
 
 def _encode_labels(values, name):
@@ -87,39 +84,48 @@ def _encode_labels(values, name):
 def _decode_labels(spec, name):
     if spec is None:
         return None
-    kind, values = spec.get("kind"), spec.get("values")
+    kind, values = (spec.get("kind"), spec.get("values")) if isinstance(spec, dict) else \
+        (None, None)
+    types = {"int": int, "bool": bool, "float": float, "str": str}
+    if kind not in types or not isinstance(values, list) or not all(
+            type(v) is types[kind] or (kind == "float" and type(v) is int) for v in values):
+        raise ValueError(f"labels {name} are malformed")
+    if kind == "int" and any(abs(v) >= 2**63 for v in values):
+        raise ValueError(f"labels {name} hold integers beyond int64")
     dtypes = {"int": np.int64, "bool": bool, "float": np.float64, "str": object}
-    if kind not in dtypes or not isinstance(values, list):
-        raise ValueError(f"model file: labels {name} are malformed")
     return np.array(values, dtype=dtypes[kind])
+
+
+def _decode_array(spec, name):
+    """One array of the payload, checked: a known dtype, a shape of at most 2 whole
+    numbers, and as many numbers as the shape holds."""
+    ok = isinstance(spec, dict) and spec.get("dtype") in _DTYPES
+    shape, values = (spec.get("shape"), spec.get("values")) if ok else (None, None)
+    if not (ok and isinstance(shape, list) and len(shape) <= 2
+            and all(type(v) is int and v >= 0 for v in shape)
+            and isinstance(values, list) and len(values) == math.prod(shape)
+            and all(type(v) in (int, float, bool) for v in values)):
+        raise ValueError(f"array {name} is malformed")
+    try:
+        return np.array(values, dtype=_DTYPES[spec["dtype"]]).reshape(shape)
+    except (OverflowError, ValueError, TypeError):
+        raise ValueError(f"array {name} holds values out of range for {spec['dtype']}") \
+            from None
 
 
 def _payload(model):
     name = type(model).__name__
-    if name not in _SPEC:
-        raise TypeError(f"cannot save a {name}; crmjit saves {sorted(_SPEC)}")
-    params, arrays, labels = _SPEC[name]
-    extra = {}
-    if name in ("BetaGeoModel", "GammaGammaModel"):
-        model._check_fitted()
-        extra["_ses"] = np.asarray(model.standard_errors_, dtype=np.float64).reshape(
-            model._params.shape)
-    elif not hasattr(model, "coef_"):
-        raise ValueError(f"this {name} is not fitted yet: call fit before save")
-    out = {"model": name,
-           "params": {p: _plain(getattr(model, p), p) for p in params},
-           "arrays": {}, "labels": {},
-           "feature_names": None}
-    for a in arrays:
-        v = np.asarray(extra[a] if a in extra else getattr(model, a))
-        out["arrays"][a] = {"dtype": v.dtype.str, "shape": list(v.shape),
-                            "values": v.ravel().tolist()}
-    for lab in labels:
-        out["labels"][lab] = _encode_labels(getattr(model, lab, None), lab)
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        out["feature_names"] = [str(v) for v in names]
-    return out
+    if _state.model_class(name) is not type(model) or not hasattr(model, "_get_state"):
+        raise TypeError(f"cannot save a {name}; crmjit saves its own models")
+    state = model._get_state()  # raises if not fitted
+    return {"model": name,
+            "params": {p: _plain(v, p) for p, v in state["params"].items()},
+            "arrays": {a: {"dtype": np.asarray(v).dtype.str, "shape": list(np.shape(v)),
+                           "values": np.asarray(v).ravel().tolist()}
+                       for a, v in state["arrays"].items()},
+            "labels": {lab: _encode_labels(v, lab) for lab, v in state["labels"].items()},
+            "feature_names": (None if state.get("feature_names") is None
+                              else [str(v) for v in state["feature_names"]])}
 
 
 def _digest(payload):
@@ -220,14 +226,14 @@ def load(path):
         raw = fh.read()
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ValueError(f"{path} is not a crmjit model file, or it is truncated or "
                          f"corrupted ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ValueError(f"{path} is not a crmjit model file (no 'format': '{FORMAT}')")
     version = doc.get("format_version")
-    if not isinstance(version, int):
-        raise ValueError(f"{path}: format_version is missing or not an integer")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"{path}: format_version is missing or not a whole number >= 1")
     if version > FORMAT_VERSION:
         raise ValueError(f"{path} was written in model format {version} by crmjit "
                          f"{doc.get('crmjit_version')}; this crmjit {__version__} reads "
@@ -235,47 +241,30 @@ def load(path):
     payload = doc.get("payload")
     if not isinstance(payload, dict) or _digest(payload) != doc.get("sha256"):
         raise ValueError(f"{path} is corrupted: its content does not match its sha256")
-    return _build(payload, path)
+    return _build(payload, path, version)
 
 
-def _build(payload, path):
+def _build(payload, path, version):
+    """The model of a checked payload, rebuilt by its class from the decoded state."""
     name = payload.get("model")
-    classes = _classes()
-    if name not in classes:
+    cls = _state.model_class(name)
+    if cls is None:
         raise ValueError(f"{path}: unknown model {name!r}")
-    params, arrays, labels = _SPEC[name]
     try:
-        model = classes[name](**{p: _unplain(payload["params"][p]) for p in params})
-        for a in arrays:
-            spec = payload["arrays"][a]
-            v = np.array(spec["values"], dtype=np.dtype(spec["dtype"]))
-            setattr(model, a, v.reshape(spec["shape"]))
-        for lab in labels:
-            setattr(model, lab, _decode_labels(payload["labels"].get(lab), lab))
+        arrays, params, labels = (payload.get(k) for k in ("arrays", "params", "labels"))
+        if not all(isinstance(v, dict) for v in (arrays, params, labels)):
+            raise ValueError("params, arrays or labels are missing")
+        state = {"params": {k: _unplain(v) for k, v in params.items()},
+                 "arrays": {k: _decode_array(v, k) for k, v in arrays.items()},
+                 "labels": {k: _decode_labels(v, k) for k, v in labels.items()},
+                 "feature_names": payload.get("feature_names")}
+        if version == 1 and name in _V1_BTYD:  # other names; scalars when ungrouped
+            state["arrays"] = {_V1_NAMES.get(k, k): np.atleast_1d(v)
+                               for k, v in state["arrays"].items()}
+        return cls._from_state(state)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: the {name} in it is incomplete or malformed ({exc})") \
             from None
-    names = payload.get("feature_names")
-    if name in ("BetaGeoModel", "GammaGammaModel"):
-        G = model._params.shape[0]
-        if model._ses.shape != model._params.shape or (
-                model.groups_ is not None and model.groups_.shape != (G,)):
-            raise ValueError(f"{path}: parameter, error and label shapes disagree")
-        model._set_fit(model._params, model.groups_, np.atleast_1d(model.n_iter_),
-                       np.atleast_1d(model.converged_), model._ses)
-        del model._ses
-    else:
-        model.n_features_in_ = int(model.coef_.shape[1])
-        if names is not None:
-            if len(names) != model.n_features_in_:
-                raise ValueError(f"{path}: {len(names)} feature names for "
-                                 f"{model.n_features_in_} coefficients")
-            model.feature_names_in_ = np.array(names, dtype=object)
-        G = model.coef_.shape[0]
-        if model.intercept_.shape != (G,) or (
-                name == "BatchedLogisticRegression" and model.groups_.shape != (G,)):
-            raise ValueError(f"{path}: coefficient, intercept and label shapes disagree")
-    return model
 
 
 class Saveable:

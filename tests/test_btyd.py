@@ -292,8 +292,7 @@ EXTREME = [
 @pytest.mark.parametrize("params, x, tx, T, t", EXTREME)
 def test_expected_purchases_finite_positive_and_exact_at_extremes(params, x, tx, T, t,
                                                                   lifetimes_quiet):
-    bg = crmjit.BetaGeoModel()
-    bg._params, bg.groups_ = np.array([params]), None
+    bg = crmjit.BetaGeoModel.from_params(params)
     ours = bg.expected_purchases(t, x, tx, T)[0]
     assert np.isfinite(ours) and ours > 0
     if params[2] != 1.0:
@@ -311,8 +310,7 @@ def test_expected_purchases_finite_positive_and_exact_at_extremes(params, x, tx,
 
 
 def test_p_alive_never_nan_at_high_frequency():
-    bg = crmjit.BetaGeoModel()
-    bg._params, bg.groups_ = np.array([[0.243, 4.41, 0.793, 2.43]]), None
+    bg = crmjit.BetaGeoModel.from_params([0.243, 4.41, 0.793, 2.43])
     p = bg.p_alive([0, 5, 500, 5000, 5000], [0, 10, 30, 1, 39], [39, 39, 39, 39, 39])
     assert np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
     assert p[0] == 1.0 and p[3] < 1e-300 and p[4] > 0.99
@@ -446,15 +444,13 @@ def test_other_bad_input():
         bg.p_alive(f, r, T, groups=np.zeros(len(f)))
     with pytest.raises(ValueError, match="neither model"):
         crmjit.customer_lifetime_value(bg, gg, f, r, T, m, groups=np.zeros(len(f)))
-    gg_q = crmjit.GammaGammaModel()
-    gg_q._params, gg_q.groups_ = np.array([[2.0, 0.9, 3.0]]), None
+    gg_q = crmjit.GammaGammaModel.from_params([2.0, 0.9, 3.0])
     with pytest.raises(ValueError, match="q <= 1"):
         gg_q.expected_average_value(f, m)
 
 
 def test_scalars_and_arrays_broadcast():
-    bg = crmjit.BetaGeoModel()
-    bg._params, bg.groups_ = np.array([[0.243, 4.41, 0.793, 2.43]]), None
+    bg = crmjit.BetaGeoModel.from_params([0.243, 4.41, 0.793, 2.43])
     one = bg.expected_purchases(10, 2, 30.0, 38.0)
     many = bg.expected_purchases(np.array([10.0, 20.0]), 2, 30.0, 38.0)
     assert one.shape == (1,) and many.shape == (2,) and many[0] == one[0]

@@ -47,7 +47,7 @@ grp = np.arange(100_000) % 7
 bg = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"])
 bgs = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"], groups=grp)
 gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
-h["btyd_fit"] = hashlib.sha256(bg._params.tobytes() + bgs._params.tobytes() + gg._params.tobytes()).hexdigest()
+h["btyd_fit"] = hashlib.sha256(bg.params_.to_numpy().tobytes() + bgs.params_.to_numpy().tobytes() + gg.params_.to_numpy().tobytes()).hexdigest()
 v = crmjit.customer_lifetime_value(bg, gg, rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value)
 h["btyd_clv"] = hashlib.sha256(v.to_numpy().tobytes()).hexdigest()
 log, _ = make_transactions(20_000, seed=8)
