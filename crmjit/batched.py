@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .persist import Saveable
 from . import _state, _threads
@@ -18,7 +18,8 @@ from ._validation import label_codes, positions
 from ._grouping import map_labels
 from ._segment_fit import fit_segments, grouped_data, start_point
 from .kernels.scoring import _decision_function, _predict_proba
-from .logistic import _names, _raise_nonfinite_rows, _set_names, training_data
+from .logistic import (_names, _raise_nonfinite_rows, _set_names, sample_weights,
+                       training_data)
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -142,11 +143,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
                              f"{classes.shape[0]} classes {classes[:5].tolist()}")
         G, d = len(labels), X.shape[1]
         lam = 1.0 / self._per_segment_C(G)
-        if sample_weight is None:
-            sw = np.ones(1)
-        else:
-            sw = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                      ensure_non_negative=True)
+        sw = sample_weights(sample_weight, X)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
         data = grouped_data(X, y01, sw, codes, G)

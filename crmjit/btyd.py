@@ -81,6 +81,10 @@ def _frequency(frequency, name="frequency"):
     if frac.any():
         raise ValueError(f"{name} must hold whole numbers of repeat purchases; non-integer "
                          f"values at positions {positions(frac)}")
+    big = x > 2.0 ** 53
+    if big.any():
+        raise ValueError(f"{name} must be below 2**53 (whole numbers float64 holds "
+                         f"exactly); larger at positions {positions(big)}")
     return x
 
 
@@ -357,9 +361,12 @@ def _standard_errors(problem, params):
     """sqrt(diag(inverse observed information)) of the unpenalised log-likelihood; NaN
     where the information is not positive definite (a fit stopped short of a maximum)."""
     idx = np.arange(params.shape[0])
-    _, _, Hn = problem.natural(params, idx)
+    with np.errstate(invalid="ignore", over="ignore"):  # a fit run off to 0 or infinity
+        _, _, Hn = problem.natural(params, idx)
     ses = np.full(params.shape, np.nan)
     for g in idx:
+        if not np.isfinite(Hn[g]).all():
+            continue
         try:
             var = np.diag(np.linalg.inv(-Hn[g]))
         except np.linalg.LinAlgError:
@@ -418,7 +425,8 @@ class BetaGeoModel(_Model):
         if ages.size:
             t_max[sizes > 0] = np.maximum.reduceat(ages, layout.offsets[:-1][sizes > 0])
         scale = np.ones((n_groups, 4))
-        scale[:, 1] = 1.0 / t_max ** 2
+        # 1 / t_max^2, kept finite (T <= 0 is rejected by fit; T near 1e-300 is not)
+        scale[:, 1] = 1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150), 1.0) ** 2
         return _Likelihood(4, NACC_BG, _bg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
                            _bg_customer_pass, (xs, txs, ages, ws, layout.chunk_ptr,
                                                layout.chunk_group), layout, penalizer,
@@ -446,7 +454,7 @@ class BetaGeoModel(_Model):
         if (problem.layout.W <= 0).any():
             raise ValueError("weights sum to 0 (in a segment): nothing to fit")
         theta = np.full((G, 4), START)
-        theta[:, 1] -= np.log(1.0 / t_max)  # lifetimes starts alpha at e^0.1 scaled time
+        theta[:, 1] += np.log(t_max)  # lifetimes starts alpha at e^0.1 scaled time
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
                                       "BG/NBD")
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))

@@ -146,23 +146,23 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
         order = order[:0]
     first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
     n_periods = np.empty(n_cust, dtype=np.int64)
-    total, first_total = np.empty(n_cust), np.empty(n_cust)
+    repeat_total = np.empty(n_cust)
     _threads.over(_rfm_scan, n_cust, order, offsets, periods, amounts, np.int64(p_end),
-                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods, total,
-                  first_total)
+                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods,
+                  repeat_total)
     keep = n_periods > 0
     if not keep.any():
         raise ValueError(f"no purchase on or before observation_period_end "
                          f"{observation_period_end!r}")
     if not keep.all():
         first, last, n_periods = first[keep], last[keep], n_periods[keep]
-        total, first_total, labels = total[keep], first_total[keep], labels[keep]
+        repeat_total, labels = repeat_total[keep], labels[keep]
     frequency = (n_periods - 1).astype(np.float64)
     out = {"frequency": frequency, "recency": (last - first).astype(np.float64),
            "T": (p_end - first).astype(np.float64)}
     if monetary_value_col is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             out["monetary_value"] = np.where(frequency > 0,
-                                             (total - first_total) / frequency, 0.0)
+                                             repeat_total / frequency, 0.0)
     index = pd.Index(labels, name=customer_id_col)
     return pd.DataFrame(out, index=index)

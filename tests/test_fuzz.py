@@ -7,6 +7,7 @@ import math
 import os
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -23,8 +24,10 @@ sizes = st.integers(0, 6)
 
 
 def names_an_argument(exc, *names):
+    """Whether the message names one of ``names`` as a word (``y`` in "any" does not)."""
+    import re
     text = str(exc)
-    return any(n in text for n in names)
+    return any(re.search(rf"(?<![A-Za-z_]){re.escape(n)}(?![A-Za-z_])", text) for n in names)
 
 
 def close_where_the_reference_is_finite(got, reference_call, rtol):
@@ -108,3 +111,164 @@ def test_scoring_is_a_clear_error_or_the_reference(X, scale):
         cond = np.abs(X) @ np.abs(coef)
     tol = 1e-12 + 0.25 * 4 * X.shape[1] * np.finfo(float).eps * cond
     assert np.all(np.abs(got - want) <= tol)
+
+
+# ---------------------------------------------------------------- estimators
+def _quiet_fit(fit):
+    """fit(), with a ConvergenceWarning (a legitimate answer on hostile data) returned
+    instead of raised."""
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            return fit(), False
+        except ConvergenceWarning:
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(), True
+
+
+def _newton_step(X, y, sw, C, coef, intercept):
+    """The Newton step of C * sum s logloss + 0.5 ||w||^2 at (coef, intercept): how far,
+    to first order, the fit is from the optimum (in the coefficients' own units)."""
+    X1 = np.column_stack([X, np.ones(len(y))])
+    z = X1 @ np.append(coef, intercept)
+    p = 0.5 * (1 + np.tanh(0.5 * z))
+    ridge = np.append(np.ones(X.shape[1]), 0.0)
+    g = X1.T @ (C * sw * (p - y)) + ridge * np.append(coef, 0.0)
+    H = (X1.T * (C * sw * p * (1 - p))) @ X1 + np.diag(ridge)
+    return np.linalg.lstsq(H, g, rcond=None)[0]
+
+
+training = dict(
+    X=hnp.arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(1, 3)),
+                 elements=st.floats(-1e3, 1e3) | floats | st.sampled_from([1e160, -1e200])),
+    y=st.lists(st.integers(0, 1), min_size=0, max_size=30),
+    weights=st.one_of(st.none(), st.lists(st.floats(-1, 5) | floats, min_size=0, max_size=30)),
+    C=st.floats(1e-3, 1e3) | st.sampled_from([0.0, -1.0, np.inf, np.nan]))
+
+
+@FUZZ
+@given(**training)
+def test_logistic_fit_is_a_clear_error_or_the_optimum(X, y, weights, C):
+    y = np.array(y[:X.shape[0]] + [0] * max(0, X.shape[0] - len(y)))
+    try:
+        model, warned = _quiet_fit(lambda: crmjit.LogisticRegression(C=C).fit(
+            X, y, sample_weight=weights))
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "X", "y", "sample_weight", "C")
+        return
+    coef, b = model.coef_[0], model.intercept_[0]
+    assert np.isfinite(coef).all() and np.isfinite(b)
+    if not warned and np.isfinite(C):
+        sw = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+        step = _newton_step(X, y, sw, C, coef, b)
+        assert np.abs(step).max() <= 1e-5 * max(1.0, np.abs(coef).max(), abs(b))
+
+
+@FUZZ
+@given(**training, groups=st.lists(st.integers(0, 2), min_size=0, max_size=30))
+def test_batched_fit_is_a_clear_error_or_each_segments_model(X, y, weights, C, groups):
+    n = X.shape[0]
+    y = np.array(y[:n] + [0] * max(0, n - len(y)))
+    g = np.array(groups[:n] + [0] * max(0, n - len(groups)))
+    try:
+        model, _ = _quiet_fit(lambda: crmjit.BatchedLogisticRegression(C=C).fit(
+            X, y, g, sample_weight=weights))
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "X", "y", "groups", "sample_weight", "C")
+        return
+    assert np.isfinite(model.coef_).all() and np.isfinite(model.intercept_).all()
+    for s, label in enumerate(model.groups_):  # each segment: its own one-model fit
+        rows = g == label
+        sw = None if weights is None else np.asarray(weights, dtype=float)[rows]
+        one, _ = _quiet_fit(lambda: crmjit.LogisticRegression(C=C).fit(X[rows], y[rows],
+                                                                         sample_weight=sw))
+        # the same scores (with C = inf and collinear columns the coefficients are not
+        # unique, the optimum's scores are), to what the tolerance on coefficients allows
+        z = model.decision_function(X[rows], g[rows])
+        theta = max(1.0, np.abs(model.coef_[s]).max(), abs(model.intercept_[s]))
+        allow = 1e-5 * theta * (1 + np.abs(X[rows]).sum(axis=1).max())
+        np.testing.assert_allclose(z, one.decision_function(X[rows]), rtol=0, atol=allow)
+
+
+# ---------------------------------------------------------------- RFM and BTYD
+def _rfm_twin(ids, days, amounts, end):
+    """lifetimes' definitions, plainly: per customer the distinct days up to ``end``."""
+    out = {}
+    for c in sorted(set(ids)):
+        per = {}
+        for i, d, a in zip(ids, days, amounts):
+            if i == c and d <= end:
+                per[d] = per.get(d, 0.0) + a
+        if not per:
+            continue
+        first, last = min(per), max(per)
+        repeat = [v for d, v in per.items() if d != first]
+        out[c] = (len(per) - 1.0, float(last - first), float(end - first),
+                  sum(repeat) / len(repeat) if repeat else 0.0)
+    return out
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-150_000, 150_000),
+                               st.floats(-100, 100) | floats), min_size=0, max_size=25),
+       end=st.integers(-150_000, 150_000))
+def test_rfm_summary_is_a_clear_error_or_the_definition(rows, end):
+    import pandas as pd
+    ids = [r[0] for r in rows]
+    days = [r[1] for r in rows]
+    amounts = [r[2] for r in rows]
+    base = np.datetime64("2000-01-01", "s")
+    log = pd.DataFrame({"id": pd.Series(ids, dtype=np.int64),
+                        "date": base + np.array(days, dtype="timedelta64[D]"),
+                        "amount": pd.Series(amounts, dtype=np.float64)})
+    try:
+        got = crmjit.rfm_summary(log, "id", "date", "amount",
+                                 observation_period_end=base + np.timedelta64(end, "D"))
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "amount", "date", "id", "observation_period_end",
+                                 "transactions")
+        return
+    want = _rfm_twin(ids, days, amounts, end)
+    assert sorted(want) == got.index.tolist()
+    for c, (f, r, T, m) in want.items():
+        row = got.loc[c]
+        assert (row.frequency, row.recency, row["T"]) == (f, r, T)
+        assert row.monetary_value == pytest.approx(m, rel=1e-12, abs=1e-9)
+
+
+rfm_columns = st.lists(st.tuples(st.integers(-1, 30) | st.floats(-1, 30) | floats,
+                                 st.floats(-5, 60) | floats, st.floats(-5, 60) | floats,
+                                 st.floats(-10, 500) | floats), min_size=1, max_size=30)
+
+
+@FUZZ
+@given(rows=rfm_columns)
+def test_btyd_fits_are_a_clear_error_or_finite_and_the_twins_predictions(rows):
+    f, rec, T, m = (np.array([r[j] for r in rows], dtype=float) for j in range(4))
+    try:
+        bg, _ = _quiet_fit(lambda: crmjit.BetaGeoModel().fit(f, rec, T))
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "frequency", "recency", "T", "weights", "penalizer_coef")
+        return
+    params = bg.params_.tolist()
+    assert np.isfinite(params).all() and (np.array(params) > 0).all()
+    for t in (1.0, 30.0):
+        got = bg.expected_purchases(t, f, rec, T)
+        assert np.isfinite(got).all() and (got >= 0).all()
+        if all(1e-3 < v < 1e3 for v in params):  # the twin's plain series is exact there
+            close_where_the_reference_is_finite(got, lambda: [
+                reference.btyd.expected(t, x, tx, age, *params)
+                for x, tx, age in zip(f.tolist(), rec.tolist(), T.tolist())], 1e-8)
+    alive = bg.p_alive(f, rec, T)
+    assert ((alive >= 0) & (alive <= 1)).all()
+    try:
+        gg, _ = _quiet_fit(lambda: crmjit.GammaGammaModel().fit(f, m))
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "frequency", "monetary_value", "weights",
+                                 "penalizer_coef")
+        return
+    assert np.isfinite(gg.params_.tolist()).all()

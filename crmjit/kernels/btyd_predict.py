@@ -197,7 +197,8 @@ def _bg_expected(t, x, tx, T, codes, params, n_chunks, out, start, stop):
             C = a + b + xi - 1.0
             _conditional_q(lane_t, al + T[i], a + b - 1.0 - r, a - 1.0, C, r + xi, lane_z,
                            lane_s, lane_pow, q)
-            out[i] = C * _p_alive(xi, tx[i], T[i], r, al, a, b) * q[0]
+            alive = _p_alive(xi, tx[i], T[i], r, al, a, b)
+            out[i] = C * alive * q[0] if alive > 0.0 else 0.0  # not 0 * inf
     return out
 
 
@@ -374,5 +375,6 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_in
                 acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, r + xi,
                                    lane_z, lane_s, lane_pow, q)
             spend = _gg_mean(xi, m[i], gg_params[h, 0], gg_params[h, 1], gg_params[h, 2])
-            out[i] = spend * C * _p_alive(xi, tx[i], T[i], r, al, a, b) * acc
+            alive = _p_alive(xi, tx[i], T[i], r, al, a, b)
+            out[i] = spend * C * alive * acc if alive > 0.0 else 0.0
     return out

@@ -42,13 +42,15 @@ def _sort_slice(a, lo, hi):
 
 
 @serial
-def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_periods, total,
-              first_total, start, stop):
+def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_periods,
+              repeat_total, start, stop):
     """Per customer c in [start, stop) (rows order[offsets[c]:offsets[c+1]]; order of length 0: rows
     offsets[c]:offsets[c+1], the log already sorted by customer), over purchases in periods
-    <= p_end: first and last period, number of distinct periods, total amount, and the
-    amount spent in the first period.  amounts of length 0: no spend columns.
-    buf (n,) int64 scratch.  A customer with no purchase up to p_end gets n_periods 0."""
+    <= p_end: first and last period, number of distinct periods, and the amount spent in
+    the periods after the first (summed directly: the total less the first period's
+    would cancel, e.g. 1e-5 after a first period of 1.7e7).  amounts of length 0: no spend
+    columns.  buf (n,) int64 scratch.  A customer with no purchase up to p_end gets
+    n_periods 0."""
     has_amount = amounts.shape[0] > 0
     has_order = order.shape[0] > 0
     for c in range(start, stop):
@@ -56,7 +58,6 @@ def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_perio
         k = lo
         lo_p = np.int64(0)
         hi_p = np.int64(0)
-        tot = 0.0
         for j in range(lo, hi):
             row = order[j] if has_order else j
             p = periods[row]
@@ -68,8 +69,6 @@ def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_perio
                 hi_p = p
             buf[k] = p
             k += 1
-            if has_amount:
-                tot += amounts[row]
         if k == lo:
             n_periods[c] = 0
             continue
@@ -82,11 +81,11 @@ def _rfm_scan(order, offsets, periods, amounts, p_end, buf, first, last, n_perio
         last[c] = hi_p
         n_periods[c] = distinct
         if has_amount:
-            ft = 0.0
+            rep = 0.0
             for j in range(lo, hi):
                 row = order[j] if has_order else j
-                if periods[row] == lo_p:
-                    ft += amounts[row]
-            total[c] = tot
-            first_total[c] = ft
+                p = periods[row]
+                if lo_p < p <= p_end:
+                    rep += amounts[row]
+            repeat_total[c] = rep
     return n_periods

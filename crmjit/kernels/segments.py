@@ -60,9 +60,11 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
 
     The rules of :mod:`crmjit.kernels.newton`: Jacobi-scaled Cholesky directions,
     backtracking (``_accept``), converged when the full step is below tol (the step is
-    taken, ``_converged``); the exact Hessian in the first ``fresh_iters`` iterations and
-    after a step larger than ``lag_step`` (``_lagged``), else the last one is reused (the
-    fixed point, g = 0, is unchanged).  One evaluation site: each pass of the loop
+    taken, ``_converged``) and either comes from the exact Hessian at theta or is under
+    half the last step (so what is left is under the step); the exact Hessian in the
+    first ``fresh_iters`` iterations, after a step larger than ``lag_step`` (``_lagged``)
+    and after a direction not under half the last step (slow contraction), else the last
+    one is reused (the fixed point, g = 0, is unchanged).  One evaluation site: each pass of the loop
     evaluates the trial point once (the start, then theta + t step), so the objective is
     compiled once.  Every evaluation reads the thread's copy of the segment, not X."""
     k = xt.shape[1]
@@ -78,6 +80,10 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
     it = 0
     started = False
     want_h = True
+    recheck = False  # re-evaluating theta itself for a fresh Hessian
+    last = np.inf  # size of the last step taken
+    size = 0.0  # size of the current direction
+    slow = False  # ... not under half the last step: a lagged Hessian contracts slowly
     while True:
         ft = _penalised(xt, yb, sb, m, trial, lam, n_free, want_h, w, gt, ht)
         if want_h:
@@ -86,14 +92,15 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
                 diag += ht[j, j]
             if not np.isfinite(diag):  # some x_j**2 beyond float64
                 return -2, False
-        if started and not _accept(f, ft, g, gt, step, t):
+        if started and not recheck and not _accept(f, ft, g, gt, step, t):
             t *= 0.5
             if t < MIN_STEP:  # no acceptable step: give up, not converged
                 return it, False
         else:
-            if started:
+            if started and not recheck:
                 it += 1
             started = True
+            recheck = False
             f = ft
             for j in range(k):  # element loops: an array-to-array slice assignment
                 theta[j] = trial[j]  # compiles numba's shape-mismatch message (seconds)
@@ -101,17 +108,31 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
                 if want_h:
                     for l in range(k):
                         h[j, l] = ht[j, l]
+            fresh = want_h
             t = 1.0
             _newton_direction(g, h, n_free, step, work)
+            size = 0.0
+            for j in range(k):
+                size = max(size, abs(step[j]))
+            slow = size > 0.5 * last
             if _converged(step, theta, tol):
+                if fresh or not slow:
+                    for j in range(k):
+                        theta[j] += step[j]
+                    return it + 1, True
+                # a lagged Hessian's steps shrinking by less than half: the error left
+                # (up to size / (1 - rate)) may exceed tol; judge with the Hessian at theta
+                recheck = True
+                want_h = True
                 for j in range(k):
-                    theta[j] += step[j]
-                return it + 1, True
+                    trial[j] = theta[j]
+                continue
             if it >= max_iter:
                 return it, False
         for j in range(k):
             trial[j] = theta[j] + t * step[j]
-        want_h = it < fresh_iters or _lagged(step, theta, t, lag_step)
+        last = t * size
+        want_h = it < fresh_iters or slow or _lagged(step, theta, t, lag_step)
 
 
 @serial_inline

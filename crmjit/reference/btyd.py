@@ -150,12 +150,16 @@ def p_alive(x, tx, T, r, alpha, a, b):
 
 
 def expected(t, x, tx, T, r, alpha, a, b):
-    """lifetimes' conditional expected purchases in (T, T + t] (Fader et al. eq. 10)."""
+    """lifetimes' conditional expected purchases in (T, T + t] (Fader et al. eq. 10); 0
+    for a customer whose P(alive) is 0."""
+    alive = p_alive(x, tx, T, r, alpha, a, b)
+    if alive == 0.0:
+        return 0.0
     z = t / (alpha + T + t)
     hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
     first = (a + b + x - 1) / (a - 1)
     second = 1 - hyp * ((alpha + T) / (alpha + T + t)) ** (r + x)
-    return first * second * p_alive(x, tx, T, r, alpha, a, b)
+    return first * second * alive
 
 
 def gl_part(u, s, a1, a2, mu, lo, hi, in_q, intervals=4000):

@@ -14,8 +14,8 @@ def sort_slice(a, lo, hi):
 
 
 def rfm_scan(codes, periods, amounts, p_end, n_customers):
-    """Per customer: (first period, last period, distinct periods, total amount, amount in
-    the first period) over purchases in periods <= p_end; None without any."""
+    """Per customer: (first period, last period, distinct periods, amount in the periods
+    after the first) over purchases in periods <= p_end; None without any."""
     seen = [dict() for _ in range(n_customers)]
     for i, (c, p) in enumerate(zip(codes, periods)):
         if p <= p_end:
@@ -26,6 +26,6 @@ def rfm_scan(codes, periods, amounts, p_end, n_customers):
             out.append(None)
             continue
         first = min(by_period)
-        out.append((first, max(by_period), len(by_period), sum(by_period.values()),
-                    by_period[first]))
+        out.append((first, max(by_period), len(by_period),
+                    sum(v for p, v in by_period.items() if p != first)))
     return out
