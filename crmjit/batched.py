@@ -266,7 +266,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         coefs = self.coef_.astype(X.dtype)
         intercepts = self.intercept_.astype(X.dtype)
         if sum(_threads.over(kernel, X.shape[0], X, codes, coefs, intercepts, out)):
-            _raise_nonfinite_rows(X)
+            _raise_nonfinite_rows(X, coefs, intercepts, codes)
         return out
 
     def predict_proba(self, X, groups):

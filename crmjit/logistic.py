@@ -94,9 +94,20 @@ def sample_weights(sample_weight, X):
     return sw
 
 
-def _raise_nonfinite_rows(X):
+def _raise_nonfinite_rows(X, coefs, intercepts, codes):
+    """The ValueError for a scoring kernel's report of a non-finite linear predictor: NaN
+    or inf in X (rows named), or else X @ coef + intercept overflowing X's dtype from
+    finite values (rows named).  coefs (G, d) and intercepts (G,) in X's dtype, codes the
+    model of each row (length 1: model codes[0] for all)."""
     bad = ~np.isfinite(X).all(axis=1)
-    raise ValueError(f"X contains NaN or inf in rows {positions(bad)}")
+    if bad.any():
+        raise ValueError(f"X contains NaN or inf in rows {positions(bad)}")
+    with np.errstate(all="ignore"):
+        W = coefs[codes] if codes.shape[0] > 1 else coefs[codes[0]][None, :]
+        z = np.einsum("ij,ij->i", X, W, dtype=X.dtype) + intercepts[codes]
+    raise ValueError(f"X @ coef + intercept overflows {X.dtype} in rows "
+                     f"{positions(~np.isfinite(z))}: scale the features or the coefficients"
+                     + (" (or pass float64 X)" if X.dtype == np.float32 else ""))
 
 
 def predict_proba(X, coef, intercept, out=None):
@@ -135,10 +146,9 @@ def predict_proba(X, coef, intercept, out=None):
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
     if X.shape[0]:
-        bad = sum(_threads.over(_predict_proba, X.shape[0], X, _ONE_MODEL, w[None, :],
-                                np.array([b]), out))
-        if bad:
-            _raise_nonfinite_rows(X)
+        W, B = w[None, :], np.array([b])
+        if sum(_threads.over(_predict_proba, X.shape[0], X, _ONE_MODEL, W, B, out)):
+            _raise_nonfinite_rows(X, W, B, _ONE_MODEL)
     return out
 
 
@@ -153,9 +163,9 @@ def decision_function(X, coef, intercept, out=None):
     9.3
     """
     X, w, b, out = _score_inputs(X, coef, intercept, out)
-    if sum(_threads.over(_decision_function, X.shape[0], X, _ONE_MODEL, w[None, :],
-                         np.array([b]), out)):
-        _raise_nonfinite_rows(X)
+    W, B = w[None, :], np.array([b])
+    if sum(_threads.over(_decision_function, X.shape[0], X, _ONE_MODEL, W, B, out)):
+        _raise_nonfinite_rows(X, W, B, _ONE_MODEL)
     return out
 
 

@@ -422,3 +422,19 @@ def test_features_whose_squares_overflow_are_an_error_naming_the_column(rng, col
                 lambda: crmjit.BatchedLogisticRegression().fit(X, y, groups)):
         with pytest.raises(ValueError, match=rf"too large .* in columns \[{col}\]"):
             fit()
+
+
+def test_scores_that_overflow_from_finite_inputs_are_named_as_such(rng):
+    """Finite X and coefficients whose linear predictor overflows X's dtype: an error that
+    says so and names the rows (it said "X contains NaN or inf in rows []")."""
+    with pytest.raises(ValueError, match=r"overflows float64 in rows \[0\]"):
+        crmjit.predict_proba([[1e200, 1e200], [1.0, 1.0]], [1e200, 0], 0)
+    X32 = np.array([[1.0, 1.0], [3e38, 1.0]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"overflows float32 in rows \[1\].*float64 X"):
+        crmjit.decision_function(X32, [10.0, 0.0], 0.0)
+    assert crmjit.predict_proba(X32.astype(np.float64), [10.0, 0.0], 0.0)[1] == 1.0
+    X = rng.standard_normal((60, 2))
+    m = crmjit.BatchedLogisticRegression().fit(X, (X[:, 0] > 0).astype(int), np.arange(60) % 2)
+    big = np.array([[1.0, 1.0], [1e308, 1e308], [1.0, 1.0]])
+    with pytest.raises(ValueError, match=r"overflows float64 in rows \[1\]"):
+        m.predict_proba(big * np.sign(m.coef_[1]), np.array([0, 1, 0]))
