@@ -426,7 +426,7 @@ class BetaGeoModel(_Model):
             t_max[sizes > 0] = np.maximum.reduceat(ages, layout.offsets[:-1][sizes > 0])
         scale = np.ones((n_groups, 4))
         # 1 / t_max^2, kept finite (T <= 0 is rejected by fit; T near 1e-300 is not)
-        scale[:, 1] = 1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150), 1.0) ** 2
+        scale[:, 1] = (1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150), 1.0)) ** 2
         return _Likelihood(4, NACC_BG, _bg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
                            _bg_customer_pass, (xs, txs, ages, ws, layout.chunk_ptr,
                                                layout.chunk_group), layout, penalizer,

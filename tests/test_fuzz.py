@@ -134,11 +134,14 @@ def _newton_step(X, y, sw, C, coef, intercept):
     """The Newton step of C * sum s logloss + 0.5 ||w||^2 at (coef, intercept): how far,
     to first order, the fit is from the optimum (in the coefficients' own units)."""
     X1 = np.column_stack([X, np.ones(len(y))])
-    z = X1 @ np.append(coef, intercept)
-    p = 0.5 * (1 + np.tanh(0.5 * z))
-    ridge = np.append(np.ones(X.shape[1]), 0.0)
-    g = X1.T @ (C * sw * (p - y)) + ridge * np.append(coef, 0.0)
-    H = (X1.T * (C * sw * p * (1 - p))) @ X1 + np.diag(ridge)
+    with np.errstate(all="ignore"):  # beyond float64 here: no check (NaN step)
+        z = X1 @ np.append(coef, intercept)
+        p = 0.5 * (1 + np.tanh(0.5 * z))
+        ridge = np.append(np.ones(X.shape[1]), 0.0)
+        g = X1.T @ (C * sw * (p - y)) + ridge * np.append(coef, 0.0)
+        H = (X1.T * (C * sw * p * (1 - p))) @ X1 + np.diag(ridge)
+    if not (np.isfinite(H).all() and np.isfinite(g).all()):
+        return np.zeros_like(g)
     return np.linalg.lstsq(H, g, rcond=None)[0]
 
 

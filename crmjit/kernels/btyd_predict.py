@@ -17,9 +17,7 @@ from ._jit import serial
 
 MAX_TERMS = 1 << 20  # hypergeometric series cap (z within 4e-5 of 1 still converges)
 EPS = 1e-16
-SERIES_MAX_A = 256.0  # from this a on, the Beta average (``_beta_average``) replaces the series
-WIDTH = 12.0  # ... over the Beta's mean +- WIDTH standard deviations
-GL_X, GL_W = np.polynomial.legendre.leggauss(32)  # Gauss-Legendre nodes, twice a range
+SERIES_MAX_A = 256.0  # from this a on, ``_survival_sum`` replaces the series
 
 @serial
 def _p_alive(x, tx, T, r, al, a, b):
@@ -76,52 +74,38 @@ def _expected_series(z, one_minus_z, A, B, C, d, s, term_top):
 
 
 @serial
-def _gl_part(u, s, a1, a2, mu, lo, hi, in_q):
-    """Gauss-Legendre sums (sum w dens f, sum w dens) over [lo, hi] for ``_beta_average``:
-    in p (density relative to its value at the mean mu), or with ``in_q`` in
-    w = (1 - p)^a2, where the Beta density of 1 - p near 0 is w's uniform."""
-    mid = 0.5 * (lo + hi)
-    half = 0.5 * (hi - lo)
-    num = 0.0
-    den = 0.0
-    for k in range(GL_X.shape[0]):
-        v = mid + half * GL_X[k]
-        if in_q:
-            q = v ** (1.0 / a2)
-            p = 1.0 - q
-            dens = math.exp((a1 - 1.0) * math.log1p(-q))
-        else:
-            p = v
-            d = p - mu
-            dens = math.exp((a1 - 1.0) * math.log1p(d / mu) + (a2 - 1.0) * math.log1p(-d / (1.0 - mu)))
-        w = GL_W[k] * half * dens
-        num += w * (-math.expm1(-s * math.log1p(p * u)) / p)
-        den += w
-    return num, den
-
-
-@serial
-def _beta_average(u, s, a1, a2):
-    """E[(1 - (1 + p u)^-s) / p] for p ~ Beta(a1, a2): the expected purchases of an alive
-    customer (1/p (1 - e^(-lambda p t)) averaged over the Gamma posterior of lambda, u =
-    t / (alpha + T), s = r + x, and over the Beta posterior of the dropout probability p,
-    a1 = a, a2 = b + x).  For large a, where the hypergeometric series overflows: the
-    Beta is then concentrated, and Gauss-Legendre over its mean +- WIDTH standard
-    deviations, in two halves split at the mean and self-normalised, is exact to about
-    1e-13 relative (b + x >= 5; 1e-7 at b + x near 1, measured against mpmath).  Below
-    b + x = 1 the density of 1 - p is singular at 0: integrated in w = (1 - p)^(b+x)."""
+def _survival_sum(u, s, a1, a2):
+    """E[purchases in (T, T+t] | alive] for dropout probability p ~ Beta(a1, a2) (a1 = a,
+    a2 = b + x) and purchase rate lambda ~ Gamma(s, alpha + T) (s = r + x), u = t /
+    (alpha + T), summed by the model's own structure: the (k+1)-th purchase in the
+    window counts if the customer survives the k before it, probability
+    w_k = (a2)_k / (a1 + a2)_k, and the window holds at least k+1 purchase opportunities,
+    N ~ NegBin(s, 1 / (1 + u)).  So E = sum_{j >= 1} P(N = j) W_j with W_j = w_0 + ... +
+    w_{j-1}: every term positive, no cancellation, no overflow (P(N = j) from its
+    logarithm), exact for any parameters; terms until the NegBin tail is negligible
+    (about mean + a few standard deviations of N).  Used where the hypergeometric series
+    fails: a from ``SERIES_MAX_A`` on (its terms overflow) and r (z) large enough that its
+    alternating terms cancel (``_conditional_q``)."""
+    if u <= 0.0:
+        return 0.0
     n = a1 + a2
-    mu = a1 / n
-    if a2 < 1.0:
-        qhi = min(1.0, (a2 + 40.0 + WIDTH * math.sqrt(a2)) / (a1 - 1.0))
-        whi = qhi ** a2
-        n1, d1 = _gl_part(u, s, a1, a2, mu, 0.0, whi / 8.0, True)
-        n2, d2 = _gl_part(u, s, a1, a2, mu, whi / 8.0, whi, True)
-    else:
-        sd = math.sqrt(mu * (1.0 - mu) / (n + 1.0))
-        n1, d1 = _gl_part(u, s, a1, a2, mu, max(mu - WIDTH * sd, 0.0), mu, False)
-        n2, d2 = _gl_part(u, s, a1, a2, mu, mu, min(mu + WIDTH * sd, 1.0), False)
-    return (n1 + n2) / (d1 + d2)
+    log_odds = math.log(u) - math.log1p(u)  # log(1 - pi), pi = 1 / (1 + u)
+    log_pmf = -s * math.log1p(u)  # log P(N = 0)
+    mean = s * u
+    stop = mean + 40.0 * math.sqrt(mean * (1.0 + u)) + 50.0
+    w = 1.0
+    cum = 0.0
+    total = 0.0
+    j = 0
+    while True:
+        j += 1
+        log_pmf += math.log((s + j - 1.0) / j) + log_odds
+        cum += w
+        w *= (a2 + j - 1.0) / (n + j - 1.0)
+        term = math.exp(log_pmf) * cum
+        total += term
+        if j > stop or (j > mean and term <= EPS * 0.1 * total):
+            return total
 
 
 @serial
@@ -134,11 +118,13 @@ def _conditional_q(t, beta, A, B, C, S, lane_z, lane_s, lane_pow, q_out):
     Euler-transformed Gauss series 2F1(A, B; C; z), whose parameters stay bounded however
     large x grows (the untransformed 2F1(r+x, b+x; C; z) overflows there), divided by B
     analytically so that a -> 1 (B -> 0) is exact, not 0/0.  From a = SERIES_MAX_A on
-    (the series' terms grow past float64 there), ``_beta_average``."""
+    (the series' terms grow past float64 there) and where A z < -1 (r large: the
+    alternating terms cancel), ``_survival_sum``."""
     K = t.shape[0]
-    if B + 1.0 >= SERIES_MAX_A:  # a large: E(t) = C q from the Beta average instead
+    # a large (the series' terms overflow) or A z_K < -1 (its alternating terms cancel)
+    if B + 1.0 >= SERIES_MAX_A or A * (t[K - 1] / (beta + t[K - 1])) < -1.0:
         for j in range(K):
-            q_out[j] = _beta_average(t[j] / beta, S, B + 1.0, C - B) / C
+            q_out[j] = _survival_sum(t[j] / beta, S, B + 1.0, C - B) / C
         return q_out
     for j in range(K):
         z = t[j] / (beta + t[j])

@@ -162,66 +162,31 @@ def expected(t, x, tx, T, r, alpha, a, b):
     return first * second * alive
 
 
-def gl_part(u, s, a1, a2, mu, lo, hi, in_q, intervals=4000):
-    """The two integrals the kernel's Gauss-Legendre sums approximate over [lo, hi]
-    (sum w dens f, sum w dens), by Simpson's rule: in p with the density relative to its
-    value at mu, or in w = (1 - p)^a2."""
-    h = (hi - lo) / intervals
-    num = den = 0.0
-    for k in range(intervals + 1):
-        v = lo + k * h
-        if in_q:
-            q = v ** (1 / a2)
-            p = 1 - q
-            dens = math.exp((a1 - 1) * math.log1p(-q)) if q < 1 else 0.0
-        else:
-            p = v
-            if p <= 0 or p >= 1:
-                continue
-            dens = math.exp((a1 - 1) * math.log1p((p - mu) / mu)
-                            + (a2 - 1) * math.log1p((mu - p) / (1 - mu)))
-        if p <= 0:
-            continue
-        wk = (1 if k in (0, intervals) else 4 if k % 2 else 2) * h / 3 * dens
-        num += wk * (-math.expm1(-s * math.log1p(p * u)) / p)
-        den += wk
-    return num, den
-
-
-def beta_average(u, s, a1, a2, intervals=4000):
-    """E[(1 - (1 + p u)^-s) / p] for p ~ Beta(a1, a2), by Simpson's rule in q = 1 - p
-    over q's first 60 standard deviations beyond 0 (a1 large: the Beta is concentrated
-    near its mean; the density is relative to its largest value)."""
-    mean_q = a2 / (a1 + a2)
-    sd = math.sqrt(mean_q * (1 - mean_q) / (a1 + a2 + 1))
-    lo, hi = max(0.0, mean_q - 60 * sd), min(1.0, mean_q + 60 * sd)
-    mode = min(max((a2 - 1) / (a1 + a2 - 2), lo), hi)
-
-    def logdens(q):
-        return (a2 - 1) * math.log(q) + (a1 - 1) * math.log1p(-q)
-
-    def f(q):
-        p = 1 - q
-        return -math.expm1(-s * math.log1p(p * u)) / p
-
-    top = logdens(mode) if mode > 0 else 0.0
-    h = (hi - lo) / intervals
-    num = den = 0.0
-    for k in range(intervals + 1):
-        q = lo + k * h
-        if q <= 0.0 or q >= 1.0:
-            continue  # an endpoint where the density is 0 or singular (a2 < 1: see tests)
-        wk = (1 if k in (0, intervals) else 4 if k % 2 else 2) * math.exp(logdens(q) - top)
-        num += wk * f(q)
-        den += wk
-    return num / den
+def survival_sum(u, s, a1, a2):
+    """E[purchases in the window | alive] = sum_{j >= 1} P(N = j) sum_{k < j} w_k, N ~
+    NegBin(s, 1 / (1 + u)) purchase opportunities and w_k = (a2)_k / (a1 + a2)_k the
+    probability of surviving k purchases; terms until the tail is negligible."""
+    if u <= 0:
+        return 0.0
+    mean = s * u
+    total, cum, w, j = 0.0, 0.0, 1.0, 0
+    log_pmf = -s * math.log1p(u)
+    while True:
+        j += 1
+        log_pmf += math.log((s + j - 1) / j) + math.log(u / (1 + u))
+        cum += w
+        w *= (a2 + j - 1) / (a1 + a2 + j - 1)
+        term = math.exp(log_pmf) * cum
+        total += term
+        if j > mean + 40 * math.sqrt(mean * (1 + u)) + 50 or (j > mean and term <= 1e-17 * total):
+            return total
 
 
 def conditional_q(t, beta, A, B, C, S):
     """Q(t_j) = E(t_j) / (C P(alive)) for each t_j: from the plain series (B != 0), or
-    from a = SERIES_MAX_A on, from the Beta average."""
-    if B + 1 >= 256:
-        return [beta_average(tj / beta, S, B + 1, C - B) / C for tj in t]
+    from a = SERIES_MAX_A on and where A z < -1, from the survival sum."""
+    if B + 1 >= 256 or A * (t[-1] / (beta + t[-1])) < -1:
+        return [survival_sum(tj / beta, S, B + 1, C - B) / C for tj in t]
     out = []
     for tj in t:
         z = tj / (beta + tj)
