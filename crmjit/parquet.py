@@ -127,23 +127,8 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     pa, ds, pq = _pyarrow()
     model, batched = _resolve_model(model)
     features = _features(model, features)
-    if batched and groups is None:
-        raise ValueError("a BatchedLogisticRegression needs groups= (the segment column)")
-    if not batched and groups is not None:
-        raise ValueError("groups= is for a BatchedLogisticRegression; this model is one "
-                         "LogisticRegression")
-    if batch_rows is not None and not (isinstance(batch_rows, numbers.Integral)
-                                       and not isinstance(batch_rows, bool) and batch_rows >= 1):
-        raise ValueError(f"batch_rows must be an integer >= 1 (or None), got {batch_rows!r}")
-    rfm, clv_args = (), None
-    if clv is not None:
-        clv_args = dict(clv)
-        rfm = tuple(clv_args.pop("columns", ("frequency", "recency", "T", "monetary_value")))
-        if len(rfm) != 4:
-            raise ValueError("clv columns= must name frequency, recency, T, monetary_value")
-        for k in ("purchase_model", "spend_model"):
-            if k not in clv_args:
-                raise ValueError(f"clv needs {k}=")
+    _check_arguments(batched, groups, batch_rows)
+    rfm, clv_args = _clv_request(clv)
     try:
         dataset = ds.dataset(os.fspath(source), format=reader_format(ds))
     except (FileNotFoundError, OSError, pa.ArrowInvalid) as exc:
@@ -152,12 +137,9 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     columns = list(dict.fromkeys(features + [c for c in (groups, id_column) if c]
                                  + list(rfm)))
     all_f32 = all(pa.types.is_float32(dataset.schema.field(c).type) for c in features)
-    dtype = np.float32 if all_f32 else np.float64
-    coef = model.coef_[0].astype(dtype) if not batched else None
-    intercept = dtype(model.intercept_[0]) if not batched else None
+    scorer = _Scorer(model, batched, features, groups, np.float32 if all_f32 else np.float64)
     total = dataset.count_rows()
     batch_rows = default_batch_rows(total) if batch_rows is None else int(batch_rows)
-    from .kernels.scoring import _predict_proba_columns
     stats = {"rows": 0}
 
     def write(tmp):
@@ -173,38 +155,20 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
                     if c != id_column and batch.column(c).null_count:
                         raise ValueError(f"column {c!r} has missing values (nulls) near row "
                                          f"{stats['rows']}")
-                cols = tuple(_readonly(batch.column(c).to_numpy(zero_copy_only=False), dtype)
-                             for c in features)
-                if batched:
-                    X = np.empty((len(features), m), dtype=dtype).T  # F order: a copy
-                    for j, col in enumerate(cols):
-                        X[:, j] = col
-                    g = batch.column(groups).to_numpy(zero_copy_only=False)
-                    with warnings.catch_warnings():  # names were matched above
-                        warnings.filterwarnings("ignore", "X does not have valid feature")
-                        score = model.predict_proba(X, g)
-                else:
-                    score = np.empty(m, dtype=dtype)
-                    if sum(_threads.over(_predict_proba_columns, score.shape[0], cols, coef,
-                                         intercept, score)):
-                        bad = [c for c, col in zip(features, cols)
-                               if not np.isfinite(col).all()]
-                        raise ValueError(f"column(s) {bad} hold NaN or inf near row "
-                                         f"{stats['rows']}")
-                cols = {}
+                out = {}
                 if id_column is not None:
-                    cols[id_column] = batch.column(id_column)
-                    if stats["rows"] == 0 and _sorted_integers(pa, cols[id_column]):
+                    out[id_column] = batch.column(id_column)
+                    if stats["rows"] == 0 and _sorted_integers(pa, out[id_column]):
                         writer.column_encoding = {id_column: "DELTA_BINARY_PACKED"}
-                cols["score"] = pa.array(score)
+                out["score"] = pa.array(scorer.score(batch, stats["rows"]))
                 if clv_args is not None:
-                    cols["clv"] = pa.array(_clv(batch, rfm, clv_args))
-                writer.put(pa.table(cols))  # written by a second thread meanwhile
+                    out["clv"] = pa.array(_clv(batch, rfm, clv_args))
+                writer.put(pa.table(out))  # written by a second thread meanwhile
                 stats["rows"] += m
                 bar.update(m)
             if stats["rows"] == 0:  # no rows: an empty file with the right columns
                 fields = ([dataset.schema.field(id_column)] if id_column else []) + [
-                    pa.field("score", pa.from_numpy_dtype(dtype))]
+                    pa.field("score", pa.from_numpy_dtype(scorer.dtype))]
                 if clv_args is not None:
                     fields.append(pa.field("clv", pa.float64()))
                 writer.put(pa.schema(fields).empty_table())
@@ -213,6 +177,68 @@ def score_parquet(source, model, output, *, features=None, groups=None, id_colum
     atomic_write(output, write, inputs=(source,))
     stats["rows_per_s"] = stats["rows"] / stats["seconds"] if stats["seconds"] else 0.0
     return stats
+
+
+def _check_arguments(batched, groups, batch_rows):
+    if batched and groups is None:
+        raise ValueError("a BatchedLogisticRegression needs groups= (the segment column)")
+    if not batched and groups is not None:
+        raise ValueError("groups= is for a BatchedLogisticRegression; this model is one "
+                         "LogisticRegression")
+    if batch_rows is not None and not (isinstance(batch_rows, numbers.Integral)
+                                       and not isinstance(batch_rows, bool) and batch_rows >= 1):
+        raise ValueError(f"batch_rows must be an integer >= 1 (or None), got {batch_rows!r}")
+
+
+def _clv_request(clv):
+    """(the four RFM column names, the remaining customer_lifetime_value arguments), or
+    ((), None) without a clv request."""
+    if clv is None:
+        return (), None
+    clv_args = dict(clv)
+    rfm = tuple(clv_args.pop("columns", ("frequency", "recency", "T", "monetary_value")))
+    if len(rfm) != 4:
+        raise ValueError("clv columns= must name frequency, recency, T, monetary_value")
+    for k in ("purchase_model", "spend_model"):
+        if k not in clv_args:
+            raise ValueError(f"clv needs {k}=")
+    return rfm, clv_args
+
+
+class _Scorer:
+    """Scores of one batch of a Parquet file: the feature columns read in place (one
+    model: the columns kernel, no matrix) or gathered into one matrix (per segment)."""
+
+    def __init__(self, model, batched, features, groups, dtype):
+        self.model, self.batched, self.features, self.groups = model, batched, features, groups
+        self.dtype = dtype
+        if not batched:
+            self.coef = model.coef_[0].astype(dtype)
+            self.intercept = dtype(model.intercept_[0])
+
+    def score(self, batch, row0):
+        """(m,) scores of the batch, whose first row is row ``row0`` of the input."""
+        from .kernels.scoring import _predict_proba_columns
+        cols = tuple(_readonly(batch.column(c).to_numpy(zero_copy_only=False), self.dtype)
+                     for c in self.features)
+        m = batch.num_rows
+        if self.batched:
+            X = np.empty((len(cols), m), dtype=self.dtype).T  # F order: a copy
+            for j, col in enumerate(cols):
+                X[:, j] = col
+            g = batch.column(self.groups).to_numpy(zero_copy_only=False)
+            with warnings.catch_warnings():  # names were matched above
+                warnings.filterwarnings("ignore", "X does not have valid feature")
+                return self.model.predict_proba(X, g)
+        score = np.empty(m, dtype=self.dtype)
+        if sum(_threads.over(_predict_proba_columns, m, cols, self.coef, self.intercept,
+                             score)):
+            bad = [c for c, col in zip(self.features, cols) if not np.isfinite(col).all()]
+            if bad:
+                raise ValueError(f"column(s) {bad} hold NaN or inf near row {row0}")
+            raise ValueError(f"the score's linear predictor overflows {np.dtype(self.dtype)} "
+                             f"near row {row0}: scale the features or the coefficients")
+        return score
 
 
 @contextlib.contextmanager

@@ -120,8 +120,16 @@ def test_bad_input_names_the_column_and_leaves_no_output(base, tmp_path):
         crmjit.score_parquet(tmp_path / "nowhere.parquet", model, out, progress=False)
     with pytest.raises(ValueError, match="pass features="):
         crmjit.score_parquet(path, plain, out, progress=False)
+    huge = df.copy()
+    dtype = df[FEATS[0]].dtype
+    steep = crmjit.LogisticRegression().fit(df[FEATS] / 1000, df.y)  # coefficients ~1000x
+    big = np.finfo(dtype).max / 2  # finite, but X @ coef overflows
+    huge.loc[7, FEATS] = (big * np.sign(steep.coef_[0])).astype(dtype)
+    pq.write_table(pa.Table.from_pandas(huge, preserve_index=False), tmp_path / "huge.parquet")
+    with pytest.raises(ValueError, match=f"linear predictor overflows {dtype} near row 0"):
+        crmjit.score_parquet(tmp_path / "huge.parquet", steep, out, progress=False)
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet"]  # no temporaries
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.parquet", "huge.parquet"]
 
 
 def test_generate_writes_the_in_memory_rows(tmp_path, capsys):
