@@ -56,6 +56,57 @@ def _ticks(col, name, datetime_format):
     return values.view(np.int64), _TICK[unit]
 
 
+def _amounts(transactions, monetary_value_col):
+    """The amounts column as finite float64 ((0,): no spend column)."""
+    if monetary_value_col is None:
+        return np.empty(0)
+    amt = _column(transactions, monetary_value_col, "monetary_value_col")
+    if not (pd.api.types.is_numeric_dtype(amt.dtype)
+            and not pd.api.types.is_bool_dtype(amt.dtype)):
+        raise TypeError(f"transactions[{monetary_value_col!r}] must be numeric, got "
+                        f"{amt.dtype}")
+    amounts = np.ascontiguousarray(amt.to_numpy(dtype=np.float64, na_value=np.nan))
+    check_finite(amounts, f"transactions[{monetary_value_col!r}]")
+    return amounts
+
+
+def _end_period(observation_period_end, tick_ns, unit, shift):
+    """The period number of observation_period_end, in the dates' own unit."""
+    try:
+        end = pd.Timestamp(observation_period_end)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"observation_period_end is not a date: {exc}") from None
+    if end is pd.NaT:
+        raise ValueError("observation_period_end is not a date (NaT)")
+    if end.tzinfo is not None:
+        end = end.tz_localize(None)
+    tick = {v: k for k, v in _TICK.items()}[tick_ns]
+    try:
+        end_ticks = int(end.as_unit(tick).asm8.view(np.int64))
+    except (OverflowError, ValueError):
+        raise ValueError(f"observation_period_end {observation_period_end!r} is outside "
+                         f"the range of the dates' unit ({tick})") from None
+    return int(_floor_periods(np.array([end_ticks], dtype=np.int64), np.int64(unit),
+                              np.int64(shift), np.empty(1, dtype=np.int64), 0, 1)[0])
+
+
+def _scan(codes, n_cust, periods, amounts, p_end):
+    """Per customer (first period, last period, distinct periods, repeat spend): one
+    counting sort by customer (none when already grouped), then the parallel scan."""
+    none = np.empty(0, dtype=np.uint8)
+    order = np.empty(codes.shape[0], dtype=np.int64)
+    offsets, _, grouped = group_order(codes, n_cust, none, order)
+    if grouped:  # already in customer order: read in place
+        order = order[:0]
+    first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
+    n_periods = np.empty(n_cust, dtype=np.int64)
+    repeat_total = np.empty(n_cust)
+    _threads.over(_rfm_scan, n_cust, order, offsets, periods, amounts, np.int64(p_end),
+                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods,
+                  repeat_total)
+    return first, last, n_periods, repeat_total
+
+
 def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=None,
                 observation_period_end=None, freq="D", datetime_format=None):
     """Frequency, recency, age (and mean spend) per customer from a transaction log,
@@ -108,48 +159,10 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
     periods = np.empty(ticks.shape[0], dtype=np.int64)
     _threads.over(_floor_periods, ticks.shape[0], ticks, np.int64(unit), np.int64(shift),
                   periods)
-    if monetary_value_col is not None:
-        amt = _column(transactions, monetary_value_col, "monetary_value_col")
-        if not (pd.api.types.is_numeric_dtype(amt.dtype)
-                and not pd.api.types.is_bool_dtype(amt.dtype)):
-            raise TypeError(f"transactions[{monetary_value_col!r}] must be numeric, got "
-                            f"{amt.dtype}")
-        amounts = np.ascontiguousarray(amt.to_numpy(dtype=np.float64, na_value=np.nan))
-        check_finite(amounts, f"transactions[{monetary_value_col!r}]")
-    else:
-        amounts = np.empty(0)
-    if observation_period_end is None:
-        p_end = int(periods.max())
-    else:
-        try:
-            end = pd.Timestamp(observation_period_end)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"observation_period_end is not a date: {exc}") from None
-        if end is pd.NaT:
-            raise ValueError("observation_period_end is not a date (NaT)")
-        if end.tzinfo is not None:
-            end = end.tz_localize(None)
-        tick = {v: k for k, v in _TICK.items()}[tick_ns]
-        try:
-            end_ticks = int(end.as_unit(tick).asm8.view(np.int64))
-        except (OverflowError, ValueError):
-            raise ValueError(f"observation_period_end {observation_period_end!r} is outside "
-                             f"the range of the dates' unit ({tick})") from None
-        p_end = int(_floor_periods(np.array([end_ticks], dtype=np.int64),
-                                   np.int64(unit), np.int64(shift),
-                                   np.empty(1, dtype=np.int64), 0, 1)[0])
-    n_cust = len(labels)
-    none = np.empty(0, dtype=np.uint8)
-    order = np.empty(codes.shape[0], dtype=np.int64)
-    offsets, _, grouped = group_order(codes, n_cust, none, order)
-    if grouped:  # already in customer order: read in place
-        order = order[:0]
-    first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
-    n_periods = np.empty(n_cust, dtype=np.int64)
-    repeat_total = np.empty(n_cust)
-    _threads.over(_rfm_scan, n_cust, order, offsets, periods, amounts, np.int64(p_end),
-                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods,
-                  repeat_total)
+    amounts = _amounts(transactions, monetary_value_col)
+    p_end = (int(periods.max()) if observation_period_end is None else
+             _end_period(observation_period_end, tick_ns, unit, shift))
+    first, last, n_periods, repeat_total = _scan(codes, len(labels), periods, amounts, p_end)
     keep = n_periods > 0
     if not keep.any():
         raise ValueError(f"no purchase on or before observation_period_end "
@@ -162,7 +175,6 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
            "T": (p_end - first).astype(np.float64)}
     if monetary_value_col is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["monetary_value"] = np.where(frequency > 0,
-                                             repeat_total / frequency, 0.0)
+            out["monetary_value"] = np.where(frequency > 0, repeat_total / frequency, 0.0)
     index = pd.Index(labels, name=customer_id_col)
     return pd.DataFrame(out, index=index)
