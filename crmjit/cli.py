@@ -100,11 +100,19 @@ def threading_main():
 
 
 def build_parser():
+    """The argument parser: one sub-command per ``_add_*``."""
     parser = argparse.ArgumentParser(
         prog="crmjit",
         description="Numba-JIT customer analytics: CLV, CAC, propensity, synthetic customers.")
     parser.add_argument("--version", action="version", version=f"crmjit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_demo, _add_bench, _add_generate, _add_fit, _add_score, _add_compile):
+        add(sub)
+    return parser
+
+
+def _add_demo(sub):
+    """The ``demo`` command."""
     p = sub.add_parser("demo", help="generate customers; CLV, per-channel summary and a "
                        "propensity model, with timings and checks against the reference",
                        description="Generate a synthetic customer base, compute each "
@@ -122,6 +130,10 @@ def build_parser():
                    help="customers checked against the pure-Python reference (default 2000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=demo)
+
+
+def _add_bench(sub):
+    """The ``bench`` command."""
     b = sub.add_parser("bench", help="run the benchmark suite against its peers and write "
                        "report.md, throughput.png and the raw JSON",
                        description="Run the pytest-benchmark suite in bench/ (crmjit beside "
@@ -141,6 +153,9 @@ def build_parser():
                    help="report on (and compare) this existing run instead of running")
     b.set_defaults(func=bench)
 
+
+def _add_generate(sub):
+    """The ``generate`` command."""
     g = sub.add_parser("generate", help="write a synthetic customer base to Parquet",
                        description="Write N synthetic customers (features x0.., purchase "
                        "label y, segment, channel, rate, lifespan, cash flows cf1..) to a "
@@ -161,6 +176,9 @@ def build_parser():
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=generate)
 
+
+def _add_fit(sub):
+    """The ``fit`` command."""
     f = sub.add_parser("fit", help="fit a propensity model on Parquet columns and save it",
                        description="Fit crmjit.LogisticRegression (or, with --groups, one "
                        "model per segment) on columns of a Parquet file and save the model "
@@ -179,6 +197,9 @@ def build_parser():
                    help="Newton iterations (default 100)")
     f.set_defaults(func=fit)
 
+
+def _add_score(sub):
+    """The ``score`` command."""
     s = sub.add_parser("score", help="score a Parquet file with a saved model",
                        description="Read INPUT batch by batch, score every row with the "
                        "model saved by `crmjit fit` (or model.save), and write OUTPUT with "
@@ -199,6 +220,9 @@ def build_parser():
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=score)
 
+
+def _add_compile(sub):
+    """The ``compile`` command."""
     c = sub.add_parser("compile", help="compile every kernel into the cache ahead of time",
                        description="Compile every kernel signature the public API uses "
                        "into the cache, so that no later process compiles (a Docker image "
@@ -206,7 +230,6 @@ def build_parser():
                        "CRMJIT_CACHE_DIR to choose it.")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(func=compile_kernels)
-    return parser
 
 
 def compile_kernels(args, out=None):
