@@ -65,18 +65,7 @@ def demo(args, out=None):
     summary = timer.run("channel summary", n, lambda: crmjit.channel_summary(
         cust.channel, values, cust.spend, cust.new_customers, zero_division="nan"))
 
-    # Propensity: one model on the largest segment (segment 0: its own true model), fitted
-    # on 80 % of its customers and judged on the other 20 %; then every customer is scored.
-    seg0 = np.flatnonzero(cust.segment == 0)
-    cut = int(0.8 * seg0.size)
-    train, test = seg0[:cut], seg0[cut:]
-    model = None
-    if train.size and np.unique(cust.y[train]).size == 2:
-        Xtr, ytr = cust.X[train], cust.y[train]
-        model = timer.run("fit propensity (segment 0, 80 %)", train.size,
-                          lambda: crmjit.LogisticRegression().fit(Xtr, ytr))
-        scores = timer.run("score propensity (all customers)", n, lambda: crmjit.predict_proba(
-            cust.X, model.coef_[0], model.intercept_[0]))
+    model, scores, test = _propensity_steps(cust, timer)
 
     # One model per segment, every segment in one call.
     batched, batched_seconds, skipped = None, 0.0, ""
@@ -105,25 +94,7 @@ def demo(args, out=None):
           f"{diff:.3g} (largest CLV {scale:,.2f})", file=out)
 
     if model is not None:
-        from sklearn.metrics import roc_auc_score
-
-        true_w, true_b = cust.coef[0], cust.intercept[0]
-        coef_err = float(np.max(np.abs(model.coef_[0] - true_w)))
-        print(f"\nPropensity (segment 0): {model.n_iter_[0]} Newton iterations; largest "
-              f"|fitted - true| coefficient {coef_err:.3f} (true coefficients up to "
-              f"{np.max(np.abs(true_w)):.2f}); intercept {model.intercept_[0]:.3f} vs true "
-              f"{true_b:.3f}", file=out)
-        if test.size and np.unique(cust.y[test]).size == 2:
-            auc = roc_auc_score(cust.y[test], scores[test])
-            true_p = crmjit.predict_proba(cust.X[test], true_w, true_b)
-            best = roc_auc_score(cust.y[test], true_p)
-            print(f"Held-out AUC {auc:.4f} on {test.size:,} customers (the true model "
-                  f"scores {best:.4f})", file=out)
-        ref_p = reference.predict_proba(cust.X[rows].tolist(), [0], [model.coef_[0].tolist()],
-                                        [float(model.intercept_[0])])
-        pdiff = float(np.max(np.abs(scores[rows] - np.asarray(ref_p)))) if k else 0.0
-        print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
-              f"difference {pdiff:.3g}", file=out)
+        _report_propensity(cust, model, scores, test, rows, out)
 
     if batched is not None:
         _report_batched(cust, batched, batched_seconds, out)
@@ -138,6 +109,50 @@ def demo(args, out=None):
     print(_table(body, ["channel", "customers", "mean CLV", "total CLV", "CAC", "CLV:CAC"]),
           file=out)
     return 0
+
+
+def _propensity_steps(cust, timer):
+    """One model on the largest segment (segment 0: its own true model), fitted on 80 % of
+    its customers (judged on the other 20 %), then every customer scored: (model, scores,
+    held-out rows), or (None, None, rows) when the 80 % lack a class."""
+    import crmjit
+    seg0 = np.flatnonzero(cust.segment == 0)
+    cut = int(0.8 * seg0.size)
+    train, test = seg0[:cut], seg0[cut:]
+    if not (train.size and np.unique(cust.y[train]).size == 2):
+        return None, None, test
+    Xtr, ytr = cust.X[train], cust.y[train]
+    model = timer.run("fit propensity (segment 0, 80 %)", train.size,
+                      lambda: crmjit.LogisticRegression().fit(Xtr, ytr))
+    scores = timer.run("score propensity (all customers)", cust.X.shape[0],
+                       lambda: crmjit.predict_proba(cust.X, model.coef_[0], model.intercept_[0]))
+    return model, scores, test
+
+
+def _report_propensity(cust, model, scores, test, rows, out):
+    """Coefficient recovery, held-out AUC against the true model's, and the scores
+    against the pure-Python reference on the sampled rows."""
+    from sklearn.metrics import roc_auc_score
+    import crmjit
+    from crmjit import reference
+
+    true_w, true_b = cust.coef[0], cust.intercept[0]
+    coef_err = float(np.max(np.abs(model.coef_[0] - true_w)))
+    print(f"\nPropensity (segment 0): {model.n_iter_[0]} Newton iterations; largest "
+          f"|fitted - true| coefficient {coef_err:.3f} (true coefficients up to "
+          f"{np.max(np.abs(true_w)):.2f}); intercept {model.intercept_[0]:.3f} vs true "
+          f"{true_b:.3f}", file=out)
+    if test.size and np.unique(cust.y[test]).size == 2:
+        auc = roc_auc_score(cust.y[test], scores[test])
+        best = roc_auc_score(cust.y[test], crmjit.predict_proba(cust.X[test], true_w, true_b))
+        print(f"Held-out AUC {auc:.4f} on {test.size:,} customers (the true model "
+              f"scores {best:.4f})", file=out)
+    k = len(rows)
+    ref_p = reference.predict_proba(cust.X[rows].tolist(), [0], [model.coef_[0].tolist()],
+                                    [float(model.intercept_[0])])
+    pdiff = float(np.max(np.abs(scores[rows] - np.asarray(ref_p)))) if k else 0.0
+    print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
+          f"difference {pdiff:.3g}", file=out)
 
 
 def _warm_up(segments):
