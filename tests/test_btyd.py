@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import crmjit
 from crmjit import reference
-from crmjit.btyd import _Layout
+from crmjit._btyd_core import _Layout
 from crmjit.data_gen import BTYD_TRUTH, make_rfm
 from crmjit.kernels import btyd as K
 from crmjit.kernels import btyd_predict as P

@@ -101,21 +101,9 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, 
         r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
         log_a = math.log(a)
         inv_a = 1.0 / a
-        f = 0.0
-        gr = 0.0
-        gal = 0.0
-        ga = 0.0
-        gb = 0.0
-        h_rr = 0.0
-        h_ral = 0.0
-        h_ra = 0.0
-        h_rb = 0.0
-        h_alal = 0.0
-        h_ala = 0.0
-        h_alb = 0.0
-        h_aa = 0.0
-        h_ab = 0.0
-        h_bb = 0.0
+        # scalar sums (kept in registers): the value, gradient and upper Hessian
+        f = gr = gal = ga = gb = 0.0
+        h_rr = h_ral = h_ra = h_rb = h_alal = h_ala = h_alb = h_aa = h_ab = h_bb = 0.0
         for i in range(chunk_ptr[c], chunk_ptr[c + 1]):
             wi = w[0] if scalar_w else w[i]
             xi = x[i]

@@ -1,0 +1,275 @@
+"""The machinery shared by the probabilistic-CLV models (:mod:`crmjit.btyd`): input
+checks of RFM columns, the grouped layout of the customers, the likelihood evaluated by the
+fused kernels of :mod:`crmjit.kernels.btyd`, the lock-step Newton solve in log parameters
+and the standard errors."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _newton
+from ._validation import check_finite, float_array, label_codes, positions
+from . import _threads
+from ._grouping import group_order
+
+CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
+START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def _vector(x, name):
+    """A scalar or 1-D float input as a float64 1-D array (a scalar gives length 1)."""
+    a = float_array(np.atleast_1d(x) if np.ndim(x) == 0 else x, name, ndims=(1,))
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    check_finite(a, name)
+    return a
+
+
+def _index_of(*args):
+    for a in args:
+        if isinstance(a, pd.Series):
+            return a.index
+    return None
+
+
+def _broadcast(named):
+    """Broadcast (name, array) pairs of length 1 or n to one length n."""
+    n = max(a.shape[0] for _, a in named)
+    out = []
+    for name, a in named:
+        if a.shape[0] not in (1, n):
+            raise ValueError(f"{name} has length {a.shape[0]} but another argument has "
+                             f"length {n}")
+        out.append(np.ascontiguousarray(np.broadcast_to(a, (n,))) if a.shape[0] != n else a)
+    return out
+
+
+def _frequency(frequency, name="frequency"):
+    x = _vector(frequency, name)
+    bad = x < 0
+    if bad.any():
+        raise ValueError(f"{name} must be >= 0; negative values at positions {positions(bad)}")
+    frac = x != np.floor(x)
+    if frac.any():
+        raise ValueError(f"{name} must hold whole numbers of repeat purchases; non-integer "
+                         f"values at positions {positions(frac)}")
+    big = x > 2.0 ** 53
+    if big.any():
+        raise ValueError(f"{name} must be below 2**53 (whole numbers float64 holds "
+                         f"exactly); larger at positions {positions(big)}")
+    return x
+
+
+def rfm_arrays(frequency, recency, T):
+    """Validated, broadcast (x, t_x, T) float64 arrays: finite, x whole and >= 0,
+    0 <= t_x <= T, and t_x = 0 where x = 0 (lifetimes' rules)."""
+    x = _frequency(frequency)
+    tx = _vector(recency, "recency")
+    age = _vector(T, "T")
+    x, tx, age = _broadcast([("frequency", x), ("recency", tx), ("T", age)])
+    for name, a in (("recency", tx), ("T", age)):
+        if (a < 0).any():
+            raise ValueError(f"{name} must be >= 0; negative values at positions "
+                             f"{positions(a < 0)}")
+    if (tx > age).any():
+        raise ValueError(f"recency must be <= T (a purchase after the end of observation); "
+                         f"recency > T at positions {positions(tx > age)}")
+    if ((x == 0) & (tx != 0)).any():
+        raise ValueError("recency must be 0 for customers with frequency 0 (no repeat "
+                         f"purchase); non-zero at positions {positions((x == 0) & (tx != 0))}")
+    return x, tx, age
+
+
+def _weights(weights, n):
+    if weights is None:
+        return np.ones(1)
+    w = _vector(weights, "weights")
+    if w.shape[0] != n:
+        raise ValueError(f"weights has length {w.shape[0]} but there are {n} customers")
+    if (w < 0).any():
+        raise ValueError(f"weights must be >= 0; negative at positions {positions(w < 0)}")
+    return w
+
+
+def _check_solver(tol, max_iter):
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+
+
+def _check_penalizer(c):
+    if isinstance(c, bool) or not isinstance(c, numbers.Real) or not np.isfinite(c) or c < 0:
+        raise ValueError(f"penalizer_coef must be a finite number >= 0, got {c!r}")
+    return float(c)
+
+
+# ----------------------------------------------------------------------- the layout
+
+class _Layout:
+    """Customers grouped for a likelihood pass: sorted by group (a counting sort, no copy
+    when there is one group), cut into chunks of at most CHUNK customers inside a group,
+    and the distinct frequencies of each group with their total weights."""
+
+    def __init__(self, codes, n_groups, x, w):
+        n = x.shape[0]
+        self.n_rows = n
+        if codes is None:
+            self.order = None
+            offsets = np.array([0, n], dtype=np.int64)
+        else:
+            none = np.empty(0, dtype=np.uint8)
+            order = np.empty(codes.shape[0], dtype=np.int64)
+            offsets, _, grouped = group_order(codes, n_groups, none, order)
+            self.order = None if grouped else order
+        self.offsets = offsets
+        sizes = np.diff(offsets)
+        per = np.maximum(1, -(-sizes // CHUNK))
+        self.chunk_group = np.repeat(np.arange(n_groups, dtype=np.int64), per)
+        first = np.zeros(n_groups, dtype=np.int64)
+        np.cumsum(per[:-1], out=first[1:])
+        self.chunk_first = first
+        within = np.arange(self.chunk_group.shape[0]) - first[self.chunk_group]
+        starts = np.minimum(offsets[:-1][self.chunk_group] + within * CHUNK,
+                            offsets[1:][self.chunk_group])
+        self.chunk_ptr = np.append(starts, n).astype(np.int64)
+        xs = self.take(x)
+        ws = w if w.shape[0] == 1 else self.take(w)
+        row_w = np.broadcast_to(ws, (n,))
+        group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
+        self.W = np.bincount(group_of, weights=row_w, minlength=n_groups).astype(np.float64)
+        xi = xs.astype(np.int64)
+        width = int(xi.max()) + 1 if n else 1
+        if n_groups * width <= 1 << 25:
+            key = group_of * width + xi
+            present = np.bincount(key, minlength=n_groups * width) > 0
+            total = np.bincount(key, weights=row_w, minlength=n_groups * width)
+            keys = np.flatnonzero(present)
+            uw = total[keys]
+        else:
+            keys, inverse = np.unique(group_of * width + xi, return_inverse=True)
+            uw = np.bincount(inverse, weights=row_w)
+        self.ux = (keys % width).astype(np.float64)
+        self.uw = np.asarray(uw, dtype=np.float64)
+        self.u_ptr = np.searchsorted(keys // width, np.arange(n_groups + 1)).astype(np.int64)
+
+    def take(self, a):
+        return a if self.order is None else a[self.order]
+
+
+def _unpack(tot, k):
+    """(G, nacc) accumulators -> value (G,), gradient (G, k), Hessian (G, k, k)."""
+    G = tot.shape[0]
+    H = np.empty((G, k, k))
+    pos = 1 + k
+    for i in range(k):
+        for j in range(i, k):
+            H[:, i, j] = H[:, j, i] = tot[:, pos]
+            pos += 1
+    return tot[:, 0], tot[:, 1:1 + k], H
+
+
+class _Likelihood:
+    """Mean negative log-likelihood (+ penalty) of G independent problems in log
+    parameters, in the form :func:`crmjit._newton.minimize` solves."""
+
+    fit_intercept = True  # every coordinate is free
+    max_step = 1.0  # no parameter changes by more than a factor e in one step
+
+    def __init__(self, k, nacc, table, table_args, customer, customer_args, layout,
+                 penalizer, penalty_scale):
+        self.k, self.table, self.customer = k, table, customer
+        self.table_args, self.customer_args = table_args, customer_args
+        self.layout = layout
+        G = layout.W.shape[0]
+        self.penalty = penalizer * penalty_scale  # (G, k)
+        self._tab = np.zeros((G, nacc))
+        self._acc = np.zeros((layout.chunk_group.shape[0], nacc))
+
+    def natural(self, params, idx):
+        """Total log-likelihood (G,), gradient (G, k), Hessian (G, k, k) in the natural
+        parameters (rows idx valid)."""
+        active = np.zeros(params.shape[0], dtype=bool)
+        active[idx] = True
+        n = self.layout.n_rows
+        _threads.over(self.table, params.shape[0], *self.table_args, params, active,
+                      self._tab, span=64, work=n)
+        _threads.over(self.customer, self._acc.shape[0], *self.customer_args, params, active,
+                      self._acc, span=4, work=n)
+        return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),
+                       self.k)
+
+    def evaluate(self, theta, idx, f, g, H):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            p = np.exp(theta)
+            ll, gn, Hn = self.natural(p, idx)
+            W = self.layout.W[idx, None]
+            pi, pen = p[idx], self.penalty[idx]
+            f[idx] = -ll[idx] / W[:, 0] + np.sum(pen * pi * pi, axis=1)
+            g[idx] = -pi * gn[idx] / W + 2.0 * pen * pi * pi
+            Hl = -(pi[:, :, None] * pi[:, None, :] * Hn[idx])
+            diag = np.arange(self.k)
+            Hl[:, diag, diag] -= pi * gn[idx]
+            H[idx] = Hl / W[:, :, None]
+            H[idx[:, None], diag, diag] += 4.0 * pen * pi * pi
+
+
+def _solve(problem, theta, tol, max_iter, labels, what):
+    """Run the lock-step Newton; warn once for groups that hit max_iter; raise if a
+    group's parameters are not finite."""
+    n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
+    params = np.exp(theta)
+    bad = ~np.isfinite(params).all(axis=1)
+    if bad.any():
+        which = "" if labels is None else f" for segments {list(labels[bad][:5])}"
+        raise ValueError(f"{what} fit diverged{which}: the likelihood has no finite "
+                         "maximum for these data; add a penalizer_coef > 0")
+    if not converged.all():
+        which = ("" if labels is None else
+                 f" in {int((~converged).sum())} segments, e.g. {list(labels[~converged][:5])}")
+        used = n_iter[~converged]
+        why = (f"max_iter={max_iter} reached" if (used >= max_iter).all() else
+               f"stopped after {used.min()}-{used.max()} iterations (max_iter={max_iter}) "
+               f"with no acceptable step, a parameter running off to 0 or infinity")
+        warnings.warn(f"{what} fit did not converge{which}: {why}; add a penalizer_coef, or "
+                      f"increase max_iter", ConvergenceWarning, stacklevel=3)
+    return params, n_iter, converged
+
+
+def _standard_errors(problem, params):
+    """sqrt(diag(inverse observed information)) of the unpenalised log-likelihood; NaN
+    where the information is not positive definite (a fit stopped short of a maximum)."""
+    idx = np.arange(params.shape[0])
+    with np.errstate(invalid="ignore", over="ignore"):  # a fit run off to 0 or infinity
+        _, _, Hn = problem.natural(params, idx)
+    ses = np.full(params.shape, np.nan)
+    for g in idx:
+        if not np.isfinite(Hn[g]).all():
+            continue
+        try:
+            var = np.diag(np.linalg.inv(-Hn[g]))
+        except np.linalg.LinAlgError:
+            continue
+        ses[g] = np.where(var > 0, np.sqrt(np.abs(var)), np.nan)  # NaN off a maximum
+    return ses
+
+
+def _group_input(groups, n):
+    if groups is None:
+        return None, None, 1
+    codes, labels = label_codes(groups, "groups")
+    if codes.shape[0] != n:
+        raise ValueError(f"groups has length {codes.shape[0]} but there are {n} customers")
+    labels = np.asarray(labels)
+    return codes, labels, labels.shape[0]
+
+
+def _wrap(values, index):
+    return values if index is None or len(index) != values.shape[0] else pd.Series(
+        values, index=index)
