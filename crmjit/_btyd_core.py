@@ -16,6 +16,7 @@ from . import _newton
 from ._validation import check_finite, float_array, label_codes, positions
 from . import _threads
 from ._grouping import group_order
+from .kernels.btyd_predict import MAX_TERMS as MAX_WINDOW_TERMS
 
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
 START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
@@ -273,3 +274,15 @@ def _group_input(groups, n):
 def _wrap(values, index):
     return values if index is None or len(index) != values.shape[0] else pd.Series(
         values, index=index)
+
+
+def check_summed(out):
+    """Raise where a prediction kernel could not sum the expectation (NaN: parameters run
+    off so far, e.g. alpha near 0, that the purchases in the window are beyond what can
+    be summed), naming the customers."""
+    bad = np.isnan(out)
+    if bad.any():
+        raise ValueError(f"expected purchases cannot be computed for the customers at "
+                         f"positions {positions(bad)}: the fitted parameters put beyond "
+                         f"{MAX_WINDOW_TERMS:,} purchase opportunities in the window (a fit "
+                         f"run off to alpha -> 0?); refit with penalizer_coef > 0")

@@ -28,7 +28,8 @@ import pandas as pd
 from . import _state, _threads
 from ._btyd_core import (START, _Layout, _Likelihood, _broadcast, _check_penalizer,
                          _check_solver, _frequency, _group_input, _index_of, _solve,
-                         _standard_errors, _vector, _weights, _wrap, rfm_arrays)
+                         _standard_errors, _vector, _weights, _wrap, check_summed,
+                         rfm_arrays)
 from ._validation import positions
 from .kernels._jit import fixed_chunks
 from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
@@ -236,6 +237,7 @@ class BetaGeoModel(_Model):
         out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
         _threads.over(_bg_expected, chunks, tt, x, tx, age, codes, self._params, chunks, out,
                       span=1, work=n)
+        check_summed(out)
         return _wrap(out, _index_of(frequency, recency, T))
 
     def expected_purchases_new_customer(self, t, groups=None):

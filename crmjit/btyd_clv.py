@@ -8,7 +8,7 @@ import numbers
 import numpy as np
 
 from . import _threads
-from ._btyd_core import _broadcast, _index_of, _vector, _wrap, rfm_arrays
+from ._btyd_core import _broadcast, _index_of, _vector, _wrap, check_summed, rfm_arrays
 from .btyd import BetaGeoModel, GammaGammaModel, _spend_arrays
 from .kernels._jit import fixed_chunks
 from .kernels.btyd_predict import CHEB_DEGREE, MAX_PIECES, _bg_clv, _clv_tables, _pair_counts
@@ -105,4 +105,5 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
     _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, gg_codes, spend_model._params,
                   times, disc, tab_index, tab_coef, tab_pieces, chunks, out, span=1, work=n)
+    check_summed(out)
     return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -491,6 +491,16 @@ def test_survival_sum_matches_mpmath_and_twin(a1, a2):
     assert P._survival_sum(0.0, 2.0, a1, a2) == 0.0
 
 
+def test_unsummable_windows_are_an_error_not_a_hang():
+    """Parameters run off to alpha -> 0 put ~1e44 purchase opportunities in a 30-day
+    window (a 5,000-case fuzz run hung there): NaN from the kernel, a ValueError naming
+    the customers from the model."""
+    assert np.isnan(P._survival_sum(3e36, 1e8, 1.4, 0.2))
+    bg = crmjit.BetaGeoModel.from_params([1e8, 1e-30, 1.4, 0.2])
+    with pytest.raises(ValueError, match=r"positions \[0, 1\].*penalizer_coef"):
+        bg.expected_purchases(30.0, [0, 1], [0.0, 0.5], [0.5, 0.5])
+
+
 def test_series_and_survival_sum_agree_where_both_work(rng):
     """Where the series is used (a < SERIES_MAX_A, A z >= -1), the survival sum gives the
     same expected purchases: one model, two exact summations."""

@@ -80,22 +80,41 @@ def _survival_sum(u, s, a1, a2):
     (alpha + T), summed by the model's own structure: the (k+1)-th purchase in the
     window counts if the customer survives the k before it, probability
     w_k = (a2)_k / (a1 + a2)_k, and the window holds at least k+1 purchase opportunities,
-    N ~ NegBin(s, 1 / (1 + u)).  So E = sum_{j >= 1} P(N = j) W_j with W_j = w_0 + ... +
-    w_{j-1}: every term positive, no cancellation, no overflow (P(N = j) from its
-    logarithm), exact for any parameters; terms until the NegBin tail is negligible
-    (about mean + a few standard deviations of N).  Used where the hypergeometric series
-    fails: a from ``SERIES_MAX_A`` on (its terms overflow) and r (z) large enough that its
-    alternating terms cancel (``_conditional_q``)."""
+    N ~ NegBin(s, 1 / (1 + u)):
+
+        E = sum_k w_k P(N > k) = sum_{j >= 1} P(N = j) (w_0 + ... + w_{j-1}).
+
+    Every term is positive (no cancellation) and P(N = j) comes from its logarithm (no
+    overflow): exact for any parameters.  The second form takes about mean(N) + 40 sd(N)
+    terms, the first about 40 (a1 + a2) / a1 where a1 >= 64 (w_k falls like
+    (1 - a1 / (a1 + a2))^k): the cheaper one is summed.  Beyond MAX_TERMS terms: NaN (the caller raises).  Used
+    where the hypergeometric series fails: a from ``SERIES_MAX_A`` on (its terms overflow)
+    and r large enough that its alternating terms cancel (``_conditional_q``)."""
     if u <= 0.0:
         return 0.0
     n = a1 + a2
     log_odds = math.log(u) - math.log1p(u)  # log(1 - pi), pi = 1 / (1 + u)
     log_pmf = -s * math.log1p(u)  # log P(N = 0)
     mean = s * u
-    stop = mean + 40.0 * math.sqrt(mean * (1.0 + u)) + 50.0
-    w = 1.0
-    cum = 0.0
+    by_count = mean + 40.0 * math.sqrt(mean * (1.0 + u)) + 50.0
+    # w_k falls geometrically, at rate a1 / n, for k up to about n (then as k^-a1): the
+    # first form only where 40 n / a1 terms stay in that phase
+    by_survival = 40.0 * n / a1 + 50.0 if a1 >= 64.0 else np.inf
+    if min(by_count, by_survival) > MAX_TERMS:
+        return np.nan
     total = 0.0
+    w = 1.0
+    if by_survival < by_count:  # sum_k w_k P(N > k)
+        tail = -math.expm1(log_pmf)  # P(N > 0)
+        k = 0
+        while tail > 0.0 and k <= by_survival:
+            total += w * tail
+            k += 1
+            log_pmf += math.log((s + k - 1.0) / k) + log_odds
+            tail -= math.exp(log_pmf)
+            w *= (a2 + k - 1.0) / (n + k - 1.0)
+        return total
+    cum = 0.0  # sum_j P(N = j) W_j
     j = 0
     while True:
         j += 1
@@ -104,7 +123,7 @@ def _survival_sum(u, s, a1, a2):
         w *= (a2 + j - 1.0) / (n + j - 1.0)
         term = math.exp(log_pmf) * cum
         total += term
-        if j > stop or (j > mean and term <= EPS * 0.1 * total):
+        if j > by_count or (j > mean and term <= EPS * 0.1 * total):
             return total
 
 
