@@ -39,6 +39,8 @@ from .persist import Saveable
 
 __all__ = ["BetaGeoModel", "GammaGammaModel", "rfm_arrays"]
 
+T_MIN = 1e-100  # the oldest customer's age must reach this (in the data's time unit)
+
 
 class _Model(Saveable):
     """Shared fitted-parameter handling of the two models."""
@@ -194,6 +196,9 @@ class BetaGeoModel(_Model):
         problem, t_max = self._problem(x, tx, age, w, codes, G, penalizer)
         if (t_max <= 0).any():
             raise ValueError("T must be > 0 for at least one customer (of each segment)")
+        if (t_max < T_MIN).any():  # 1 / (alpha + T)^2 would overflow in the derivatives
+            raise ValueError(f"T must reach at least {T_MIN:g} in every segment (the oldest "
+                             f"customer's age); express the times in a larger unit")
         if (problem.layout.W <= 0).any():
             raise ValueError("weights sum to 0 (in a segment): nothing to fit")
         theta = np.full((G, 4), START)

@@ -345,9 +345,17 @@ def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"
     k = _by_channel(new_customers, "new_customers", labels)
     counts, sums = group_sums(values, codes.astype(np.intp, copy=False), len(labels))
     c = cac(s, k, zero_division=zero_division)
+    if not np.isfinite(sums).all():
+        raise ValueError(f"clv sums overflow float64 in channels "
+                         f"{[labels[i] for i in np.flatnonzero(~np.isfinite(sums))][:10]}")
     mean = sums / np.maximum(counts, 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = mean / c.to_numpy()
+    bad = ~np.isfinite(ratio) & np.isfinite(c.to_numpy())  # NaN CAC (zero_division) stays
+    if bad.any():
+        raise ValueError(f"clv_to_cac (mean clv / CAC) overflows float64 in channels "
+                         f"{[labels[i] for i in np.flatnonzero(bad)][:10]}: the spend is "
+                         f"too small beside the clv")
     df = pd.DataFrame({"customers": counts, "clv_mean": mean, "clv_total": sums,
                        "spend": s.to_numpy(), "new_customers": k.to_numpy(),
                        "cac": c.to_numpy(), "clv_to_cac": ratio},

@@ -104,13 +104,17 @@ def test_scoring_is_a_clear_error_or_the_reference(X, scale):
         assert names_an_argument(exc, "X", "coef")
         return
     assert np.all(np.isfinite(got)) and np.all((got >= 0) & (got <= 1))
-    want = np.array(reference.predict_proba(X.tolist(), [0], [coef.tolist()], [0.25]))
     # a dot product's rounding error is eps * d * sum |x_j w_j| whatever the summation
     # order, and the sigmoid's slope is at most 1/4
     with np.errstate(over="ignore"):
         cond = np.abs(X) @ np.abs(coef)
-    tol = 1e-12 + 0.25 * 4 * X.shape[1] * np.finfo(float).eps * cond
-    assert np.all(np.abs(got - want) <= tol)
+    err = 4 * X.shape[1] * np.finfo(float).eps * cond
+    z = crmjit.decision_function(X, coef, 0.25)
+    assert np.all(np.isfinite(z))
+    z_want = np.array(reference.decision_function(X.tolist(), [0], [coef.tolist()], [0.25]))
+    assert np.all(np.abs(z - z_want) <= 1e-12 * (1 + np.abs(z_want)) + err)
+    want = np.array(reference.predict_proba(X.tolist(), [0], [coef.tolist()], [0.25]))
+    assert np.all(np.abs(got - want) <= 1e-12 + 0.25 * err)
 
 
 # ---------------------------------------------------------------- estimators
@@ -260,7 +264,11 @@ def test_btyd_fits_are_a_clear_error_or_finite_and_the_twins_predictions(rows):
     params = bg.params_.tolist()
     assert np.isfinite(params).all() and (np.array(params) > 0).all()
     for t in (1.0, 30.0):
-        got = bg.expected_purchases(t, f, rec, T)
+        try:
+            got = bg.expected_purchases(t, f, rec, T)
+        except ValueError as exc:  # parameters run off beyond what can be summed
+            assert names_an_argument(exc, "penalizer_coef")
+            continue
         assert np.isfinite(got).all() and (got >= 0).all()
         if all(1e-3 < v < 1e3 for v in params):  # the twin's plain series is exact there
             close_where_the_reference_is_finite(got, lambda: [
@@ -275,3 +283,30 @@ def test_btyd_fits_are_a_clear_error_or_finite_and_the_twins_predictions(rows):
                                  "penalizer_coef")
         return
     assert np.isfinite(gg.params_.tolist()).all()
+    try:
+        value = crmjit.customer_lifetime_value(bg, gg, f, rec, T, m, time=6)
+    except ValueError as exc:
+        assert names_an_argument(exc, "monetary_value", "penalizer_coef", "q")
+        return
+    assert np.isfinite(value).all()
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.sampled_from(["web", "shop", 3]), st.floats(-1e6, 1e6) | floats),
+                     min_size=0, max_size=20),
+       spend=st.floats(-10, 1e6) | floats, new=st.integers(-2, 50) | floats)
+def test_channel_summary_is_a_clear_error_or_the_group_sums(rows, spend, new):
+    import pandas as pd
+    channels = [str(r[0]) for r in rows]
+    values = [r[1] for r in rows]
+    labels = sorted(set(channels))
+    try:
+        got = crmjit.channel_summary(channels, values, {c: spend for c in labels},
+                                     {c: new for c in labels}, zero_division="nan")
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "channel", "clv", "spend", "new_customers")
+        return
+    want = pd.Series(values, dtype=float).groupby(pd.Series(channels)).agg(["size", "sum"])
+    assert got.index.tolist() == labels
+    np.testing.assert_array_equal(got.customers, want["size"])
+    np.testing.assert_allclose(got.clv_total, want["sum"], rtol=1e-12, atol=1e-6)
