@@ -149,7 +149,8 @@ def wide_segment(rows, d):
     """Whether a segment of ``rows`` rows and d features is solved by Newton-CG: where the
     one-model fit would be (``crmjit._newton_cg.use_wide``) and d is beyond what the
     per-segment dense solver does well (a (d+1)^2 Hessian and its Cholesky factor per
-    thread and iteration; 1000-row segments, measured: lanes 0.11 s against 0.13 s at d = 128, 0.28 s against 0.14 s at d = 256)."""
+    thread and iteration; 1000-row segments, measured: lanes 0.11 s against 0.13 s at
+    d = 128, 0.28 s against 0.14 s at d = 256)."""
     return d > WIDE_SEGMENT_FEATURES and _newton_cg.use_wide(rows, d)
 
 

@@ -63,8 +63,9 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
     (int >= 1; with discount_rate > 0 the months that cannot change the sum, ``TAIL``,
     are skipped, so at 1 % any horizon costs what 4,600 months cost; at rate <= 0 the
-    cost grows as the square of the horizon).  discount_rate : per month, > -1.  groups : segment labels for models
-    fitted per segment.  Returns (n,) float64 (a Series when given Series).
+    cost grows as the square of the horizon).  discount_rate : per month, > -1.
+    groups : segment labels for models fitted per segment.  Returns (n,) float64 (a
+    Series when given Series).
 
     One fused kernel: for each customer the BG/NBD series is evaluated once for all
     ``time`` horizons, the Gamma-Gamma spend in the same pass.

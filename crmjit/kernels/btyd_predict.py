@@ -87,9 +87,10 @@ def _survival_sum(u, s, a1, a2):
     Every term is positive (no cancellation) and P(N = j) comes from its logarithm (no
     overflow): exact for any parameters.  The second form takes about mean(N) + 40 sd(N)
     terms, the first about 40 (a1 + a2) / a1 where a1 >= 64 (w_k falls like
-    (1 - a1 / (a1 + a2))^k): the cheaper one is summed.  Beyond MAX_TERMS terms: NaN (the caller raises).  Used
-    where the hypergeometric series fails: a from ``SERIES_MAX_A`` on (its terms overflow)
-    and r large enough that its alternating terms cancel (``_conditional_q``)."""
+    (1 - a1 / (a1 + a2))^k): the cheaper one is summed.  Beyond MAX_TERMS terms: NaN
+    (the caller raises).  Used where the hypergeometric series fails: a from
+    ``SERIES_MAX_A`` on (its terms overflow) and r large enough that its alternating terms
+    cancel (``_conditional_q``)."""
     if u <= 0.0:
         return 0.0
     n = a1 + a2

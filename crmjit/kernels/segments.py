@@ -64,9 +64,9 @@ def _segment_newton(xt, yb, sb, m, lam, n_free, tol, max_iter, fresh_iters, lag_
     half the last step (so what is left is under the step); the exact Hessian in the
     first ``fresh_iters`` iterations, after a step larger than ``lag_step`` (``_lagged``)
     and after a direction not under half the last step (slow contraction), else the last
-    one is reused (the fixed point, g = 0, is unchanged).  One evaluation site: each pass of the loop
-    evaluates the trial point once (the start, then theta + t step), so the objective is
-    compiled once.  Every evaluation reads the thread's copy of the segment, not X."""
+    one is reused (the fixed point, g = 0, is unchanged).  One evaluation site: each pass
+    of the loop evaluates the trial point once (the start, then theta + t step), so the
+    objective is compiled once.  Every evaluation reads the thread's copy of the segment, not X."""
     k = xt.shape[1]
     g = np.empty(k)
     h = np.empty((k, k))
