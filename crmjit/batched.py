@@ -54,9 +54,11 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
     copied once, in parallel, into the same blocked layout (8 * (d + 3) bytes a row of the
     largest such segment; read in place when the labels are already sorted) and each Newton
     evaluation reads those blocks in parallel, with a subsampled Hessian as in
-    :class:`crmjit.LogisticRegression`.  The path a segment takes depends on its size
-    alone, so its model is the same, to the bit, whatever else is fitted with it; results
-    do not depend on the number of threads either.
+    :class:`crmjit.LogisticRegression`.  With more than 160 features, segments where the
+    one-model fit would use Newton-CG (wide data) are solved that way, one at a time.  The
+    path a segment takes depends on its size and the number of features alone, so its
+    model is the same, to the bit, whatever else is fitted with it; results do not depend
+    on the number of threads either.
 
     Parameters
     ----------
