@@ -29,7 +29,7 @@ from .kernels.wide import _wide_hessvec, _wide_terms
 
 WIDE_WORK = 48  # Newton-CG when d * (rows feeding the dense Hessian) > WIDE_WORK * n ...
 WIDE_MEMORY = 256 << 20  # ... or the dense solver's per-chunk Hessians would exceed this
-CONFIRM = 1e-4  # CG relative residual at most this for a step that decides convergence
+CONFIRM = 1e-3  # CG relative residual at most this for a step that decides convergence
 
 
 def use_wide(n, d):
