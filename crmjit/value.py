@@ -351,7 +351,8 @@ def channel_summary(channel, clv, spend, new_customers, *, zero_division="raise"
     mean = sums / np.maximum(counts, 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         ratio = mean / c.to_numpy()
-    bad = ~np.isfinite(ratio) & np.isfinite(c.to_numpy())  # NaN CAC (zero_division) stays
+    cac_ = c.to_numpy()  # NaN CAC (zero_division) and CAC 0 (no spend: organic) keep
+    bad = ~np.isfinite(ratio) & np.isfinite(cac_) & (cac_ != 0)  # their NaN / inf ratio
     if bad.any():
         raise ValueError(f"clv_to_cac (mean clv / CAC) overflows float64 in channels "
                          f"{[labels[i] for i in np.flatnonzero(bad)][:10]}: the spend is "

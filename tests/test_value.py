@@ -313,3 +313,17 @@ def test_nullable_masked_and_big_endian_inputs():
     b = crmjit.BatchedLogisticRegression().fit(X.astype(">f8"), y, g)
     np.testing.assert_array_equal(b.predict_proba(X.astype(">f8"), g),
                                   b.predict_proba(X, g.astype("<i4")))
+
+
+def test_channel_summary_overflow_is_an_error_and_organic_channels_stay_infinite():
+    """A CLV:CAC or CLV sum beyond float64 from finite inputs is a ValueError naming the
+    channel (it was inf, found by the fuzz suite); a channel with no spend (CAC 0) keeps
+    its infinite CLV:CAC."""
+    df = crmjit.channel_summary(["web", "organic", "web"], [100.0, 40.0, 200.0],
+                                {"web": 100.0, "organic": 0.0}, {"web": 2, "organic": 5})
+    assert df.loc["organic", "clv_to_cac"] == np.inf and df.loc["web", "clv_to_cac"] == 3.0
+    with pytest.raises(ValueError, match=r"clv_to_cac .* overflows float64 in channels \['web'\]"):
+        crmjit.channel_summary(["web"], [4.0], {"web": 2.2250738585072014e-308}, {"web": 1})
+    with pytest.raises(ValueError, match=r"clv sums overflow float64 in channels \['a'\]"):
+        crmjit.channel_summary(["a", "a", "b"], [1.5e308, 1.5e308, 1.0], {"a": 1.0, "b": 1.0},
+                               {"a": 1, "b": 1})
