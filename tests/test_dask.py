@@ -64,7 +64,7 @@ def test_fit_batched_equals_in_memory_fit(client, data, tmp_path):
 def test_fit_batched_equal_whatever_the_partitions_row_order(client, data):
     """Partitions whose rows come in another order than the frame's (here: a frame built
     from shuffled rows, the same index): each segment's model still equals the in-memory
-    fit to the bit (8e-12 apart before the rows were put back in index order)."""
+    fit to the bit (summed in another row order, they differ in the last bits)."""
     c, df, ddf = data
     mixed = dd.from_pandas(df.sample(frac=1.0, random_state=1), npartitions=5, sort=False)
     b = cd.fit_batched(mixed, FEATS, "y", "segment", invalid="flag")

@@ -426,7 +426,7 @@ def test_features_whose_squares_overflow_are_an_error_naming_the_column(rng, col
 
 def test_scores_that_overflow_from_finite_inputs_are_named_as_such(rng):
     """Finite X and coefficients whose linear predictor overflows X's dtype: an error that
-    says so and names the rows (it said "X contains NaN or inf in rows []")."""
+    says so and names the rows (not "X contains NaN or inf" with no rows)."""
     with pytest.raises(ValueError, match=r"overflows float64 in rows \[0\]"):
         crmjit.predict_proba([[1e200, 1e200], [1.0, 1.0]], [1e200, 0], 0)
     X32 = np.array([[1.0, 1.0], [3e38, 1.0]], dtype=np.float32)

@@ -317,7 +317,7 @@ def test_nullable_masked_and_big_endian_inputs():
 
 def test_channel_summary_overflow_is_an_error_and_organic_channels_stay_infinite():
     """A CLV:CAC or CLV sum beyond float64 from finite inputs is a ValueError naming the
-    channel (it was inf, found by the fuzz suite); a channel with no spend (CAC 0) keeps
+    channel (not inf); a channel with no spend (CAC 0) keeps
     its infinite CLV:CAC."""
     df = crmjit.channel_summary(["web", "organic", "web"], [100.0, 40.0, 200.0],
                                 {"web": 100.0, "organic": 0.0}, {"web": 2, "organic": 5})
