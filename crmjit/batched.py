@@ -18,8 +18,8 @@ from ._validation import label_codes, positions
 from ._grouping import map_labels
 from ._segment_fit import fit_segments, grouped_data, start_point
 from .kernels.scoring import _decision_function, _predict_proba
-from .logistic import (_names, _raise_nonfinite_rows, _set_names, sample_weights,
-                       training_data)
+from .logistic import (_names, _raise_nonfinite_rows, _set_names, class_weights,
+                       sample_weights, training_data)
 
 __all__ = ["BatchedLogisticRegression"]
 
@@ -74,6 +74,9 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         "raise": a ValueError naming the first few such labels and how many there are.
         "flag": fit the others; those get ``valid_ = False``, zero coefficients, and
         predicting for their rows raises.
+    class_weight : dict, "balanced" or None, default None
+        As :class:`crmjit.LogisticRegression`'s; "balanced" is computed within each
+        segment (each segment's model equals scikit-learn's with "balanced" on its rows).
 
     Attributes
     ----------
@@ -103,15 +106,17 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "invalid": [StrOptions({"raise", "flag"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
     def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-6, max_iter=100,
-                 invalid="raise"):
+                 invalid="raise", class_weight=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
         self.invalid = invalid
+        self.class_weight = class_weight
 
     def _per_segment_C(self, n_segments):
         C = np.asarray(self.C, dtype=np.float64) if not np.isscalar(self.C) else None
@@ -148,6 +153,8 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         sw = sample_weights(sample_weight, X)
         y01 = np.equal(y, classes[-1]).view(np.uint8) if classes.shape[0] == 2 else \
             np.zeros(n, dtype=np.uint8)
+        if self.class_weight is not None:  # "balanced": within each segment
+            sw = class_weights(self.class_weight, classes, y, y01, sw, codes, G)
         data = grouped_data(X, y01, sw, codes, G)
         invalid = (data.pos == 0) | (data.pos == data.tot)
         if invalid.any() and (self.invalid == "raise" or invalid.all()):

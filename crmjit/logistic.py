@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -92,6 +93,26 @@ def sample_weights(sample_weight, X):
     if not np.any(sw > 0):
         raise ValueError("sample_weight must have at least one positive weight")
     return sw
+
+
+def class_weights(class_weight, classes, y, y01, sw, codes=None, n_groups=1):
+    """sample weights (n,) times each row's class weight, as scikit-learn's
+    ``class_weight``: a dict {label: weight} (labels not in it: 1), or "balanced",
+    total weight / (2 * the class's weight), computed within each group of ``codes``
+    (one group when None).  sw (1,) or (n,) from ``sample_weights``."""
+    w = np.broadcast_to(sw, y01.shape).astype(np.float64)
+    if class_weight != "balanced":
+        try:
+            per_class = compute_class_weight(class_weight, classes=classes, y=y)
+        except ValueError as exc:
+            raise ValueError(f"class_weight: {exc}") from None
+        return w * per_class[y01]
+    g = np.zeros(y01.shape[0], dtype=np.intp) if codes is None else codes
+    by_class = np.bincount(g * 2 + y01, weights=w, minlength=2 * n_groups).reshape(-1, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a class of no weight: factor 0
+        factor = np.where(by_class > 0, by_class.sum(axis=1, keepdims=True) / (2.0 * by_class),
+                          0.0)
+    return w * factor[g, y01]
 
 
 def _raise_nonfinite_rows(X, coefs, intercepts, codes):
@@ -191,6 +212,10 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
         (measured: 4e-9 from scikit-learn's tol=1e-10 fit on 1M x 16).
     max_iter : int >= 1, default 100
         Newton iterations; hitting it gives a ConvergenceWarning.
+    class_weight : dict, "balanced" or None, default None
+        As scikit-learn's: each row's weight is multiplied by its class's weight, from a
+        dict {label: weight} (labels not in it: 1) or "balanced" (total weight / (2 *
+        the class's weight), sample weights included).
 
     Attributes
     ----------
@@ -221,13 +246,16 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
         "tol": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-6, max_iter=100):
+    def __init__(self, C=1.0, *, fit_intercept=True, tol=1e-6, max_iter=100,
+                 class_weight=None):
         self.C = C
         self.fit_intercept = fit_intercept
         self.tol = tol
         self.max_iter = max_iter
+        self.class_weight = class_weight
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -249,12 +277,14 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
             raise ValueError(f"y needs samples of 2 classes; got 1 class: "
                              f"{classes.tolist()}")
         sw = sample_weights(sample_weight, X)
-        if sample_weight is not None:
+        y01 = np.equal(y, classes[1]).view(np.uint8)
+        if self.class_weight is not None:
+            sw = class_weights(self.class_weight, classes, y, y01, sw)
+        if sw.shape[0] > 1:
             if np.unique(y[sw > 0]).shape[0] < 2:
                 raise ValueError("the rows with positive sample_weight hold only 1 class; "
                                  "y needs samples of 2 classes with positive weight")
         self.classes_ = classes
-        y01 = np.equal(y, classes[1]).view(np.uint8)
         theta, n_iter = fit_binary(X, y01, sw, self.C, self.fit_intercept, self.tol,
                                    self.max_iter)
         self.coef_ = theta[None, :-1].copy()

@@ -47,9 +47,12 @@ _DTYPES = {"<f8": np.float64, "<i8": np.int64, "<i4": np.int32, "|b1": np.bool_}
 
 
 def _plain(value, name):
-    """A constructor parameter as JSON (a per-segment C array as a list)."""
+    """A constructor parameter as JSON (a per-segment C array as a list, a class_weight
+    dict as [label, weight] pairs)."""
     if isinstance(value, (np.ndarray, list, tuple)):  # per-segment C
         return {"array": np.asarray(value, dtype=np.float64).tolist()}
+    if isinstance(value, dict):  # class_weight
+        return {"mapping": [[_plain(k, name), float(v)] for k, v in value.items()]}
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -59,6 +62,10 @@ def _plain(value, name):
 
 def _unplain(value):
     if isinstance(value, dict):
+        if set(value) == {"mapping"} and isinstance(value["mapping"], list) and all(
+                isinstance(p, list) and len(p) == 2 and isinstance(p[0], (int, float, str))
+                and isinstance(p[1], (int, float)) for p in value["mapping"]):
+            return {k: v for k, v in value["mapping"]}
         if set(value) != {"array"} or not isinstance(value["array"], list):
             raise ValueError("a parameter is malformed")
         return np.asarray(value["array"], dtype=np.float64)
