@@ -176,5 +176,9 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
     if monetary_value_col is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             out["monetary_value"] = np.where(frequency > 0, repeat_total / frequency, 0.0)
+        bad = ~np.isfinite(out["monetary_value"])
+        if bad.any():
+            raise ValueError(f"transactions[{monetary_value_col!r}]: the spend of customers "
+                             f"{np.asarray(labels)[bad][:10].tolist()} sums beyond float64")
     index = pd.Index(labels, name=customer_id_col)
     return pd.DataFrame(out, index=index)

@@ -165,3 +165,13 @@ def test_dates_far_from_1970_are_not_wrapped():
                                                     "1700-03-02"])))
     early = crmjit.rfm_summary(old, "id", "date", observation_period_end="1700-03-10")
     assert early.loc[1].tolist() == [1.0, 4.0, 9.0]
+
+
+def test_spend_summing_beyond_float64_is_an_error_naming_the_customer():
+    log = pd.DataFrame({"id": [1, 1, 1, 2, 2], "amount": [1.0, 1.5e308, 1.5e308, 2.0, 3.0],
+                        "date": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03",
+                                                "2024-01-01", "2024-01-05"])})
+    with pytest.raises(ValueError, match=r"'amount'.*customers \[1\] sums beyond float64"):
+        crmjit.rfm_summary(log, "id", "date", "amount")
+    fine = crmjit.rfm_summary(log[log.id == 2], "id", "date", "amount")
+    assert fine.loc[2, "monetary_value"] == 3.0
