@@ -28,6 +28,11 @@ def _propensity(dtype):
     b.decision_function(X, groups)
     named = groups.astype(str)
     crmjit.BatchedLogisticRegression().fit(X, y, named).predict_proba(X, named)
+    wide = rng.standard_normal((40, 200)).astype(dtype)  # Newton-CG: more features than rows
+    yw = np.arange(40) % 2
+    crmjit.LogisticRegression().fit(wide, yw)
+    crmjit.LogisticRegression().fit(wide, yw, sample_weight=np.ones(40))
+    crmjit.BatchedLogisticRegression().fit(wide, yw, np.arange(40) // 20)
 
 
 def _value():
