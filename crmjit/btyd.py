@@ -261,14 +261,18 @@ class BetaGeoModel(_Model):
         return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
 
 
-def _spend_arrays(frequency, monetary_value):
+def _spend_arrays(frequency, monetary_value, fitting=False):
+    """Validated (x, m): m >= 0, and > 0 for the repeat customers the fit reads (its
+    likelihood has log m; the conditional mean spend is defined at m = 0, as lifetimes
+    has it)."""
     x = _frequency(frequency)
     m = _vector(monetary_value, "monetary_value")
     x, m = _broadcast([("frequency", x), ("monetary_value", m)])
-    bad = (x > 0) & (m <= 0)
+    bad = (x > 0) & (m <= 0) if fitting else m < 0
     if bad.any():
-        raise ValueError("monetary_value must be > 0 for repeat customers (frequency > 0); "
-                         f"<= 0 at positions {positions(bad)}")
+        want = ("> 0 for the repeat customers a Gamma-Gamma fit reads (frequency > 0; "
+                "leave out those who spent nothing)" if fitting else ">= 0")
+        raise ValueError(f"monetary_value must be {want}; not at positions {positions(bad)}")
     return x, m
 
 
@@ -293,7 +297,7 @@ class GammaGammaModel(_Model):
         """Fit by maximum likelihood on (frequency, mean repeat spend); returns self."""
         penalizer = _check_penalizer(self.penalizer_coef)
         _check_solver(self.tol, self.max_iter)
-        x, m = _spend_arrays(frequency, monetary_value)
+        x, m = _spend_arrays(frequency, monetary_value, fitting=True)
         n = x.shape[0]
         w = _weights(weights, n)
         codes, labels, G = _group_input(groups, n)
@@ -329,7 +333,7 @@ class GammaGammaModel(_Model):
     def expected_average_value(self, frequency, monetary_value, groups=None):
         """E[mean spend | frequency, mean repeat spend] per customer (lifetimes'
         ``conditional_expected_average_profit``): (n,)."""
-        x, m = _spend_arrays(frequency, monetary_value)
+        x, m = _spend_arrays(frequency, monetary_value)  # m = 0 allowed here
         codes = self._codes(groups, x.shape[0])
         self._check_q(codes)
         out = np.empty(x.shape[0])

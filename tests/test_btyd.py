@@ -421,7 +421,7 @@ def test_other_bad_input():
         crmjit.BetaGeoModel().fit(f, r, T, groups=np.where(np.arange(len(f)) == 3, np.nan, 1.0))
     bad_m = m.copy()
     bad_m[f > 0] = 0.0
-    with pytest.raises(ValueError, match="monetary_value must be > 0 for repeat customers"):
+    with pytest.raises(ValueError, match="monetary_value must be > 0 for the repeat customers"):
         crmjit.GammaGammaModel().fit(f, bad_m)
     with pytest.raises(ValueError, match="no repeat customers"):
         crmjit.GammaGammaModel().fit([0, 0], [0.0, 0.0])
@@ -571,3 +571,25 @@ def test_clv_long_horizons_skip_only_months_that_cannot_matter():
     far = crmjit.customer_lifetime_value(*args, time=60_000)
     assert_allclose(far, crmjit.customer_lifetime_value(*args, time=5_000), rtol=1e-15)
     assert (far > crmjit.customer_lifetime_value(*args, time=1_200)).all()
+
+
+def test_zero_average_spend_of_a_repeat_buyer_is_scored_as_lifetimes_does(lifetimes_quiet):
+    """A repeat buyer whose purchases average 0 (real logs have them): the Gamma-Gamma
+    conditional mean spend, and so CLV, is defined there (lifetimes scores it); only the
+    fit, whose likelihood has log m, needs m > 0, and says so.  Negative spend is an
+    error everywhere."""
+    from lifetimes import GammaGammaFitter
+    gg = crmjit.GammaGammaModel.from_params([6.25, 3.74, 15.4])
+    got = gg.expected_average_value([3, 2, 0], [0.0, 20.0, 0.0])
+    theirs = GammaGammaFitter()
+    theirs.params_ = pd.Series([6.25, 3.74, 15.4], index=["p", "q", "v"])
+    with lifetimes_quiet():
+        want = theirs.conditional_expected_average_profit(pd.Series([3, 2, 0]),
+                                                          pd.Series([0.0, 20.0, 0.0]))
+    assert_allclose(got, want, rtol=1e-13)
+    bg = crmjit.BetaGeoModel.from_params([0.243, 4.41, 0.793, 2.43])
+    clv = crmjit.customer_lifetime_value(bg, gg, [3, 2], [20.0, 30.0], [39.0, 39.0],
+                                         [0.0, 20.0])
+    assert np.isfinite(clv).all() and (clv > 0).all()
+    with pytest.raises(ValueError, match=r"monetary_value must be >= 0; not at positions \[1\]"):
+        gg.expected_average_value([3, 2], [5.0, -1.0])
