@@ -152,3 +152,31 @@ def test_rfm_summary(record, benchmark, request, impl, n_txn):
     theirs = record(run, work="rfm summary", impl=impl, size=n_txn, items=n_txn, rounds=1)
     ours = crmjit.rfm_summary(log, "customer_id", "date", "amount")
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-10)
+
+
+HOLDOUT_SIZES = {"quick": [100_000], "full": [1_000_000]}
+
+
+@pytest.mark.parametrize("impl", ["crmjit", "lifetimes"])
+def test_rfm_calibration_holdout(record, request, impl):
+    """The calibration/holdout split at the 9-month mark of a year of purchases, against
+    lifetimes' calibration_and_holdout_data (with a monetary column), same data."""
+    quick = (request.config.getoption("--quick")
+             or os.environ.get("CRMJIT_BENCH_QUICK", "") not in ("", "0"))
+    n_txn = HOLDOUT_SIZES["quick" if quick else "full"][0]
+    log = transactions(n_txn)
+    args = (log, "customer_id", "date", "2025-09-30", "2025-12-31")
+    if impl == "crmjit":
+        record(lambda: crmjit.rfm_calibration_holdout(*args, monetary_value_col="amount"),
+               work="rfm calibration/holdout", impl=impl, size=n_txn, items=n_txn)
+        return
+    with quiet():
+        from lifetimes.utils import calibration_and_holdout_data
+
+    def run():
+        with quiet():
+            return calibration_and_holdout_data(*args, monetary_value_col="amount")
+    theirs = record(run, work="rfm calibration/holdout", impl=impl, size=n_txn, items=n_txn,
+                    rounds=1)
+    ours = crmjit.rfm_calibration_holdout(*args, monetary_value_col="amount")
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-10)

@@ -4,8 +4,8 @@ Public API
 ----------
 Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`,
 :func:`predict_proba`, :func:`decision_function`.
-Probabilistic CLV: :func:`rfm_summary`, :class:`BetaGeoModel`, :class:`GammaGammaModel`,
-:func:`customer_lifetime_value`.
+Probabilistic CLV: :func:`rfm_summary`, :func:`rfm_calibration_holdout`,
+:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Synthetic data: :mod:`crmjit.data_gen` (``make_customers``, ``customer_chunks``,
 ``make_rfm``, ``make_transactions``).
@@ -36,6 +36,7 @@ _WHERE = {
     "score_parquet": ".parquet",
     "load": ".persist",
     "rfm_summary": ".rfm",
+    "rfm_calibration_holdout": ".rfm",
     "cac": ".value",
     "channel_summary": ".value",
     "clv": ".value",

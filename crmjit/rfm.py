@@ -70,24 +70,22 @@ def _amounts(transactions, monetary_value_col):
     return amounts
 
 
-def _end_period(observation_period_end, tick_ns, unit, shift):
-    """The period number of observation_period_end, in the dates' own unit."""
+def _end_ticks(when, tick_ns, name="observation_period_end"):
+    """A date argument (``name``) as a time stamp in the dates' own unit."""
     try:
-        end = pd.Timestamp(observation_period_end)
+        end = pd.Timestamp(when)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"observation_period_end is not a date: {exc}") from None
+        raise ValueError(f"{name} is not a date: {exc}") from None
     if end is pd.NaT:
-        raise ValueError("observation_period_end is not a date (NaT)")
+        raise ValueError(f"{name} is not a date (NaT)")
     if end.tzinfo is not None:
         end = end.tz_localize(None)
     tick = {v: k for k, v in _TICK.items()}[tick_ns]
     try:
-        end_ticks = int(end.as_unit(tick).asm8.view(np.int64))
+        return int(end.as_unit(tick).asm8.view(np.int64))
     except (OverflowError, ValueError):
-        raise ValueError(f"observation_period_end {observation_period_end!r} is outside "
-                         f"the range of the dates' unit ({tick})") from None
-    return int(_floor_periods(np.array([end_ticks], dtype=np.int64), np.int64(unit),
-                              np.int64(shift), np.empty(1, dtype=np.int64), 0, 1)[0])
+        raise ValueError(f"{name} {when!r} is outside the range of the dates' unit "
+                         f"({tick})") from None
 
 
 def _scan(codes, n_cust, periods, amounts, p_end):
@@ -143,42 +141,130 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
     1         1.0      4.0   9.0             7.0
     2         0.0      0.0   7.0             0.0
     """
-    if not isinstance(transactions, pd.DataFrame):
-        raise TypeError("transactions must be a pandas DataFrame, got "
-                        f"{type(transactions).__name__}")
-    if freq not in PERIODS:
-        raise ValueError(f"freq must be one of {list(PERIODS)}, got {freq!r}")
-    unit, shift = PERIODS[freq]
-    ids = _column(transactions, customer_id_col, "customer_id_col")
-    dates = _column(transactions, datetime_col, "datetime_col")
-    if len(transactions) == 0:
-        raise ValueError("transactions is empty: no customers to summarise")
-    codes, labels = label_codes(ids, f"transactions[{customer_id_col!r}]")
-    ticks, tick_ns = _ticks(dates, datetime_col, datetime_format)
-    unit, shift = unit // tick_ns, shift // tick_ns  # every period is whole seconds
-    periods = np.empty(ticks.shape[0], dtype=np.int64)
-    _threads.over(_floor_periods, ticks.shape[0], ticks, np.int64(unit), np.int64(shift),
-                  periods)
-    amounts = _amounts(transactions, monetary_value_col)
-    p_end = (int(periods.max()) if observation_period_end is None else
-             _end_period(observation_period_end, tick_ns, unit, shift))
-    first, last, n_periods, repeat_total = _scan(codes, len(labels), periods, amounts, p_end)
-    keep = n_periods > 0
-    if not keep.any():
-        raise ValueError(f"no purchase on or before observation_period_end "
-                         f"{observation_period_end!r}")
-    if not keep.all():
-        first, last, n_periods = first[keep], last[keep], n_periods[keep]
-        repeat_total, labels = repeat_total[keep], labels[keep]
-    frequency = (n_periods - 1).astype(np.float64)
-    out = {"frequency": frequency, "recency": (last - first).astype(np.float64),
-           "T": (p_end - first).astype(np.float64)}
+    log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, freq,
+               datetime_format)
+    p_end = log.end_period(observation_period_end, "observation_period_end")
+    return log.summary(p_end, f"observation_period_end {observation_period_end!r}")
+
+
+class _Log:
+    """A transaction log as integer customer codes, period numbers and amounts: what
+    both summaries read."""
+
+    def __init__(self, transactions, customer_id_col, datetime_col, monetary_value_col, freq,
+                 datetime_format):
+        if not isinstance(transactions, pd.DataFrame):
+            raise TypeError("transactions must be a pandas DataFrame, got "
+                            f"{type(transactions).__name__}")
+        if freq not in PERIODS:
+            raise ValueError(f"freq must be one of {list(PERIODS)}, got {freq!r}")
+        unit, shift = PERIODS[freq]
+        ids = _column(transactions, customer_id_col, "customer_id_col")
+        dates = _column(transactions, datetime_col, "datetime_col")
+        if len(transactions) == 0:
+            raise ValueError("transactions is empty: no customers to summarise")
+        self.codes, self.labels = label_codes(ids, f"transactions[{customer_id_col!r}]")
+        ticks, self.tick_ns = _ticks(dates, datetime_col, datetime_format)
+        self.unit, self.shift = unit // self.tick_ns, shift // self.tick_ns  # whole seconds
+        self.ticks = ticks
+        self.periods = self.floor(ticks)
+        self.amounts = _amounts(transactions, monetary_value_col)
+        self.id_col, self.amount_col = customer_id_col, monetary_value_col
+
+    def floor(self, ticks):
+        """Period numbers of int64 time stamps in the dates' unit."""
+        out = np.empty(ticks.shape[0], dtype=np.int64)
+        _threads.over(_floor_periods, ticks.shape[0], ticks, np.int64(self.unit),
+                      np.int64(self.shift), out)
+        return out
+
+    def end_ticks(self, when, name):
+        """The time stamp of a date argument (None: the last purchase's)."""
+        return int(self.ticks.max()) if when is None else _end_ticks(when, self.tick_ns, name)
+
+    def end_period(self, when, name):
+        """The period of a date argument (None: the last purchase's)."""
+        return int(self.floor(np.array([self.end_ticks(when, name)], dtype=np.int64))[0])
+
+    def summary(self, p_end, when, rows=None):
+        """rfm_summary's frame over the purchases in periods <= p_end (of the rows where
+        ``rows`` is True; all by default); ``when`` names the end in the error when there
+        are none."""
+        codes, periods, amounts = self.codes, self.periods, self.amounts
+        if rows is not None:
+            codes, periods = codes[rows], periods[rows]
+            amounts = amounts[rows] if amounts.shape[0] else amounts
+        first, last, n_periods, repeat_total = _scan(codes, len(self.labels), periods,
+                                                     amounts, p_end)
+        keep = n_periods > 0
+        if not keep.any():
+            raise ValueError(f"no purchase on or before {when}")
+        labels = self.labels
+        if not keep.all():
+            first, last, n_periods = first[keep], last[keep], n_periods[keep]
+            repeat_total, labels = repeat_total[keep], labels[keep]
+        frequency = (n_periods - 1).astype(np.float64)
+        out = {"frequency": frequency, "recency": (last - first).astype(np.float64),
+               "T": (p_end - first).astype(np.float64)}
+        if self.amount_col is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["monetary_value"] = np.where(frequency > 0, repeat_total / frequency, 0.0)
+            bad = ~np.isfinite(out["monetary_value"])
+            if bad.any():
+                raise ValueError(f"transactions[{self.amount_col!r}]: the spend of customers "
+                                 f"{np.asarray(labels)[bad][:10].tolist()} sums beyond "
+                                 f"float64")
+        return pd.DataFrame(out, index=pd.Index(labels, name=self.id_col))
+
+
+def rfm_calibration_holdout(transactions, customer_id_col, datetime_col,
+                            calibration_period_end, observation_period_end=None, freq="D",
+                            monetary_value_col=None, datetime_format=None):
+    """A calibration summary and the same customers' holdout purchases, exactly as
+    lifetimes' ``calibration_and_holdout_data``.
+
+    The customers are those with a purchase on or before ``calibration_period_end``;
+    ``frequency_cal``, ``recency_cal``, ``T_cal`` (and ``monetary_value_cal``) are
+    :func:`rfm_summary` of the log up to it.  ``frequency_holdout`` counts the periods with
+    a purchase after it and up to ``observation_period_end`` (default: the last
+    purchase), ``monetary_value_holdout`` is the mean amount of those purchases (0
+    without), and ``duration_holdout`` is the holdout's length in periods.
+
+    >>> import pandas as pd
+    >>> from crmjit import rfm_calibration_holdout
+    >>> log = pd.DataFrame({"id": [1, 1, 1, 2], "date": ["2024-01-01", "2024-01-05",
+    ...                     "2024-01-20", "2024-01-03"], "amount": [10.0, 5.0, 7.0, 3.0]})
+    >>> rfm_calibration_holdout(log, "id", "date", "2024-01-10", "2024-01-31",
+    ...                         monetary_value_col="amount")[["frequency_cal", "T_cal",
+    ...                                                       "frequency_holdout"]]
+        frequency_cal  T_cal  frequency_holdout
+    id
+    1             1.0    9.0                1.0
+    2             0.0    7.0                0.0
+    """
+    log = _Log(transactions, customer_id_col, datetime_col, monetary_value_col, freq,
+               datetime_format)
+    t_cal = log.end_ticks(calibration_period_end, "calibration_period_end")
+    t_obs = log.end_ticks(observation_period_end, "observation_period_end")
+    p_cal, p_obs = log.floor(np.array([t_cal, t_obs], dtype=np.int64)).tolist()
+    if t_obs <= t_cal:
+        raise ValueError(f"observation_period_end {observation_period_end!r} must be after "
+                         f"calibration_period_end {calibration_period_end!r}")
+    # as lifetimes: the purchases are split at the time stamps, then counted by period
+    cal = log.summary(p_cal, f"calibration_period_end {calibration_period_end!r}",
+                      rows=log.ticks <= t_cal)
+    cal.columns = [f"{c}_cal" for c in cal.columns]
+    kept = np.isin(log.labels, cal.index) if len(cal) < len(log.labels) else \
+        np.ones(len(log.labels), dtype=bool)
+    window = (log.ticks > t_cal) & (log.ticks <= t_obs)
+    G = len(log.labels)
+    held = _scan(log.codes[window], G, log.periods[window], np.empty(0), p_obs)[2]
+    cal["frequency_holdout"] = held[kept].astype(np.float64)
     if monetary_value_col is not None:
+        sums = np.bincount(log.codes[window], weights=log.amounts[window], minlength=G)
+        counts = np.bincount(log.codes[window], minlength=G)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["monetary_value"] = np.where(frequency > 0, repeat_total / frequency, 0.0)
-        bad = ~np.isfinite(out["monetary_value"])
-        if bad.any():
-            raise ValueError(f"transactions[{monetary_value_col!r}]: the spend of customers "
-                             f"{np.asarray(labels)[bad][:10].tolist()} sums beyond float64")
-    index = pd.Index(labels, name=customer_id_col)
-    return pd.DataFrame(out, index=index)
+            mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        cal["monetary_value_holdout"] = mean[kept]
+    cal["duration_holdout"] = float(p_obs - p_cal)
+    return cal

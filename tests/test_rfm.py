@@ -175,3 +175,76 @@ def test_spend_summing_beyond_float64_is_an_error_naming_the_customer():
         crmjit.rfm_summary(log, "id", "date", "amount")
     fine = crmjit.rfm_summary(log[log.id == 2], "id", "date", "amount")
     assert fine.loc[2, "monetary_value"] == 3.0
+
+
+@pytest.fixture(scope="module")
+def cdnow_log():
+    import os
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifetimes warns at import under pandas 3
+        import lifetimes
+    path = os.path.join(os.path.dirname(lifetimes.__file__), "datasets", "CDNOW_master.txt")
+    log = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str})
+    log["date"] = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
+    return log
+
+
+@pytest.mark.parametrize("freq, cal_end, obs_end", [("D", "1997-09-30", "1998-06-30"),
+                                                    ("W", "1997-06-15", None)])
+def test_calibration_holdout_equals_lifetimes_on_cdnow(cdnow_log, lifetimes_quiet, freq,
+                                                       cal_end, obs_end):
+    """lifetimes' calibration_and_holdout_data (with a monetary column, where it runs under
+    pandas 3), column by column, on the CDNOW master log (69,659 purchases)."""
+    with lifetimes_quiet():
+        from lifetimes.utils import calibration_and_holdout_data
+        theirs = calibration_and_holdout_data(cdnow_log, "customer_id", "date", cal_end,
+                                              obs_end, freq=freq,
+                                              monetary_value_col="dollar_value")
+    ours = crmjit.rfm_calibration_holdout(cdnow_log, "customer_id", "date", cal_end, obs_end,
+                                          freq=freq, monetary_value_col="dollar_value")
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours.index.tolist() == theirs.index.astype(str).tolist()
+    for col in theirs.columns:
+        np.testing.assert_allclose(ours[col], theirs[col].to_numpy(float), rtol=1e-12,
+                                   atol=1e-12, err_msg=col)
+    assert ours.frequency_holdout.sum() > 1000 and (ours.duration_holdout > 0).all()
+
+
+def test_calibration_holdout_edges_and_errors():
+    log = pd.DataFrame({"id": [1, 1, 2, 3], "amount": [10.0, 4.0, 3.0, 8.0],
+                        "date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-03",
+                                                "2024-03-01"])})
+    out = crmjit.rfm_calibration_holdout(log, "id", "date", "2024-01-10", "2024-03-31",
+                                         monetary_value_col="amount")
+    assert out.index.tolist() == [1, 2]  # customer 3 first bought in the holdout: not in it
+    assert out.frequency_holdout.tolist() == [1.0, 0.0]
+    assert out.monetary_value_holdout.tolist() == [4.0, 0.0]
+    assert out.duration_holdout.tolist() == [81.0, 81.0]
+    assert "monetary_value_holdout" not in crmjit.rfm_calibration_holdout(
+        log, "id", "date", "2024-01-10").columns
+    with pytest.raises(ValueError, match="must be after calibration_period_end"):
+        crmjit.rfm_calibration_holdout(log, "id", "date", "2024-03-31", "2024-01-10")
+    with pytest.raises(ValueError, match="calibration_period_end is not a date"):
+        crmjit.rfm_calibration_holdout(log, "id", "date", "someday")
+    with pytest.raises(ValueError, match="no purchase on or before calibration_period_end"):
+        crmjit.rfm_calibration_holdout(log, "id", "date", "2023-12-01")
+
+
+def test_calibration_holdout_splits_at_the_time_stamp_as_lifetimes(rng, lifetimes_quiet):
+    """Purchases later on the calibration end's own day belong to the holdout (lifetimes
+    splits at the time stamp, then counts by period): equal to lifetimes on a log with
+    times of day."""
+    with lifetimes_quiet():
+        from lifetimes.utils import calibration_and_holdout_data
+    n = 5000
+    ns = (np.datetime64("2025-01-01", "ns").astype(np.int64)
+          + rng.integers(0, 300 * 86_400 * 10**9, n))
+    log = pd.DataFrame({"id": rng.integers(0, 800, n), "date": ns.view("datetime64[ns]"),
+                        "amount": rng.gamma(3.0, 10.0, n)})
+    args = (log, "id", "date", "2025-07-31", "2025-10-20")
+    with lifetimes_quiet():
+        theirs = calibration_and_holdout_data(*args, monetary_value_col="amount")
+    ours = crmjit.rfm_calibration_holdout(*args, monetary_value_col="amount")
+    assert ours.index.tolist() == theirs.index.tolist()
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-12)
