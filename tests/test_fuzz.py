@@ -310,3 +310,36 @@ def test_channel_summary_is_a_clear_error_or_the_group_sums(rows, spend, new):
     assert got.index.tolist() == labels
     np.testing.assert_array_equal(got.customers, want["size"])
     np.testing.assert_allclose(got.clv_total, want["sum"], rtol=1e-12, atol=1e-6)
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.integers(0, 5), st.integers(-150_000, 150_000),
+                               st.floats(-100, 100) | floats), min_size=0, max_size=25),
+       cal=st.integers(-150_000, 150_000), length=st.integers(-5, 1000))
+def test_calibration_holdout_is_a_clear_error_or_the_definition(rows, cal, length):
+    import pandas as pd
+    ids, days, amounts = ([r[j] for r in rows] for j in range(3))
+    base = np.datetime64("2000-01-01", "s")
+    log = pd.DataFrame({"id": pd.Series(ids, dtype=np.int64),
+                        "date": base + np.array(days, dtype="timedelta64[D]"),
+                        "amount": pd.Series(amounts, dtype=np.float64)})
+    try:
+        got = crmjit.rfm_calibration_holdout(
+            log, "id", "date", base + np.timedelta64(cal, "D"),
+            base + np.timedelta64(cal + length, "D"), monetary_value_col="amount")
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, "amount", "date", "id", "calibration_period_end",
+                                 "observation_period_end", "transactions")
+        return
+    assert np.isfinite(got.to_numpy()).all()
+    want = _rfm_twin(ids, days, amounts, cal)
+    assert sorted(want) == got.index.tolist()
+    for c, (f, r, T, m) in want.items():
+        row = got.loc[c]
+        held = [(d, a) for i, d, a in zip(ids, days, amounts)
+                if i == c and cal < d <= cal + length]
+        assert (row.frequency_cal, row.recency_cal, row.T_cal) == (f, r, T)
+        assert row.frequency_holdout == len({d for d, _ in held})
+        mean = sum(a for _, a in held) / len(held) if held else 0.0
+        assert row.monetary_value_holdout == pytest.approx(mean, rel=1e-12, abs=1e-9)
+        assert row.duration_holdout == length
