@@ -265,7 +265,7 @@ def rfm_calibration_holdout(transactions, customer_id_col, datetime_col,
         counts = np.bincount(log.codes[window], minlength=G)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-        over = ~np.isfinite(mean)
+        over = ~np.isfinite(mean) & kept  # customers of the output only
         if over.any():
             raise ValueError(f"transactions[{monetary_value_col!r}]: the holdout spend of "
                              f"customers {np.asarray(log.labels)[over][:10].tolist()} sums "
