@@ -145,7 +145,6 @@ def fit_wide(X, y01, sw, lam, fit_intercept, tol, max_iter, theta0):
                 break
             t *= 0.5
             if t < MIN_STEP:
-                problem.evaluate(theta)
                 return theta[None, :], (it, False)
         theta, f, g, hdiag = trial, ft, gt, ht
     return theta[None, :], (max_iter, False)

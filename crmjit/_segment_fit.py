@@ -234,7 +234,9 @@ def fit_segments(data, theta, lam, invalid, fit_intercept, tol, max_iter):
     G = sizes.shape[0]
     n_iter = np.zeros(G, dtype=np.int64)
     converged = np.zeros(G, dtype=bool)
-    wide = np.array([wide_segment(int(m), d) for m in sizes], dtype=bool)
+    wide = np.zeros(G, dtype=bool)
+    if d > WIDE_SEGMENT_FEATURES:  # the common case, few features, skips the loop
+        wide[:] = [wide_segment(int(m), d) for m in sizes]
     small = (sizes < big_segment_rows(d)) & ~wide
     for s in np.flatnonzero(invalid & ~small):  # the lanes check the small ones
         rows = data.rows(s)

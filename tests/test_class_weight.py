@@ -57,6 +57,11 @@ def test_bad_class_weight_and_save_load(rng, tmp_path):
         crmjit.LogisticRegression(class_weight={7: 2.0}).fit(X, y)
     with pytest.raises(ValueError, match="only 1 class"):  # the positives weigh nothing
         crmjit.LogisticRegression(class_weight={1: 0.0}).fit(X, y)
+    groups = np.arange(len(y)) % 3
+    with pytest.raises(ValueError, match="class_weight"):
+        crmjit.BatchedLogisticRegression(class_weight="auto").fit(X, y, groups)
+    with pytest.raises(ValueError, match="class_weight"):
+        crmjit.BatchedLogisticRegression(class_weight={7: 2.0}).fit(X, y, groups)
     m = crmjit.LogisticRegression(class_weight={0: 1.0, 1: 3.0}).fit(X, y)
     m.save(tmp_path / "m.json")
     back = crmjit.load(tmp_path / "m.json")
