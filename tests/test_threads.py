@@ -30,6 +30,13 @@ big = make_customers(300_000, n_features=4, seed=5)  # several chunks, subsample
 m = crmjit.LogisticRegression().fit(big.X, big.y)
 h["fit_big"] = hashlib.sha256(m.coef_.tobytes() + m.intercept_.tobytes()).hexdigest()
 h["score"] = hashlib.sha256(crmjit.predict_proba(big.X, m.coef_[0], m.intercept_[0]).tobytes()).hexdigest()
+from crmjit import metrics as mt
+sc = crmjit.predict_proba(big.X, m.coef_[0], m.intercept_[0])
+seg_of, wts = np.arange(big.X.shape[0]) % 50, np.arange(big.X.shape[0]) % 3 * 0.5
+h["metrics"] = repr([mt.roc_auc_score(big.y, sc), mt.roc_auc_score(big.y, sc, sample_weight=wts, groups=seg_of).tolist(),
+                     mt.log_loss(big.y, sc, groups=seg_of).tolist(), mt.brier_score(big.y, sc, sample_weight=wts),
+                     mt.gains_table(big.y, sc, groups=seg_of % 3).to_numpy().tolist(),
+                     [a.tolist() for a in mt.calibration_curve(big.y, sc, 10, strategy="quantile")]])
 seg = make_customers(20_000, n_features=4, n_segments=300, seed=6)
 b = crmjit.BatchedLogisticRegression(invalid="flag").fit(seg.X, seg.y, seg.segment)
 h["batched"] = hashlib.sha256(b.coef_.tobytes() + b.intercept_.tobytes()).hexdigest()
