@@ -201,6 +201,10 @@ def test_sort_run_matches_twin(rng, n):
                      np.empty(257, np.int64), True)
         tk, tv = reference.ranking.sort_run(keys.tolist(), vals.tolist())
         assert k.tolist() == tk and v.tolist() == tv
+        k = keys.copy()  # unweighted: the values stay put
+        kr._sort_run(k, v[:0], 0, n, np.empty(n, np.uint64), v[:0], np.empty(257, np.int64),
+                     np.empty(257, np.int64), False)
+        assert k.tolist() == tk
 
 
 def test_bucket_passes_match_twins(rng, monkeypatch):
@@ -210,8 +214,10 @@ def test_bucket_passes_match_twins(rng, monkeypatch):
     bits, y, w = s.view(np.uint64), (rng.random(n) < 0.5).astype(np.uint8), rng.random(n)
     codes = rng.integers(0, 3, n).astype(np.int64)
     t = reference.ranking
-    kmin, kmax = kr._key_range(bits, 0, n)
-    assert (int(kmin), int(kmax)) == t.key_range(bits.tolist())
+    keys = [t.key(b) for b in bits.tolist()]
+    kmin, kmax = _ranking.key(s.min()), _ranking.key(s.max())
+    assert (kmin, kmax) == (min(keys), max(keys))
+    assert [kr._key(b) for b in bits[:50]] == keys[:50]
     r = _ranking.rank(s, y, w, codes, 3)
     shift, per = r.shift, r.per
     assert per == ((int(kmax) - int(kmin)) >> shift) + 1 and 16 < per <= 128
@@ -222,8 +228,11 @@ def test_bucket_passes_match_twins(rng, monkeypatch):
     assert counts[0].tolist() == t.count_buckets(bits.tolist(), codes.tolist(), int(kmin),
                                                  shift, per, 0, n, 3 * per)
     offsets = np.concatenate([[0], np.cumsum(counts[0])]).tolist()
-    sk, sv, stats = t.sort_buckets(packed, wv, w.tolist(), offsets)
-    assert r.packed.tolist() == sk and r.wv.tolist() == sv
+    stats = t.tally_buckets(packed, wv, w.tolist(), offsets)
+    for b in range(3 * per):  # each bucket holds the twin's rows (a small one unsorted)
+        lo, hi = offsets[b], offsets[b + 1]
+        mine = sorted(zip(r.packed[lo:hi].tolist(), r.wv[lo:hi].tolist()))
+        assert mine == sorted(zip(packed[lo:hi], wv[lo:hi]))
     assert_allclose(r.stats, stats, rtol=1e-13)
     assert_allclose(_ranking.auc_sums(r), t.auc_merge(stats, per, 3), rtol=1e-13)
 

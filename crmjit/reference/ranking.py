@@ -16,12 +16,6 @@ def key(bits):
     return bits ^ SIGN if bits < SIGN else ALL ^ bits
 
 
-def key_range(bits):
-    """(smallest, largest) key."""
-    keys = [key(b) for b in bits]
-    return min(keys), max(keys)
-
-
 def bucket(bits, codes, i, kmin, shift, per):
     """Row i's bucket."""
     return (codes[i] * per if codes else 0) + ((key(bits[i]) - kmin) >> shift)
@@ -49,9 +43,14 @@ def insertion(keys, vals):
     return sort_run(keys, vals)
 
 
-def radix_pass(keys, vals, sh):
-    """keys (and vals) sorted stably on their 8 bits from bit sh."""
-    idx = sorted(range(len(keys)), key=lambda i: (keys[i] >> sh) & 0xFF)
+def copy(keys, vals):
+    """(keys, vals), copied."""
+    return list(keys), list(vals)
+
+
+def radix_pass(keys, vals, sh, width):
+    """keys (and vals) sorted stably on their ``width`` bits from bit sh."""
+    idx = sorted(range(len(keys)), key=lambda i: (keys[i] >> sh) & ((1 << width) - 1))
     return [keys[i] for i in idx], ([vals[i] for i in idx] if vals else [])
 
 
@@ -74,23 +73,39 @@ def _ties(packed, weights):
     return [(p, n) for _, p, n in groups]
 
 
-def sort_buckets(packed, wv, w, offsets):
-    """(packed, wv, stats): each bucket sorted, and stats[b] = (positive weight, negative
-    weight, pairs ranked within the bucket, ties half)."""
-    out_k, out_v, stats = [], [], []
+def tally_sorted(packed, weights):
+    """[pw, nw, pairs] of sorted packed keys: pairs ranked correctly, ties half."""
+    pw = nw = pairs = 0.0
+    for gp, gn in _ties(packed, weights):
+        pairs += gp * (nw + 0.5 * gn)
+        pw += gp
+        nw += gn
+    return [pw, nw, pairs]
+
+
+def tally_buckets(packed, wv, w, offsets):
+    """stats[b] = tally_sorted of bucket b, sorted (the kernel sorts only large buckets;
+    the tallies do not depend on the order)."""
+    stats = []
     for b in range(len(offsets) - 1):
         lo, hi = offsets[b], offsets[b + 1]
         k, v = sort_run(packed[lo:hi], wv[lo:hi] if wv else [])
-        out_k += k
-        out_v += v
-        weights = v if wv else [w[0]] * len(k)
-        pw = nw = pairs = 0.0
-        for gp, gn in _ties(k, weights):
-            pairs += gp * (nw + 0.5 * gn)
-            pw += gp
-            nw += gn
-        stats.append([pw, nw, pairs])
-    return out_k, out_v, stats
+        stats.append(tally_sorted(k, v if wv else [w[0]] * len(k)))
+    return stats
+
+
+def below(keys, wts, k):
+    """(weight of keys < k, weight of keys == k)."""
+    return (sum(x for key_, x in zip(keys, wts) if key_ < k),
+            sum(x for key_, x in zip(keys, wts) if key_ == k))
+
+
+def weight(wts):
+    """sum of wts, in order."""
+    total = 0.0
+    for x in wts:
+        total += x
+    return total
 
 
 def auc_merge(stats, per, n_groups):
