@@ -105,6 +105,15 @@ FEATURES = {
         "lifetimes", DATA + BTYD_PEER,
         "gg.customer_lifetime_value(bg, _c.frequency, _c.recency, _c['T'], _c.monetary_value, "
         "time=12, discount_rate=0.01)"),
+    "metrics.roc_auc_score": (
+        "from crmjit import metrics" + DATA, "metrics.roc_auc_score(y, X[:, 0])",
+        "sklearn", "from sklearn.metrics import roc_auc_score" + DATA,
+        "roc_auc_score(y, X[:, 0])"),
+    "metrics.gains_table": (
+        "from crmjit import metrics" + DATA, "metrics.gains_table(y, X[:, 0])",
+        "pandas", "import pandas as pd" + DATA,
+        "pd.DataFrame({'y': y, 'b': pd.qcut(-X[:, 0], 10, labels=False)})"
+        ".groupby('b')['y'].agg(['size', 'sum'])"),
     "score_parquet": (
         "import crmjit" + DATA + PARQUET + "m = crmjit.LogisticRegression().fit(X, y)\n",
         "crmjit.score_parquet(tmp / 'in.parquet', m, tmp / 'out.parquet', "

@@ -8,7 +8,8 @@ Probabilistic CLV: :func:`rfm_summary`, :func:`rfm_calibration_holdout`,
 :class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Evaluation: :mod:`crmjit.metrics` (``roc_auc_score``, ``log_loss``, ``brier_score``,
-``gains_table``, ``calibration_curve``), each per segment with ``groups=``.
+``gains_table``, ``calibration_curve``), each per segment with ``groups=``; plots in
+:mod:`crmjit.plotting` (matplotlib).
 Synthetic data: :mod:`crmjit.data_gen` (``make_customers``, ``customer_chunks``,
 ``make_rfm``, ``make_transactions``).
 Pipelines: ``model.save(path)``, :func:`load`, :func:`score_parquet` (pyarrow), and
@@ -44,7 +45,7 @@ _WHERE = {
     "clv": ".value",
     "conversion_rate": ".value",
 }
-_MODULES = ("dask", "data_gen", "metrics", "reference")
+_MODULES = ("dask", "data_gen", "metrics", "plotting", "reference")
 
 __all__ = sorted([*_WHERE, *_MODULES, "__version__"])
 

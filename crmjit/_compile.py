@@ -73,6 +73,20 @@ def _btyd():
             bg.expected_purchases_new_customer(30, groups=None if g is None else 0)
 
 
+def _metrics():
+    from crmjit import metrics
+    rng = np.random.default_rng(0)
+    y = (np.arange(3000) % 3 == 0).astype(np.int64)
+    groups = np.arange(3000) % 2
+    for dtype in (np.float64, np.float32):
+        p = rng.random(3000).astype(dtype)
+        p[:1500] = 0.5  # a bucket too large to tally pairwise: the sort
+        metrics.roc_auc_score(y, p, groups=groups)
+        metrics.gains_table(y, p, sample_weight=np.ones(3000))
+        metrics.log_loss(y, p, groups=groups)
+        metrics.calibration_curve(y, p, strategy="quantile", groups=groups)
+
+
 def _generators():
     from crmjit.data_gen import customer_chunks, make_customers
     make_customers(50, n_features=2, dtype=np.float32)
@@ -109,6 +123,7 @@ STEPS = (("propensity float64", lambda: _propensity(np.float64)),
          ("propensity float32", lambda: _propensity(np.float32)),
          ("CLV and channel value", _value),
          ("RFM, BG/NBD, Gamma-Gamma, CLV", _btyd),
+         ("evaluation metrics", _metrics),
          ("synthetic data", _generators),
          ("Parquet scoring", _parquet))
 

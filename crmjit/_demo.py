@@ -132,9 +132,9 @@ def _propensity_steps(cust, timer):
 def _report_propensity(cust, model, scores, test, rows, out):
     """Coefficient recovery, held-out AUC against the true model's, and the scores
     against the pure-Python reference on the sampled rows."""
-    from sklearn.metrics import roc_auc_score
     import crmjit
     from crmjit import reference
+    from crmjit.metrics import gains_table, roc_auc_score
 
     true_w, true_b = cust.coef[0], cust.intercept[0]
     coef_err = float(np.max(np.abs(model.coef_[0] - true_w)))
@@ -147,12 +147,23 @@ def _report_propensity(cust, model, scores, test, rows, out):
         best = roc_auc_score(cust.y[test], crmjit.predict_proba(cust.X[test], true_w, true_b))
         print(f"Held-out AUC {auc:.4f} on {test.size:,} customers (the true model "
               f"scores {best:.4f})", file=out)
+        _report_gains(gains_table(cust.y[test], scores[test]), out)
     k = len(rows)
     ref_p = reference.predict_proba(cust.X[rows].tolist(), [0], [model.coef_[0].tolist()],
                                     [float(model.intercept_[0])])
     pdiff = float(np.max(np.abs(scores[rows] - np.asarray(ref_p)))) if k else 0.0
     print(f"Scores vs pure-Python reference on {k:,} sampled customers: largest "
           f"difference {pdiff:.3g}", file=out)
+
+
+def _report_gains(gains, out):
+    """The held-out customers' gains table: who to target first."""
+    print("Held-out customers by score decile (1 = highest scores):", file=out)
+    body = [[int(r.bin), f"{r.min_score:.3f}", f"{r.customers:,.0f}", f"{r.positives:,.0f}",
+             f"{r.response_rate:.1%}", f"{r.cumulative_gain:.1%}", f"{r.lift:.2f}"]
+            for r in gains.itertuples()]
+    print(_table(body, ["decile", "score >=", "customers", "buyers", "rate",
+                        "cum. gain", "lift"]), file=out)
 
 
 def _warm_up(segments):

@@ -91,7 +91,20 @@ def score(args, out=None):
                           batch_rows=args.batch_rows, progress=not args.quiet)
     print(f"scored {stats['rows']:,} rows in {stats['seconds']:.2f} s "
           f"({stats['rows_per_s'] / 1e6:.1f} M rows/s) -> {args.output}", file=out)
+    if args.target:
+        from ._evaluate import evaluate, read_columns, report_base
+        y = read_columns(args.input, [args.target], ["--target"])[args.target]
+        scores = read_columns(args.output, ["score"], ["score"])["score"]
+        evaluate(y, scores, base=report_base(args.output),
+                 names=(f"--target column {args.target!r} of {args.input}", "score"), out=out)
     return 0
+
+
+@_pipeline_errors
+def evaluate(args, out=None):
+    """Evaluate a scored file (``crmjit._evaluate``)."""
+    from ._evaluate import evaluate_command
+    return evaluate_command(args, out)
 
 
 def pa_numeric(t):

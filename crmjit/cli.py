@@ -8,7 +8,7 @@ import sys
 import time
 
 from ._demo import demo
-from ._pipeline_cli import fit, generate, score
+from ._pipeline_cli import evaluate, fit, generate, score
 from ._version import __version__
 
 
@@ -106,7 +106,8 @@ def build_parser():
         description="Numba-JIT customer analytics: CLV, CAC, propensity, synthetic customers.")
     parser.add_argument("--version", action="version", version=f"crmjit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_demo, _add_bench, _add_generate, _add_fit, _add_score, _add_compile):
+    for add in (_add_demo, _add_bench, _add_generate, _add_fit, _add_score, _add_evaluate,
+                _add_compile):
         add(sub)
     return parser
 
@@ -217,8 +218,33 @@ def _add_score(sub):
     s.add_argument("--batch-rows", type=_positive_int, default=None,
                    help="rows per batch (default 1048576, or an eighth of the rows for "
                    "smaller inputs)")
+    s.add_argument("--target", help="0/1 label column of INPUT: also print the ROC AUC, log "
+                   "loss and gains table of the scores, and write them beside OUTPUT "
+                   "(OUTPUT minus its extension + .metrics.json, .gains.csv)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=score)
+
+
+def _add_evaluate(sub):
+    """The ``evaluate`` command."""
+    e = sub.add_parser("evaluate", help="ROC AUC, log loss, Brier score and gains table of a "
+                       "scored file",
+                       description="Read the label and score columns of SCORES (Parquet, or "
+                       "CSV by its .csv extension), print the ROC AUC, log loss, Brier score "
+                       "and gains table, and write REPORT.metrics.json, REPORT.gains.csv "
+                       "and, with --groups, REPORT.segments.csv (one row per segment). "
+                       "Example: crmjit evaluate scores.parquet --target bought --score "
+                       "score")
+    e.add_argument("scores", metavar="SCORES", help="Parquet file or folder, or a .csv file")
+    e.add_argument("--target", required=True, help="the 0/1 label column")
+    e.add_argument("--score", default="score", help="the score column (default score)")
+    e.add_argument("--groups", help="segment column: metrics per segment as well")
+    e.add_argument("--bins", type=_positive_int, default=10,
+                   help="gains table bins (default 10: deciles)")
+    e.add_argument("--report", metavar="REPORT",
+                   help="path prefix of the files written (default: SCORES minus its "
+                   "extension)")
+    e.set_defaults(func=evaluate)
 
 
 def _add_compile(sub):

@@ -233,7 +233,7 @@ def calibration_curve(y_true, y_prob, n_bins=5, *, strategy="uniform", sample_we
                                      unit=True)
     G = _n_groups(labels)
     if strategy == "uniform":
-        edges = np.broadcast_to(np.linspace(0.0, 1.0, n_bins + 1), (G, n_bins + 1))
+        edges = np.tile(np.linspace(0.0, 1.0, n_bins + 1), (G, 1))
     else:
         edges = _quantile_edges(p, codes, G, n_bins)
     inner = np.ascontiguousarray(edges[:, 1:-1], dtype=np.float64)
