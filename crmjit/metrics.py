@@ -22,6 +22,7 @@ from ._validation import (_to_numpy, check_finite, check_int_scalar, float_array
                           label_codes, positions)
 
 _SHOWN = 5
+SPAN = 500  # nonzero weights at most 2**SPAN apart: weight products stay in float64
 
 
 def _labels01(y, name="y_true"):
@@ -44,6 +45,8 @@ def _inputs(y_true, score, score_name, sample_weight, groups, *, unit=False):
     """Validated (y uint8 (n,), score float (n,), w float64 (1,) or (n,), codes int64 (n,)
     or empty, labels or None)."""
     y = _labels01(y_true)
+    if y.shape[0] == 0:
+        raise ValueError("y_true is empty: no rows to score")
     s = float_array(score, score_name, ndims=(1,))
     if s.shape[0] != y.shape[0]:
         raise ValueError(f"{score_name} has {s.shape[0]} rows but y_true has {y.shape[0]}")
@@ -64,14 +67,22 @@ def _inputs(y_true, score, score_name, sample_weight, groups, *, unit=False):
         if (w < 0).any():
             raise ValueError(f"sample_weight must be >= 0; negative values at positions "
                              f"{positions(w < 0)}")
+        with np.errstate(over="ignore"):
+            if not np.isfinite(np.sum(w)):
+                raise ValueError("sample_weight sums beyond float64's range; scale the "
+                                 "weights down")
+        tiny = (w > 0) & (w < w.max() * 2.0 ** -SPAN)
+        if tiny.any():
+            raise ValueError(f"sample_weight: nonzero weights more than 2**{SPAN} times "
+                             f"smaller than the largest, at positions {positions(tiny)}; "
+                             f"products of weights (AUC) or ratios (lift) would leave "
+                             f"float64's range: set them to 0 or scale them up")
     codes, labels = np.empty(0, np.int64), None
     if groups is not None:
         codes, labels = label_codes(groups, "groups")
         if codes.shape[0] != y.shape[0]:
             raise ValueError(f"groups has {codes.shape[0]} rows but y_true has {y.shape[0]}")
         codes = np.ascontiguousarray(codes, dtype=np.int64)
-    if y.shape[0] == 0:
-        raise ValueError("y_true is empty: no rows to score")
     return y, s, w, codes, labels
 
 
@@ -121,6 +132,8 @@ def roc_auc_score(y_true, y_score, *, sample_weight=None, groups=None, zero_divi
     ``roc_auc_score`` (to 1e-12); 10M scores on 2 cores in about 0.15 s."""
     _check_zero_division(zero_division)
     y, s, w, codes, labels = _inputs(y_true, y_score, "y_score", sample_weight, groups)
+    if w.shape[0] > 1 and w.max() > 0:  # largest weight to [0.5, 1): an exact rescaling,
+        w = np.ldexp(w, -np.frexp(w.max())[1])  # so sums of weight products cannot overflow
     sums = _ranking.auc_sums(_ranking.rank(_ranking_scores(s), y, w, codes,
                                            _n_groups(labels)))
     bad = (sums[:, 1] <= 0) | (sums[:, 2] <= 0)
@@ -165,7 +178,8 @@ def gains_table(y_true, y_score, n_bins=10, *, sample_weight=None, groups=None):
     """Cumulative gains and lift by score bin: customers ranked by y_score, highest first,
     cut into ``n_bins`` bins of equal weight (customers, or sample weight).  Customers with
     equal scores are never split: a tie group goes to the bin where it starts, so bins can
-    differ in size where scores tie, and a bin left empty is left out.
+    differ in size where scores tie, and a bin left empty (or holding only rows of zero
+    weight) is left out.
 
     Returns a DataFrame, one row per bin (and segment, with groups: a ``group`` column
     first): ``bin`` (1 = highest scores), ``min_score``, ``max_score``, ``customers``
@@ -178,10 +192,11 @@ def gains_table(y_true, y_score, n_bins=10, *, sample_weight=None, groups=None):
     n_bins = check_int_scalar(n_bins, "n_bins", minimum=1)
     y, s, w, codes, labels = _inputs(y_true, y_score, "y_score", sample_weight, groups)
     ranking = _ranking.rank(_ranking_scores(s), y, w, codes, _n_groups(labels))
+    pairs = _ranking.auc_sums(ranking)  # (pairs, positive weight, negative weight)
+    bad = (pairs[:, 1] <= 0) | (pairs[:, 1] + pairs[:, 2] <= 0)
+    _undefined(bad, labels, "gains are undefined with no positives (or zero weight)", None)
     sums, edges = _ranking.gains_sums(ranking, w, n_bins)
     totals = sums.sum(axis=1)
-    bad = (totals[:, 1] <= 0) | (totals[:, 0] <= 0)
-    _undefined(bad, labels, "gains are undefined with no positives (or zero weight)", None)
     cum = np.cumsum(sums, axis=1)
     rate = totals[:, 1] / totals[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -196,7 +211,7 @@ def gains_table(y_true, y_score, n_bins=10, *, sample_weight=None, groups=None):
             "lift": response / rate[:, None],
             "cumulative_lift": cum[..., 1] / cum[..., 0] / rate[:, None],
         }
-    keep = (sums[..., 2] > 0).reshape(-1)
+    keep = (sums[..., 0] > 0).reshape(-1)  # bins with no rows, or only rows of weight 0
     frame = pd.DataFrame({k: np.asarray(v).reshape(-1)[keep] for k, v in table.items()})
     if labels is not None:
         frame.insert(0, "group", np.repeat(np.asarray(labels), n_bins)[keep])

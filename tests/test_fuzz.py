@@ -343,3 +343,41 @@ def test_calibration_holdout_is_a_clear_error_or_the_definition(rows, cal, lengt
         mean = sum(a for _, a in held) / len(held) if held else 0.0
         assert row.monetary_value_holdout == pytest.approx(mean, rel=1e-12, abs=1e-9)
         assert row.duration_holdout == length
+
+
+@FUZZ
+@given(rows=st.lists(st.tuples(st.sampled_from([0, 1, 0.0, 1.0, 2, -1]),
+                               st.sampled_from([0.0, -0.0, 0.5, 1.0, 1e-300, 5e-324, -3.0])
+                               | floats,
+                               st.floats(0, 1e6) | floats, st.integers(0, 2)),
+                     min_size=0, max_size=30))
+def test_metrics_are_a_clear_error_or_scikit_learns(rows):
+    import sklearn.metrics as skm
+
+    from crmjit import metrics
+    y, s, w, g = (np.array(c) for c in zip(*rows)) if rows else (np.array([]),) * 4
+    args = ("y_true", "y_score", "y_prob", "sample_weight", "groups")
+    try:
+        auc = metrics.roc_auc_score(y, s, sample_weight=w)
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, *args) or "one class" in str(exc) or "empty" in str(exc)
+    else:
+        assert auc == pytest.approx(skm.roc_auc_score(y, s, sample_weight=w), rel=1e-9,
+                                    abs=1e-12)
+    try:
+        table = metrics.gains_table(y, s, 3, sample_weight=w, groups=g)
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, *args) or "no positives" in str(exc) or "empty" in str(exc)
+    else:
+        sums = table.groupby("group")[["customers", "positives"]].sum()
+        for label, row in sums.iterrows():
+            m = g == label
+            assert row.customers == pytest.approx(w[m].sum(), rel=1e-12)
+            assert row.positives == pytest.approx((w[m] * y[m]).sum(), rel=1e-12)
+        assert np.isfinite(table.drop(columns="group").to_numpy(float)).all()
+    try:
+        loss = metrics.log_loss(y, s, sample_weight=w)
+    except (ValueError, TypeError) as exc:
+        assert names_an_argument(exc, *args) or "sum to zero" in str(exc) or "empty" in str(exc)
+    else:
+        assert np.isfinite(loss) and loss >= 0

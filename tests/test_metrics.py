@@ -293,3 +293,15 @@ def test_pandas_inputs_and_booleans(rng):
     got = metrics.roc_auc_score(df.y, df.s, groups=df.g)
     assert got["n"] == pytest.approx(skm.roc_auc_score(df.y[df.g == "n"], df.s[df.g == "n"]),
                                      **APPROX)
+
+
+def test_extreme_weights_are_exact_or_a_clear_error():
+    y, s = np.array([0, 1, 0, 1]), np.array([0.1, 0.2, 0.3, 0.05])
+    for scale in (1e-150, 1.0, 1e154, 1e300):  # products of weights would overflow
+        w = np.array([1.0, 2.0, 0.5, 1.5]) * scale
+        assert metrics.roc_auc_score(y, s, sample_weight=w) == pytest.approx(
+            skm.roc_auc_score(y, s, sample_weight=[1.0, 2.0, 0.5, 1.5]), rel=1e-15)
+    with pytest.raises(ValueError, match=r"2\*\*500 times smaller.*\[0\]"):
+        metrics.gains_table(y, s, sample_weight=[5e-324, 1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="sums beyond float64"):
+        metrics.log_loss(y, s, sample_weight=[1e308] * 4)

@@ -310,8 +310,12 @@ def _auc_merge(stats, per, out):
 @serial
 def _bin_of(above, total, n_bins):
     """The gains-table bin (0: highest scores) of a tie group with weight ``above`` ranked
-    above it, out of ``total``: equal-weight bins, a tie group never split."""
-    return min(n_bins - 1, int(math.floor(above * n_bins / total)))
+    above it, out of ``total``: equal-weight bins, a tie group never split.  Always a bin
+    in [0, n_bins), whatever the floats (the caller rules out total <= 0)."""
+    x = above * n_bins / total
+    if not (x < n_bins - 1):  # also NaN: never an index out of range
+        return n_bins - 1
+    return int(math.floor(x)) if x > 0.0 else 0
 
 
 @serial

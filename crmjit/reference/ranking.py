@@ -122,8 +122,12 @@ def auc_merge(stats, per, n_groups):
 
 
 def bin_of(above, total, n_bins):
-    """The bin of a tie group with weight ``above`` ranked above it."""
-    return min(n_bins - 1, int(math.floor(above * n_bins / total)))
+    """The bin of a tie group with weight ``above`` ranked above it (the last bin for a
+    ratio that is not a number)."""
+    x = above * n_bins / total
+    if not x < n_bins - 1:
+        return n_bins - 1
+    return int(math.floor(x)) if x > 0 else 0
 
 
 def add_bin(acc, edge, weight, positives, rows, low, high):
