@@ -197,12 +197,12 @@ def test_sort_run_matches_twin(rng, n):
                  np.full(n, 7, np.uint64)):
         vals = rng.random(n)
         k, v = keys.copy(), vals.copy()
-        kr._sort_run(k, v, 0, n, np.empty(n, np.uint64), np.empty(n), np.empty(257, np.int64),
+        kr._sort_run(k, v, np.empty(n, np.uint64), np.empty(n), np.empty(257, np.int64),
                      np.empty(257, np.int64), True)
         tk, tv = reference.ranking.sort_run(keys.tolist(), vals.tolist())
         assert k.tolist() == tk and v.tolist() == tv
         k = keys.copy()  # unweighted: the values stay put
-        kr._sort_run(k, v[:0], 0, n, np.empty(n, np.uint64), v[:0], np.empty(257, np.int64),
+        kr._sort_run(k, v[:0], np.empty(n, np.uint64), v[:0], np.empty(257, np.int64),
                      np.empty(257, np.int64), False)
         assert k.tolist() == tk
 

@@ -34,7 +34,7 @@ from ._jit import serial, serial_reduce
 SIGN = np.uint64(1 << 63)
 DIGIT = 8  # bits per radix pass
 PAIRWISE = 1024  # buckets up to this many rows: every positive against every negative
-SMALL = 24  # buckets of at most this many rows: insertion sort
+SMALL = 24  # digit groups of at most this many rows: insertion sort
 
 
 @serial
@@ -102,22 +102,23 @@ def _insertion(src_k, src_v, keys, vals, lo, hi, weighted):
 
 
 @serial
-def _radix_pass(keys, vals, lo, hi, sh, width, tmp_k, tmp_v, counts, weighted):
-    """One stable counting-sort pass of keys[lo:hi] (and vals) on the ``width`` bits from
-    bit sh, into tmp_k[lo:hi] (and tmp_v); counts (>= 2**width + 1,) is left holding the
-    digit groups' starts (relative to lo), counts[2**width] = hi - lo."""
+def _radix_pass(keys, vals, sh, width, tmp_k, tmp_v, counts, weighted):
+    """One stable counting-sort pass of keys (and vals) on the ``width`` bits from bit sh,
+    into tmp_k[:m] (and tmp_v), m = len(keys); counts (>= 2**width + 1,) is left holding
+    the digit groups' starts, counts[2**width] = m."""
+    m = keys.shape[0]
     size = 1 << width
     mask = np.uint64(size - 1)
     for v in range(size + 1):
         counts[v] = 0
-    for i in range(lo, hi):
+    for i in range(m):
         counts[np.int64((keys[i] >> sh) & mask) + 1] += 1
     for v in range(1, size + 1):
         counts[v] += counts[v - 1]
-    for i in range(lo, hi):
+    for i in range(m):
         v = np.int64((keys[i] >> sh) & mask)
-        p = lo + counts[v]
-        counts[v] += 1
+        p = counts[v]
+        counts[v] = p + 1
         tmp_k[p] = keys[i]
         if weighted:
             tmp_v[p] = vals[i]
@@ -127,20 +128,18 @@ def _radix_pass(keys, vals, lo, hi, sh, width, tmp_k, tmp_v, counts, weighted):
 
 
 @serial
-def _sort_run(keys, vals, lo, hi, tmp_k, tmp_v, counts, starts, weighted):
-    """Sort keys[lo:hi] (uint64) ascending, stably, with vals when ``weighted``: insertion
-    sort for a few rows; else one pass on the highest bits where the keys differ (about
-    one digit group per 4 rows, at most 2**DIGIT) into tmp_k (tmp_v), then each digit
-    group back into keys by insertion sort, or when large, copied back and sorted by LSD
-    radix passes (DIGIT bits each) on the lower bits where its keys differ.  tmp_k, tmp_v
-    (>= hi,), counts and starts (2**DIGIT + 1,) are scratch."""
-    m = hi - lo
-    if m <= SMALL:
-        _insertion(keys, vals, keys, vals, lo, hi, weighted)
-        return
+def _sort_run(keys, vals, tmp_k, tmp_v, counts, starts, weighted):
+    """Sort keys (uint64) ascending, stably, with vals when ``weighted``: one counting pass
+    on the highest bits where the keys differ (about one digit group per 4 rows, at most
+    2**DIGIT) into tmp_k (tmp_v), then each digit group back into keys by insertion sort,
+    or when larger than SMALL, copied back and sorted by LSD radix passes (DIGIT bits
+    each) on the lower bits where its keys differ.  tmp_k, tmp_v (>= len(keys),), counts
+    and starts (2**DIGIT + 1,) are scratch.  Every length and offset is a variable, not a
+    literal: numba compiles one version."""
+    m = keys.shape[0]
     differ = np.uint64(0)
-    for i in range(lo + 1, hi):
-        differ |= keys[i] ^ keys[lo]
+    for i in range(1, m):
+        differ |= keys[i] ^ keys[0]
     if differ == 0:
         return
     top = 63
@@ -151,9 +150,9 @@ def _sort_run(keys, vals, lo, hi, tmp_k, tmp_v, counts, starts, weighted):
         lg += 1
     width = min(DIGIT, max(1, lg), top + 1)
     sh = top + 1 - width
-    _radix_pass(keys, vals, lo, hi, np.uint64(sh), width, tmp_k, tmp_v, counts, weighted)
+    _radix_pass(keys, vals, np.uint64(sh), width, tmp_k, tmp_v, counts, weighted)
     for v in range((1 << width) + 1):
-        starts[v] = lo + counts[v]
+        starts[v] = counts[v]
     for v in range(1 << width):
         a = starts[v]
         z = starts[v + 1]
@@ -166,8 +165,9 @@ def _sort_run(keys, vals, lo, hi, tmp_k, tmp_v, counts, starts, weighted):
         _copy(tmp_k, tmp_v, keys, vals, a, z, weighted)
         for d in range(0, sh, DIGIT):
             if (low >> np.uint64(d)) & np.uint64((1 << DIGIT) - 1) != 0:
-                _radix_pass(keys, vals, a, z, np.uint64(d), DIGIT, tmp_k, tmp_v, counts,
-                            weighted)
+                _radix_pass(keys[a:z], vals[a:z] if weighted else vals,
+                            np.uint64(d), min(DIGIT, sh - d), tmp_k[a:], tmp_v[a:] if weighted
+                            else tmp_v, counts, weighted)
                 _copy(tmp_k, tmp_v, keys, vals, a, z, weighted)
 
 
@@ -208,7 +208,7 @@ def _tally_buckets(packed, wv, w, offsets, stats, b0, b1):
         keys = packed[lo:hi]
         vals = wv[lo:hi]
         if hi - lo > PAIRWISE:
-            _sort_run(keys, vals, 0, hi - lo, tmp_k, tmp_v, counts, starts, weighted)
+            _sort_run(keys, vals, tmp_k, tmp_v, counts, starts, weighted)
             _tally_sorted(keys, vals, w, stats[b])
             continue
         n_pos = 0
@@ -226,22 +226,22 @@ def _tally_buckets(packed, wv, w, offsets, stats, b0, b1):
         pw = 0.0
         pairs = 0.0
         for t in range(n_pos):
-            below, tied = _below(neg_k, neg_w, n_neg, tmp_k[t])
+            below, tied = _below(neg_k[:n_neg], neg_w[:n_neg], tmp_k[t])
             pairs += tmp_v[t] * (below + 0.5 * tied)
             pw += tmp_v[t]
         stats[b, 0] = pw
-        stats[b, 1] = _weight(neg_w, n_neg)
+        stats[b, 1] = _weight(neg_w[:n_neg])
         stats[b, 2] = pairs
     return b1 - b0
 
 
 @serial_reduce
-def _below(keys, wts, m, k):
-    """(sum of wts[j] where keys[j] < k, sum where keys[j] == k) over j < m, reassociated
+def _below(keys, wts, k):
+    """(sum of wts[j] where keys[j] < k, sum where keys[j] == k), reassociated
     (vectorised): whole and half weights sum exactly in any order."""
     lt = 0.0
     eq = 0.0
-    for j in range(m):
+    for j in range(keys.shape[0]):
         x = keys[j]
         lt += wts[j] if x < k else 0.0
         eq += wts[j] if x == k else 0.0
@@ -249,10 +249,10 @@ def _below(keys, wts, m, k):
 
 
 @serial
-def _weight(wts, m):
-    """sum of wts[:m], in order."""
+def _weight(wts):
+    """sum of wts, in order."""
     acc = 0.0
-    for j in range(m):
+    for j in range(wts.shape[0]):
         acc += wts[j]
     return acc
 
@@ -360,7 +360,7 @@ def _gains_bins(packed, wv, w, offsets, stats, per, kmin, shift, n_bins, out, ed
                          base + (low >> one), base + (high >> one))
                 above += bw
                 continue
-            _sort_run(keys, vals, 0, hi - lo, tmp_k, tmp_v, counts, starts, weighted)
+            _sort_run(keys, vals, tmp_k, tmp_v, counts, starts, weighted)
             t = hi - lo - 1
             while t >= 0:
                 tie = keys[t] >> one
