@@ -142,7 +142,7 @@ def test_btyd_generator_kernels_match_twins():
     params = np.array([0.5, 10.0, 0.8, 2.0, 6.0, 3.7, 15.0])
     n, start = 300, 1000
     x, tx, T, m = (np.empty(n) for _ in range(4))
-    _btyd_summary(np.uint64(11), start, params, 365.0, x, tx, T, m)
+    _btyd_summary(np.uint64(11), start, params, 365.0, np.empty(0), x, tx, T, m)
     twin = g.btyd_summary(11, start, params.tolist(), 365.0, n)
     assert_allclose(np.column_stack([x, tx, T, m]), twin, rtol=1e-12)
     ptr = np.concatenate([[0], np.cumsum(x.astype(np.int64) + 1)])
@@ -156,11 +156,31 @@ def test_btyd_generator_kernels_match_twins():
     assert np.array_equal(x2, x) and np.array_equal(m2, m)  # the two passes agree
     base = np.uint64(_stream_key(np.uint64(11), STREAM_BTYD))  # keys are uint64, as in kernels
     key = np.uint64(_stream_key(base, np.uint64(start)))
-    T1, k, last, spent = _btyd_customer(key, *params, 365.0,
+    T1, k, last, spent = _btyd_customer(key, *params, 365.0, -1.0,
                                         np.empty(0), np.empty(0))
     want = g.btyd_customer(g.stream_key(int(base), start), *params.tolist(), 365.0)
     assert T1 == pytest.approx(want[0], rel=1e-15) and k == len(want[1])
     assert last == pytest.approx(want[1][-1], rel=1e-12)
+    T2, k2, last2, _ = _btyd_customer(key, *params, 365.0, 50.0, np.empty(0), np.empty(0))
+    want = g.btyd_customer(g.stream_key(int(base), start), *params.tolist(), 365.0, 50.0)
+    assert T2 == 50.0 and k2 == len(want[1]) and last2 == pytest.approx(want[1][-1], rel=1e-12)
+
+
+def test_make_rfm_with_given_ages(rng):
+    """Customers simulated at given ages: those ages, the twin's purchases, and the same
+    population as uniform ages (the rate of repeat purchases per day of age)."""
+    from crmjit.data_gen import make_rfm
+    from crmjit.reference import generate as g
+    ages = rng.uniform(1, 400, 3000)
+    rfm = make_rfm(3000, T=ages, seed=5, chunk_rows=700)
+    assert np.array_equal(rfm["T"].to_numpy(), ages) and (rfm.recency <= rfm["T"]).all()
+    from crmjit.data_gen import BTYD_TRUTH
+    twin = g.btyd_summary(5, 10, list(BTYD_TRUTH.values()), 365.0, 5, list(ages[10:15]))
+    assert_allclose(rfm.iloc[10:15].to_numpy(), twin, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"T must hold 3 ages > 0.*\[1\]"):
+        make_rfm(3, T=[1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="T has length 2"):
+        make_rfm(3, T=[1.0, 2.0])
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._progress import progress_bar
-from .._validation import check_int_scalar
+from .._validation import check_finite, check_int_scalar, per_customer, positions
 from .. import _threads
 from ..kernels.generate import (STREAM_COEF, STREAM_INTERCEPT, _btyd_fill, _btyd_summary,
                                 _customer_rows, _normals)
@@ -253,11 +253,13 @@ def _btyd_common(n_customers, t_max, seed, chunk_rows):
     return n, chunk, np.uint64(seed), float(t_max)
 
 
-def make_rfm(n_customers, *, t_max=365.0, seed=0, chunk_rows=1 << 20, progress=False,
-             **params):
+def make_rfm(n_customers, *, t_max=365.0, T=None, seed=0, chunk_rows=1 << 20,
+             progress=False, **params):
     """Exact RFM summaries of customers simulated from BG/NBD + Gamma-Gamma.
 
-    Each customer's age T is uniform on (0, t_max] days; purchase rate, death probability
+    Each customer's age T is uniform on (0, t_max] days, or given: ``T`` (n_customers,)
+    ages > 0 (say, real customers' ages, to set simulated customers beside them); purchase
+    rate, death probability
     and spend scale are drawn from the population distributions with parameters
     ``BTYD_TRUTH`` (override any with keyword arguments, e.g. ``r=0.5``), time in days.
 
@@ -274,12 +276,21 @@ def make_rfm(n_customers, *, t_max=365.0, seed=0, chunk_rows=1 << 20, progress=F
     """
     n, chunk, s64, t_max = _btyd_common(n_customers, t_max, seed, chunk_rows)
     truth = _btyd_params(params)
+    ages = np.empty(0)
+    if T is not None:
+        ages = per_customer(T, "T", n)
+        check_finite(ages, "T")
+        if ages.shape[0] != n or (ages <= 0).any():
+            raise ValueError(f"T must hold {n} ages > 0 (one per customer); got "
+                             f"{ages.shape[0]} values" + (f", not > 0 at positions "
+                                                          f"{positions(ages <= 0)}"
+                                                          if (ages <= 0).any() else ""))
     cols = {k: np.empty(n) for k in ("frequency", "recency", "T", "monetary_value")}
-    x, tx, T, m = cols.values()
+    x, tx, age, m = cols.values()
     with progress_bar(total=n, enabled=progress, desc="simulate", unit="cust") as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            _rows(_btyd_summary, start, stop, (s64,), (truth, t_max), (x, tx, T, m))
+            _rows(_btyd_summary, start, stop, (s64,), (truth, t_max), (ages, x, tx, age, m))
             bar.update(stop - start)
     return pd.DataFrame(cols, index=pd.RangeIndex(n, name="customer_id"))
 

@@ -152,8 +152,9 @@ def _gamma(key, counter, shape):
 
 
 @serial
-def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, times, amounts):
-    """Simulate one customer: age T ~ U(0, t_max]; rate lambda ~ Gamma(r, alpha); death
+def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, age, times, amounts):
+    """Simulate one customer: age T ~ U(0, t_max] (or T = age when age > 0, the uniform
+    drawn all the same); rate lambda ~ Gamma(r, alpha); death
     probability ~ Beta(a, b); spend scale nu ~ Gamma(q, v).  Purchases at 0 and after
     Exp(lambda) gaps up to T, dying after each repeat purchase with that probability;
     each spend ~ Gamma(p, nu).  Writes purchase times (age at purchase) and amounts into
@@ -161,6 +162,8 @@ def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, times, amounts):
     Returns (T, purchases incl. the first, age at the last purchase, repeat spend total)."""
     ctr = np.uint64(0)
     T = t_max * _uniform(key, ctr)
+    if age > 0.0:
+        T = age
     ctr += np.uint64(1)
     g, ctr = _gamma(key, ctr, r)
     lam = g / alpha
@@ -194,17 +197,19 @@ def _btyd_customer(key, r, alpha, a, b, p, q, v, t_max, times, amounts):
 
 
 @serial
-def _btyd_summary(seed, start, params, t_max, x, tx, T, m):
+def _btyd_summary(seed, start, params, t_max, ages, x, tx, T, m):
     """Customers [start, start + len(x)): exact summaries (frequency = repeat purchases,
     recency = age at the last purchase, T, mean repeat spend, 0 without repeats).
-    params (7,) = (r, alpha, a, b, p, q, v)."""
+    params (7,) = (r, alpha, a, b, p, q, v); ages: the customers' ages (len(x),), or empty
+    for ages uniform on (0, t_max]."""
     base = _stream_key(seed, STREAM_BTYD)
     times = np.empty(0)
     amounts = np.empty(0)
     for i in range(x.shape[0]):
         key = _stream_key(base, np.uint64(start + i))
         age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],
-                                             params[4], params[5], params[6], t_max, times,
+                                             params[4], params[5], params[6], t_max,
+                                             ages[i] if ages.shape[0] > 0 else -1.0, times,
                                              amounts)
         T[i] = age
         x[i] = k - 1
@@ -222,7 +227,7 @@ def _btyd_fill(seed, start, params, t_max, counts_ptr, x, tx, T, m, birth, when,
         key = _stream_key(base, np.uint64(start + i))
         lo, hi = counts_ptr[i], counts_ptr[i + 1]
         age, k, last, spent = _btyd_customer(key, params[0], params[1], params[2], params[3],
-                                             params[4], params[5], params[6], t_max,
+                                             params[4], params[5], params[6], t_max, -t_max,
                                              when[lo:hi], amount[lo:hi])
         T[i] = age
         x[i] = k - 1

@@ -104,9 +104,9 @@ def gamma(key, counter, shape):
             return d * v * boost, counter
 
 
-def btyd_customer(key, r, alpha, a, b, p, q, v, t_max):
-    """One simulated customer: (T, purchase ages, amounts)."""
-    T = t_max * uniform(key, 0)
+def btyd_customer(key, r, alpha, a, b, p, q, v, t_max, age=-1.0):
+    """One simulated customer: (T, purchase ages, amounts); T = age when age > 0."""
+    T = age if age > 0 else t_max * uniform(key, 0)
     ctr = 1
     g, ctr = gamma(key, ctr, r)
     lam = g / alpha
@@ -131,12 +131,14 @@ def btyd_customer(key, r, alpha, a, b, p, q, v, t_max):
     return T, times, amounts
 
 
-def btyd_summary(seed, start, params, t_max, n):
-    """Exact (frequency, recency, T, mean repeat spend) of customers start..start+n-1."""
+def btyd_summary(seed, start, params, t_max, n, ages=()):
+    """Exact (frequency, recency, T, mean repeat spend) of customers start..start+n-1 (of
+    the given ages, when given)."""
     base = stream_key(seed, BTYD_STREAM)
     out = []
     for i in range(start, start + n):
-        T, times, amounts = btyd_customer(stream_key(base, i), *params, t_max)
+        T, times, amounts = btyd_customer(stream_key(base, i), *params, t_max,
+                                          ages[i - start] if ages else -1.0)
         x = len(times) - 1
         out.append((float(x), times[-1], T, sum(amounts[1:]) / x if x else 0.0))
     return out
