@@ -5,7 +5,8 @@ Public API
 Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`,
 :func:`predict_proba`, :func:`decision_function`.
 Probabilistic CLV: :func:`rfm_summary`, :func:`rfm_calibration_holdout`,
-:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`.
+:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`; checked
+on a holdout with :func:`holdout_report` and :func:`expected_cumulative_transactions`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Evaluation: :mod:`crmjit.metrics` (``roc_auc_score``, ``log_loss``, ``brier_score``,
 ``gains_table``, ``calibration_curve``), each per segment with ``groups=``; plots in
@@ -40,6 +41,8 @@ _WHERE = {
     "load": ".persist",
     "rfm_summary": ".rfm",
     "rfm_calibration_holdout": ".rfm",
+    "holdout_report": ".holdout",
+    "expected_cumulative_transactions": ".holdout",
     "cac": ".value",
     "channel_summary": ".value",
     "clv": ".value",

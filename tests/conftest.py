@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 # Random tests must pass for any seed (scikit-learn's global_random_seed contract).
@@ -29,3 +30,18 @@ def lifetimes_quiet():
             warnings.simplefilter("ignore")
             yield
     return quiet
+
+
+@pytest.fixture(scope="session")
+def cdnow_log():
+    """lifetimes' CDNOW master log: 69,659 purchases of 23,570 customers, 1997-01 to
+    1998-06 (customer_id, date, number of CDs, dollar_value)."""
+    import os
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lifetimes warns at import under pandas 3
+        import lifetimes
+    path = os.path.join(os.path.dirname(lifetimes.__file__), "datasets", "CDNOW_master.txt")
+    log = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str})
+    log["date"] = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
+    return log

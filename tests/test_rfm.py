@@ -177,19 +177,6 @@ def test_spend_summing_beyond_float64_is_an_error_naming_the_customer():
     assert fine.loc[2, "monetary_value"] == 3.0
 
 
-@pytest.fixture(scope="module")
-def cdnow_log():
-    import os
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # lifetimes warns at import under pandas 3
-        import lifetimes
-    path = os.path.join(os.path.dirname(lifetimes.__file__), "datasets", "CDNOW_master.txt")
-    log = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str})
-    log["date"] = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
-    return log
-
-
 @pytest.mark.parametrize("freq, cal_end, obs_end", [("D", "1997-09-30", "1998-06-30"),
                                                     ("W", "1997-06-15", None)])
 def test_calibration_holdout_equals_lifetimes_on_cdnow(cdnow_log, lifetimes_quiet, freq,
