@@ -112,7 +112,8 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
 
     Parameters
     ----------
-    transactions : pandas.DataFrame, one row per purchase.
+    transactions : one row per purchase: a pandas or polars DataFrame or a pyarrow Table
+        (only the columns named are read).
     customer_id_col, datetime_col : column names (ids of any hashable kind; dates as
         datetime64 or anything ``pandas.to_datetime`` parses, with ``datetime_format``).
     monetary_value_col : optional column of purchase amounts.
@@ -147,15 +148,44 @@ def rfm_summary(transactions, customer_id_col, datetime_col, monetary_value_col=
     return log.summary(p_end, f"observation_period_end {observation_period_end!r}")
 
 
+class _Columns:
+    """A pyarrow Table or a polars DataFrame seen as a frame of pandas Series, one column
+    at a time: only the columns read are converted (numeric and date columns without
+    nulls, zero-copy), never the whole table."""
+
+    def __init__(self, names, column, rows):
+        self.columns, self._column, self._rows = list(names), column, rows
+
+    def __getitem__(self, name):
+        return self._column(name)
+
+    def __len__(self):
+        return self._rows
+
+
+def _frame(transactions):
+    """transactions as a pandas DataFrame or a ``_Columns`` view of a pyarrow Table or a
+    polars DataFrame."""
+    if isinstance(transactions, pd.DataFrame):
+        return transactions
+    kind = type(transactions).__module__.split(".")[0]
+    if kind == "pyarrow" and hasattr(transactions, "column_names"):
+        return _Columns(transactions.column_names,
+                        lambda c: transactions.column(c).to_pandas(), transactions.num_rows)
+    if kind == "polars" and hasattr(transactions, "get_column"):
+        return _Columns(transactions.columns,
+                        lambda c: transactions.get_column(c).to_pandas(), transactions.height)
+    raise TypeError("transactions must be a pandas or polars DataFrame or a pyarrow Table, "
+                    f"got {type(transactions).__name__}")
+
+
 class _Log:
     """A transaction log as integer customer codes, period numbers and amounts: what
     both summaries read."""
 
     def __init__(self, transactions, customer_id_col, datetime_col, monetary_value_col, freq,
                  datetime_format):
-        if not isinstance(transactions, pd.DataFrame):
-            raise TypeError("transactions must be a pandas DataFrame, got "
-                            f"{type(transactions).__name__}")
+        transactions = _frame(transactions)
         if freq not in PERIODS:
             raise ValueError(f"freq must be one of {list(PERIODS)}, got {freq!r}")
         unit, shift = PERIODS[freq]

@@ -235,3 +235,27 @@ def test_calibration_holdout_splits_at_the_time_stamp_as_lifetimes(rng, lifetime
     ours = crmjit.rfm_calibration_holdout(*args, monetary_value_col="amount")
     assert ours.index.tolist() == theirs.index.tolist()
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-12)
+
+
+def test_polars_and_pyarrow_logs_give_the_same_summaries():
+    """A polars DataFrame or a pyarrow Table is read column by column (no pandas copy of
+    the whole table) and summarised exactly as the pandas frame."""
+    import polars as pl
+    import pyarrow as pa
+    from crmjit.data_gen import make_transactions
+    log, _ = make_transactions(500, seed=4)
+    log["customer_id"] = "c" + log.customer_id.astype(str)  # string ids
+    log["note"] = "unread"
+    want = crmjit.rfm_summary(log, "customer_id", "date", "amount", freq="W")
+    cal_want = crmjit.rfm_calibration_holdout(log, "customer_id", "date", "2025-09-01",
+                                              "2026-01-01", monetary_value_col="amount")
+    for other in (pa.Table.from_pandas(log, preserve_index=False), pl.from_pandas(log)):
+        got = crmjit.rfm_summary(other, "customer_id", "date", "amount", freq="W")
+        pd.testing.assert_frame_equal(got, want)
+        cal = crmjit.rfm_calibration_holdout(other, "customer_id", "date", "2025-09-01",
+                                             "2026-01-01", monetary_value_col="amount")
+        pd.testing.assert_frame_equal(cal, cal_want)
+        with pytest.raises(ValueError, match="customer_id_col 'nope' is not a column"):
+            crmjit.rfm_summary(other, "nope", "date")
+    with pytest.raises(TypeError, match="pandas or polars DataFrame or a pyarrow Table"):
+        crmjit.rfm_summary(log.to_numpy(), "customer_id", "date")
