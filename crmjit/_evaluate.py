@@ -12,41 +12,10 @@ import numpy as np
 
 
 def read_columns(path, columns, flags):
-    """{column: ndarray} from a Parquet file or folder, or a CSV file (``.csv``).  A missing
-    column or a null is a ValueError naming the file, the column and its flag."""
-    path = os.fspath(path)
-    if path.lower().endswith(".csv"):
-        import pandas as pd
-        try:
-            head = pd.read_csv(path, nrows=0).columns
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read CSV from {path!r}: {exc}") from None
-        names = list(head)
-        _check_present(path, names, columns, flags)
-        frame = pd.read_csv(path, usecols=columns)
-        data = {c: frame[c].to_numpy() for c in columns}
-        nulls = {c: int(frame[c].isna().sum()) for c in columns}
-    else:
-        import pyarrow.dataset as ds
-        try:
-            dataset = ds.dataset(path, format="parquet")
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read Parquet from {path!r}: {exc}") from None
-        _check_present(path, dataset.schema.names, columns, flags)
-        table = dataset.to_table(columns=columns)
-        data = {c: table.column(c).to_numpy() for c in columns}
-        nulls = {c: table.column(c).null_count for c in columns}
-    for c, flag in zip(columns, flags):
-        if nulls[c]:
-            raise ValueError(f"{flag} column {c!r} of {path} has {nulls[c]:,} missing values")
-    return data
-
-
-def _check_present(path, names, columns, flags):
-    for c, flag in zip(columns, flags):
-        if c not in names:
-            shown = ", ".join(map(str, names[:20])) + (", ..." if len(names) > 20 else "")
-            raise ValueError(f"{flag} {c!r} is not a column of {path} (columns: {shown})")
+    """{column: ndarray} of a Parquet file or folder, or a CSV file (``_tables``)."""
+    from ._tables import read_table
+    table = read_table(path, columns, flags)
+    return {c: table.column(c).to_numpy() for c in columns}
 
 
 def report_base(output):

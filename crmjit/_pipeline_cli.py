@@ -161,3 +161,10 @@ def fit(args, out=None):
     print(f"fitted {what} on {len(y):,} rows x {len(features)} features in {seconds:.2f} s "
           f"-> {args.model}", file=out)
     return 0
+
+
+@_pipeline_errors
+def clv(args, out=None):
+    """The transaction log to CLV pipeline (``crmjit._clv_cli``)."""
+    from ._clv_cli import clv_command
+    return clv_command(args, out)

@@ -8,7 +8,7 @@ import sys
 import time
 
 from ._demo import demo
-from ._pipeline_cli import evaluate, fit, generate, score
+from ._pipeline_cli import clv, evaluate, fit, generate, score
 from ._version import __version__
 
 
@@ -107,7 +107,7 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"crmjit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_demo, _add_bench, _add_generate, _add_fit, _add_score, _add_evaluate,
-                _add_compile):
+                _add_clv, _add_compile):
         add(sub)
     return parser
 
@@ -245,6 +245,40 @@ def _add_evaluate(sub):
                    help="path prefix of the files written (default: SCORES minus its "
                    "extension)")
     e.set_defaults(func=evaluate)
+
+
+def _add_clv(sub):
+    """The ``clv`` command."""
+    c = sub.add_parser("clv", help="transaction log -> CLV per customer (BG/NBD + "
+                       "Gamma-Gamma)",
+                       description="Read LOG (CSV, or Parquet file or folder), summarise "
+                       "each customer (frequency, recency, T, monetary value), fit BG/NBD "
+                       "and Gamma-Gamma (per segment with --groups) and write OUTPUT (.csv "
+                       "or Parquet): one row per customer with p_alive, expected purchases "
+                       "and spend over --months, and CLV. Example: crmjit clv log.csv "
+                       "clv.parquet --customer-id customer_id --date date --amount amount "
+                       "--holdout-end 2025-09-30 --report report")
+    c.add_argument("log", metavar="LOG", help="transactions: a .csv file, or Parquet")
+    c.add_argument("output", metavar="OUTPUT", help="file to write (.csv, else Parquet)")
+    c.add_argument("--customer-id", required=True, help="customer id column")
+    c.add_argument("--date", required=True, help="purchase date column")
+    c.add_argument("--amount", required=True, help="purchase amount column")
+    c.add_argument("--model", choices=["bgnbd"], default="bgnbd",
+                   help="purchase model (default bgnbd)")
+    c.add_argument("--freq", choices=["D", "W"], default="D",
+                   help="time unit: days or weeks (default D)")
+    c.add_argument("--months", type=_positive_int, default=12,
+                   help="CLV horizon in months (default 12)")
+    c.add_argument("--discount-rate", type=float, default=0.01,
+                   help="monthly discount rate (default 0.01)")
+    c.add_argument("--groups", help="segment column: one set of parameters per segment")
+    c.add_argument("--holdout-end", "--calibration-end", dest="holdout_end", metavar="DATE",
+                   help="first fit on the purchases up to DATE and print how well that "
+                   "predicts the purchases after it (the holdout), then fit on the whole log")
+    c.add_argument("--report", metavar="DIR",
+                   help="write plots (PNG) and summary.md into DIR (needs matplotlib)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.set_defaults(func=clv)
 
 
 def _add_compile(sub):

@@ -29,10 +29,12 @@ class HoldoutReport:
         ``spend_mae``, ``spend_rmse``, ``spend_correlation``).
     per_customer : DataFrame (the input's index): ``actual``, ``predicted`` and, with a
         spend model, ``spend_actual`` and ``spend_predicted`` (NaN where not compared).
+    model : the purchase model checked.
     """
     by_frequency: pd.DataFrame
     summary: pd.Series
     per_customer: pd.DataFrame
+    model: object = None
 
     def to_markdown(self, max_frequency=7):
         """The summary and the first ``max_frequency`` rows of by_frequency as Markdown."""
@@ -85,7 +87,7 @@ def holdout_report(purchase_model, cal_holdout, *, spend_model=None, groups=None
                "predicted_total": float(predicted.sum()), **_errors(actual, predicted)}
     if spend_model is not None:
         summary.update(_spend(spend_model, d, per, groups))
-    return HoldoutReport(by, pd.Series(summary, name="holdout"), per)
+    return HoldoutReport(by, pd.Series(summary, name="holdout"), per, purchase_model)
 
 
 def _spend(spend_model, d, per, groups):
