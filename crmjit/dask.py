@@ -170,3 +170,69 @@ def fit_batched(ddf, features, target, groups, **estimator_params):
 
 
 __all__ = ["clv", "fit_batched", "predict_proba"]
+
+
+# ----------------------------------------------------------------- probabilistic CLV
+def rfm_summary(ddf, customer_id_col, datetime_col, monetary_value_col=None,
+                observation_period_end=None, freq="D"):
+    """:func:`crmjit.rfm_summary` of a transaction log partitioned by customer (each
+    customer's purchases in one partition: ``ddf.shuffle(on=customer_id_col)``): a dask
+    DataFrame, one row per customer, equal to the in-memory summary.  The end of
+    observation defaults to the last purchase in the whole log (one pass to find it)."""
+    from .rfm import rfm_summary as summary
+    cols = [customer_id_col, datetime_col] + ([monetary_value_col] if monetary_value_col
+                                              else [])
+    _check_frame(ddf, cols)
+    end = observation_period_end
+    if end is None:
+        end = _dd().to_datetime(ddf[datetime_col]).max().compute()
+    meta = summary(ddf._meta_nonempty[cols].head(1), customer_id_col, datetime_col,
+                   monetary_value_col, observation_period_end=end, freq=freq)
+
+    def part(df):
+        if len(df) == 0:
+            return meta.iloc[:0]
+        return summary(df, customer_id_col, datetime_col, monetary_value_col,
+                       observation_period_end=end, freq=freq)
+    return ddf[cols].map_partitions(part, meta=meta.iloc[:0])
+
+
+def fit_btyd(rfm, groups=None, **params):
+    """BG/NBD and Gamma-Gamma fitted on a dask RFM summary (``rfm_summary``; with a
+    ``groups`` column, one parameter set per segment): (BetaGeoModel, GammaGammaModel),
+    equal to the fits of the in-memory summary.  One row per customer is small: it is
+    collected, sorted by customer as the in-memory summary is, and fitted here; a
+    customer in two partitions is an error.  params: passed to both models (e.g.
+    penalizer_coef)."""
+    from .btyd import BetaGeoModel, GammaGammaModel
+    _check_frame(rfm, ["frequency", "recency", "T", "monetary_value"]
+                 + ([groups] if groups else []))
+    frame = rfm.compute().sort_index(kind="stable")
+    twice = frame.index[frame.index.duplicated()]
+    if len(twice):
+        raise ValueError(f"customers {twice[:5].tolist()} appear in several partitions: "
+                         f"partition the log by customer (ddf.shuffle(on=...)) first")
+    g = frame[groups].to_numpy() if groups else None
+    bg = BetaGeoModel(**params).fit(frame.frequency, frame.recency, frame["T"], groups=g)
+    spend = (frame.frequency > 0).to_numpy() & (frame.monetary_value > 0).to_numpy()
+    gg = GammaGammaModel(**params).fit(frame.frequency[spend], frame.monetary_value[spend],
+                                       groups=None if g is None else g[spend])
+    return bg, gg
+
+
+def customer_lifetime_value(purchase_model, spend_model, rfm, time=12, discount_rate=0.01,
+                            freq="D", groups=None):
+    """:func:`crmjit.customer_lifetime_value` of every customer of a dask RFM summary,
+    partition by partition: a dask Series named ``clv`` (the summary's index)."""
+    from .btyd_clv import customer_lifetime_value as value
+    _check_frame(rfm, ["frequency", "recency", "T", "monetary_value"]
+                 + ([groups] if groups else []))
+
+    def part(df):
+        if len(df) == 0:
+            return pd.Series([], index=df.index, dtype=np.float64, name="clv")
+        out = value(purchase_model, spend_model, df.frequency, df.recency, df["T"],
+                    df.monetary_value, time=time, discount_rate=discount_rate, freq=freq,
+                    groups=None if groups is None else df[groups].to_numpy())
+        return pd.Series(np.asarray(out), index=df.index, name="clv")
+    return rfm.map_partitions(part, meta=pd.Series([], dtype=np.float64, name="clv"))

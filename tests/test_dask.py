@@ -122,3 +122,46 @@ def test_clv_with_a_scalar_rate_and_all_periods(client, data):
     c, df, ddf = data
     v = cd.clv(ddf, [f"cf{t}" for t in range(1, 13)], 0.01).compute()
     np.testing.assert_allclose(v, crmjit.clv(c.cash_flows, 0.01), rtol=1e-12)
+
+
+def test_btyd_pipeline_equals_in_memory(client):
+    """Transaction log -> RFM -> BG/NBD + Gamma-Gamma -> CLV on the cluster, partitioned by
+    customer, against the same calls in memory: equal (the fits to the bit)."""
+    import pandas as pd
+    from crmjit.data_gen import make_transactions
+    log, _ = make_transactions(6000, seed=5)
+    log["region"] = np.where(log.customer_id % 4 == 0, "a", "b")
+    ddf = dd.from_pandas(log, npartitions=5).shuffle(on="customer_id")
+    rfm = cd.rfm_summary(ddf, "customer_id", "date", "amount", freq="W")
+    want = crmjit.rfm_summary(log, "customer_id", "date", "amount", freq="W")
+    pd.testing.assert_frame_equal(rfm.compute().sort_index(), want)
+    bg, gg = cd.fit_btyd(rfm)
+    bg_m = crmjit.BetaGeoModel().fit(want.frequency, want.recency, want["T"])
+    spend = (want.frequency > 0) & (want.monetary_value > 0)
+    gg_m = crmjit.GammaGammaModel().fit(want.frequency[spend], want.monetary_value[spend])
+    assert bg.params_.equals(bg_m.params_) and gg.params_.equals(gg_m.params_)
+    value = cd.customer_lifetime_value(bg, gg, rfm, time=6, freq="W").compute().sort_index()
+    # to rounding: customers sharing a frequency share a precomputed table when there are
+    # enough of them in one call, so a partition's mix moves the last bit
+    np.testing.assert_allclose(value.to_numpy(), crmjit.customer_lifetime_value(
+        bg_m, gg_m, want.frequency, want.recency, want["T"], want.monetary_value, time=6,
+        freq="W"), rtol=1e-13)
+    with_region = rfm.map_partitions(
+        lambda df: df.assign(region=np.where(df.index % 4 == 0, "a", "b")))
+    bg_r, _ = cd.fit_btyd(with_region, groups="region")
+    g = np.where(want.index % 4 == 0, "a", "b")
+    want_r = crmjit.BetaGeoModel().fit(want.frequency, want.recency, want["T"], groups=g)
+    assert bg_r.params_.equals(want_r.params_)
+
+
+def test_btyd_pipeline_needs_customers_in_one_partition(client):
+    import pandas as pd
+    log = pd.DataFrame({"id": [1, 1, 2, 2], "date": pd.to_datetime(
+        ["2024-01-01", "2024-02-01", "2024-01-03", "2024-03-01"]), "amount": [1.0, 2, 3, 4]})
+    split = dd.from_pandas(log, npartitions=2, sort=False)
+    rfm = cd.rfm_summary(dd.from_pandas(log.iloc[[0, 2, 1, 3]], npartitions=2, sort=False),
+                         "id", "date", "amount")
+    with pytest.raises(ValueError, match=r"customers \[1, 2\] appear in several partitions"):
+        cd.fit_btyd(rfm)
+    with pytest.raises(ValueError, match=r"columns \['when'\] not in the DataFrame"):
+        cd.rfm_summary(split, "id", "when")
