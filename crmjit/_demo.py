@@ -243,7 +243,24 @@ def _btyd_steps(n, args, timer):
     value = timer.run("12-month CLV (BG/NBD + Gamma-Gamma)", len(rfm), lambda: (
         crmjit.customer_lifetime_value(bg, gg, f, r, T, m, time=12, discount_rate=0.01,
                                        freq="H")))
-    return bg, gg, value, truth
+    holdout = timer.run(f"holdout check (fit to {HOLDOUT_FROM}, check after)", len(rfm),
+                        lambda: _holdout(log))
+    return bg, gg, value, truth, holdout
+
+
+HOLDOUT_FROM = "2025-10-01"  # the simulated log covers 2025: the last quarter held out
+
+
+def _holdout(log):
+    """BG/NBD fitted on the daily summary of the purchases to HOLDOUT_FROM, checked on the
+    purchases after it (``crmjit.holdout_report``); the report, or why there is none."""
+    import crmjit
+    try:
+        cal = crmjit.rfm_calibration_holdout(log, "customer_id", "date", HOLDOUT_FROM)
+        bg = crmjit.BetaGeoModel().fit(cal.frequency_cal, cal.recency_cal, cal.T_cal)
+    except ValueError as exc:  # a handful of customers: nobody before the split, or no MLE
+        return str(exc)
+    return crmjit.holdout_report(bg, cal)
 
 
 def _report_btyd(btyd, out):
@@ -252,7 +269,7 @@ def _report_btyd(btyd, out):
         return
     from crmjit.data_gen import BTYD_TRUTH
 
-    bg, gg, value, truth = btyd
+    bg, gg, value, truth, holdout = btyd
     rows = []
     for model in (bg, gg):
         for name, est in model.params_.items():
@@ -269,6 +286,23 @@ def _report_btyd(btyd, out):
     print(f"12-month CLV: mean {float(np.mean(value)):,.2f}, total {float(np.sum(value)):,.0f}"
           f" over {len(value):,} customers; {int(truth['frequency'].gt(0).sum()):,} bought "
           "more than once", file=out)
+    _report_holdout(holdout, out)
+
+
+def _report_holdout(holdout, out):
+    """Predicted against actual holdout purchases, by calibration frequency."""
+    if isinstance(holdout, str):
+        print(f"Holdout check: skipped ({holdout})", file=out)
+        return
+    s = holdout.summary
+    print(f"Holdout check: fitted on the purchases to {HOLDOUT_FROM}; after it "
+          f"{s.customers:,.0f} customers made {s.actual_total:,.0f} repeat purchases, the "
+          f"model predicted {s.predicted_total:,.0f} (per customer: MAE {s.mae:.3f}, "
+          f"correlation {s.correlation:.3f})", file=out)
+    body = [[f"{f:g}", f"{r.customers:,.0f}", f"{r.actual:.3f}", f"{r.predicted:.3f}"]
+            for f, r in holdout.by_frequency.iloc[:6].iterrows()]
+    print(_table(body, ["purchases before", "customers", "mean after: actual",
+                        "predicted"]), file=out)
 
 
 def _sklearn_loop_seconds(cust, labels, max_rows=2_000_000, sample=5):

@@ -51,6 +51,9 @@ def test_demo_recovers_the_btyd_parameters(capsys):
     assert max(abs(z) for z in zs.values()) < 4  # within 4 standard errors of the truth
     mean = float(re.search(r"12-month CLV: mean (\S+),", text).group(1).replace(",", ""))
     assert mean > 0
+    actual, predicted = (float(v.replace(",", "")) for v in re.search(
+        r"made (\S+) repeat purchases, the model predicted (\S+) ", text).groups())
+    assert abs(predicted - actual) < 0.1 * actual  # the holdout check holds on its truth
 
 
 def test_demo_with_a_handful_of_customers(capsys):
