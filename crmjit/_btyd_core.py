@@ -221,9 +221,15 @@ class _Likelihood:
             H[idx[:, None], diag, diag] += 4.0 * pen * pi * pi
 
 
-def _solve(problem, theta, tol, max_iter, labels, what):
-    """Run the lock-step Newton; warn once for groups that hit max_iter; raise if a
-    group's parameters are not finite."""
+RUNAWAY = 9.0  # a parameter more than e^9 (8,100) times from its start: running away
+
+
+def _solve(problem, theta, tol, max_iter, labels, what, names):
+    """Run the lock-step Newton; raise if a group's parameters are not finite, and warn
+    once for groups that did not converge: why they stopped (max_iter, or no acceptable
+    step after the true number of iterations) and which parameter ran off towards 0 or
+    infinity (the one furthest from its start, when more than e^RUNAWAY away)."""
+    start = theta.copy()
     n_iter, converged = _newton.minimize(problem, theta, tol, max_iter)
     params = np.exp(theta)
     bad = ~np.isfinite(params).all(axis=1)
@@ -232,14 +238,21 @@ def _solve(problem, theta, tol, max_iter, labels, what):
         raise ValueError(f"{what} fit diverged{which}: the likelihood has no finite "
                          "maximum for these data; add a penalizer_coef > 0")
     if not converged.all():
+        stuck = np.flatnonzero(~converged)
+        g = stuck[0]
         which = ("" if labels is None else
-                 f" in {int((~converged).sum())} segments, e.g. {list(labels[~converged][:5])}")
-        used = n_iter[~converged]
-        why = (f"max_iter={max_iter} reached" if (used >= max_iter).all() else
-               f"stopped after {used.min()}-{used.max()} iterations (max_iter={max_iter}) "
-               f"with no acceptable step, a parameter running off to 0 or infinity")
-        warnings.warn(f"{what} fit did not converge{which}: {why}; add a penalizer_coef, or "
-                      f"increase max_iter", ConvergenceWarning, stacklevel=3)
+                 f" in {stuck.size} segments, e.g. {list(labels[stuck][:5])}")
+        why = (f"max_iter={max_iter} reached" if n_iter[g] >= max_iter else
+               f"stopped after {n_iter[g]} iterations with no acceptable step")
+        moved = theta[g] - start[g]
+        j = int(np.argmax(np.abs(moved)))
+        if abs(moved[j]) > RUNAWAY:
+            why += (f": {names[j]} is running off to {'0' if moved[j] < 0 else 'infinity'} "
+                    f"({names[j]} = {params[g, j]:.3g}"
+                    + ("" if labels is None else f" in segment {labels[g]!r}") + ")")
+        warnings.warn(f"{what} fit did not converge{which}: {why}; the data may not "
+                      f"identify the model (add a penalizer_coef), or increase max_iter",
+                      ConvergenceWarning, stacklevel=3)
     return params, n_iter, converged
 
 

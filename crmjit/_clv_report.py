@@ -62,8 +62,10 @@ def write_report(folder, result, bg, args, *, holdout=None, tracking=None):
         v = result[col].to_numpy()
         lines.append(f"| {col} | {np.mean(v):,.4g} | {np.median(v):,.4g} | {np.sum(v):,.6g} |")
     params = bg.params_.to_frame().T if bg.params_.ndim == 1 else bg.params_
-    lines += ["", "BG/NBD parameters:", "", params.to_markdown() if _has_tabulate()
-              else params.to_string()]
+    lines += ["", "BG/NBD parameters:", "", "| segment | " + " | ".join(params.columns) + " |",
+              "|---|" + "---:|" * len(params.columns)]
+    lines += [f"| {label} | " + " | ".join(f"{v:.6g}" for v in row) + " |"
+              for label, row in zip(params.index, params.to_numpy())]
     if holdout is not None:
         lines += ["", f"Holdout check (fitted up to {args.holdout_end}):", "",
                   holdout.to_markdown()]
@@ -77,11 +79,3 @@ def write_report(folder, result, bg, args, *, holdout=None, tracking=None):
             fh.write(text)
     atomic_write(summary, write)
     return files + [summary]
-
-
-def _has_tabulate():
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -204,7 +204,7 @@ class BetaGeoModel(_Model):
         theta = np.full((G, 4), START)
         theta[:, 1] += np.log(t_max)  # lifetimes starts alpha at e^0.1 scaled time
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
-                                      "BG/NBD")
+                                      "BG/NBD", self.PARAMS)
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
 
@@ -259,6 +259,34 @@ class BetaGeoModel(_Model):
         zeros = np.zeros(tt.shape[0])
         out = self.expected_purchases(tt, zeros, zeros, zeros, groups=groups)
         return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
+
+    def probability_of_n_purchases(self, t, n, groups=None):
+        """P(a new customer makes exactly n repeat purchases in (0, t]) (lifetimes'
+        ``probability_of_n_purchases_up_to_time``): t > 0 and n >= 0 whole, scalars or
+        (m,).  The closed form in log space, its finite sum as a negative-binomial tail
+        (a regularised incomplete beta): finite for n in the thousands."""
+        from scipy.special import betainc, betaln, gammaln
+        tt, nn = _vector(t, "t"), _frequency(n, "n")
+        if (tt <= 0).any():
+            raise ValueError(f"t must be > 0; not at positions {positions(tt <= 0)}")
+        tt, nn = _broadcast([("t", tt), ("n", nn)])
+        p = self._params[self._codes(groups, tt.shape[0])]
+        r, al, a, b = (np.broadcast_to(p[:, j], tt.shape) for j in range(4))
+        with np.errstate(divide="ignore"):
+            first = np.exp(betaln(a, b + nn) - betaln(a, b) + gammaln(r + nn) - gammaln(r)
+                           - gammaln(nn + 1) + r * np.log(al / (al + tt))
+                           + nn * np.log(tt / (al + tt)))
+            tail = np.where(nn > 0, betainc(np.maximum(nn, 1), r, tt / (al + tt)), 0.0)
+            second = np.where(nn > 0, np.exp(betaln(a + 1, np.maximum(b + nn - 1, 1e-300))
+                                             - betaln(a, b)) * tail, 0.0)
+        out = first + second
+        return float(out[0]) if np.ndim(t) == 0 and np.ndim(n) == 0 else out
+
+    # lifetimes' names for the same predictions
+    conditional_probability_alive = p_alive
+    conditional_expected_number_of_purchases_up_to_time = expected_purchases
+    expected_number_of_purchases_up_to_time = expected_purchases_new_customer
+    probability_of_n_purchases_up_to_time = probability_of_n_purchases
 
 
 def _spend_arrays(frequency, monetary_value, fitting=False):
@@ -320,7 +348,7 @@ class GammaGammaModel(_Model):
                               layout, penalizer, np.ones((G, 3)))
         theta = np.full((G, 3), START)
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
-                                      "Gamma-Gamma")
+                                      "Gamma-Gamma", self.PARAMS)
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
 
@@ -339,3 +367,5 @@ class GammaGammaModel(_Model):
         out = np.empty(x.shape[0])
         _threads.over(_gg_expected, x.shape[0], x, m, codes, self._params, out)
         return _wrap(out, _index_of(frequency, monetary_value))
+
+    conditional_expected_average_profit = expected_average_value  # lifetimes' name

@@ -593,3 +593,29 @@ def test_zero_average_spend_of_a_repeat_buyer_is_scored_as_lifetimes_does(lifeti
     assert np.isfinite(clv).all() and (clv > 0).all()
     with pytest.raises(ValueError, match=r"monetary_value must be >= 0; not at positions \[1\]"):
         gg.expected_average_value([3, 2], [5.0, -1.0])
+
+
+def test_a_runaway_fit_names_the_parameter_and_its_true_iterations():
+    """lifetimes' donations data (yearly opportunities, a BG/BB setting) does not identify
+    BG/NBD: the fit runs a and b off.  The warning gives the iterations it really took and
+    the parameter that ran away, and names max_iter only when it was reached."""
+    import os
+    import re
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+    d = pd.read_csv(os.path.join(os.path.dirname(lifetimes.__file__), "datasets",
+                                 "donations.csv"))
+    with pytest.warns(ConvergenceWarning) as caught:
+        bg = crmjit.BetaGeoModel().fit(d.frequency, d.recency, d.periods, weights=d.weights)
+    message = str(caught[0].message)
+    assert not bg.converged_
+    if bg.n_iter_ < 200:
+        assert f"stopped after {bg.n_iter_} iterations" in message
+        assert "max_iter=200" not in message
+    else:
+        assert "max_iter=200 reached" in message
+    name, where = re.search(r": (\w+) is running off to (0|infinity) \(", message).groups()
+    value = bg.params_[name]
+    assert (value < 1e-3) if where == "0" else (value > 1e3)
