@@ -5,7 +5,8 @@ Public API
 Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`,
 :func:`predict_proba`, :func:`decision_function`.
 Probabilistic CLV: :func:`rfm_summary`, :func:`rfm_calibration_holdout`,
-:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`; checked
+:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`;
+subscriptions: :class:`ShiftedBetaGeoModel` (sBG) and :func:`cohort_data`; checked
 on a holdout with :func:`holdout_report` and :func:`expected_cumulative_transactions`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Evaluation: :mod:`crmjit.metrics` (``roc_auc_score``, ``log_loss``, ``brier_score``,
@@ -33,6 +34,8 @@ _WHERE = {
     "BatchedLogisticRegression": ".batched",
     "BetaGeoModel": ".btyd",
     "GammaGammaModel": ".btyd",
+    "ShiftedBetaGeoModel": ".sbg",
+    "cohort_data": ".sbg",
     "customer_lifetime_value": ".btyd_clv",
     "LogisticRegression": ".logistic",
     "decision_function": ".logistic",

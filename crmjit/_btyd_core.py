@@ -201,6 +201,8 @@ class _Likelihood:
         n = self.layout.n_rows
         _threads.over(self.table, params.shape[0], *self.table_args, params, active,
                       self._tab, span=64, work=n)
+        if self.customer is None:  # a likelihood of the table's keys alone (sBG)
+            return _unpack(self._tab, self.k)
         _threads.over(self.customer, self._acc.shape[0], *self.customer_args, params, active,
                       self._acc, span=4, work=n)
         return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),

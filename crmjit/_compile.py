@@ -71,6 +71,9 @@ def _btyd():
             gg.expected_average_value(f, m, groups=g)
             crmjit.customer_lifetime_value(bg, gg, f, r, T, m, groups=g)
             bg.expected_purchases_new_customer(30, groups=None if g is None else 0)
+            crmjit.ShiftedBetaGeoModel(max_iter=3).fit([1, 2, 3, 3], [1, 1, 0, 1],
+                                                       groups=None if g is None else
+                                                       [0, 1, 0, 1])
 
 
 def _metrics():
