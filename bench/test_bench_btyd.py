@@ -180,3 +180,51 @@ def test_rfm_calibration_holdout(record, request, impl):
                     rounds=1)
     ours = crmjit.rfm_calibration_holdout(*args, monetary_value_col="amount")
     np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-10)
+
+
+SBG_SEGMENTS = {"quick": (100, 1_000), "full": (1_000, 1_000)}  # segments, customers each
+SBG_SAMPLE = 20  # segments the scipy loop is timed on (scaled to all)
+
+
+def _sbg_data(segments, per):
+    """Subscribers simulated from sBG (theta ~ Beta(0.7, 1.2) within each segment), each
+    observed for up to 12 periods: (lifetime, churned, segment)."""
+    rng = np.random.default_rng(0)
+    theta = rng.beta(0.7, 1.2, segments * per)
+    life = rng.geometric(theta)  # the period a customer leaves in
+    churned = life <= 12
+    return np.minimum(life, 12).astype(float), churned, np.repeat(np.arange(segments), per)
+
+
+def _scipy_sbg(t, c):
+    """The usual script: scipy.optimize on the sBG log-likelihood in log parameters."""
+    from scipy.optimize import minimize
+    from scipy.special import betaln
+
+    def nll(p):
+        a, b = np.exp(p)
+        return -np.sum(np.where(c, betaln(a + 1, b + t - 1), betaln(a, b + t)) - betaln(a, b))
+    return minimize(nll, [0.0, 0.0], method="L-BFGS-B").x
+
+
+@pytest.mark.parametrize("impl", ["crmjit", "scipy-loop"])
+def test_sbg_fit_per_segment(record, request, impl):
+    """sBG fitted per segment in one call against scipy.optimize segment by segment."""
+    quick = (request.config.getoption("--quick")
+             or os.environ.get("CRMJIT_BENCH_QUICK", "") not in ("", "0"))
+    segments, per = SBG_SEGMENTS["quick" if quick else "full"]
+    t, c, g = _sbg_data(segments, per)
+    n = t.shape[0]
+    work = f"sbg fit ({segments:,} segments)"
+    if impl == "crmjit":
+        record(lambda: crmjit.ShiftedBetaGeoModel().fit(t, c, groups=g), work=work,
+               impl=impl, size=n, items=n)
+        return
+    rows = g < SBG_SAMPLE
+    parts = [(t[g == s], c[g == s]) for s in range(SBG_SAMPLE)]
+    mine = crmjit.ShiftedBetaGeoModel().fit(t[rows], c[rows], groups=g[rows])
+    np.testing.assert_allclose(np.exp(_scipy_sbg(*parts[0])), mine.params_.iloc[0], rtol=1e-3)
+    record(lambda: [_scipy_sbg(a, b) for a, b in parts], work=work, impl=impl, size=n,
+           items=int(rows.sum()), rounds=3)
+    request.node.user_properties.append(("scaled_from", SBG_SAMPLE))
+    request.getfixturevalue("benchmark").extra_info["scale"] = n / int(rows.sum())
