@@ -112,6 +112,7 @@ def _run(args, out):
         print(f"\nOne model per segment: skipped ({skipped})", file=out)
 
     _report_btyd(btyd, out)
+    _subscriptions(n, args.seed, timer, out)
 
     print("\nPer channel", file=out)
     body = [[ch, f"{int(r.customers):,}", f"{r.clv_mean:,.2f}", f"{r.clv_total:,.0f}",
@@ -213,6 +214,8 @@ def _warm_btyd():
     labels = np.arange(100) % 2
     metrics.roc_auc_score(labels, np.linspace(0, 1, 100))
     metrics.gains_table(labels, np.linspace(0, 1, 100))
+    cohort = crmjit.cohort_data([1000, 631, 468, 382])
+    crmjit.ShiftedBetaGeoModel().fit(cohort.lifetime, cohort.churned, cohort.customers)
 
 
 def _btyd_steps(n, args, timer):
@@ -261,6 +264,30 @@ def _holdout(log):
     except ValueError as exc:  # a handful of customers: nobody before the split, or no MLE
         return str(exc)
     return crmjit.holdout_report(bg, cal)
+
+
+SBG_TRUTH = {"alpha": 0.704, "beta": 1.182}  # Fader & Hardie's "regular" customers
+
+
+def _subscriptions(n, seed, timer, out):
+    """Subscribers simulated from sBG with known parameters (each renews with their own
+    probability, theta ~ Beta(alpha, beta)), watched for 12 periods; the fit recovers the
+    parameters and values a new subscriber."""
+    import crmjit
+    rng = np.random.default_rng(seed)
+    left = rng.geometric(rng.beta(SBG_TRUTH["alpha"], SBG_TRUTH["beta"], n))
+    lifetime, churned = np.minimum(left, 12), left <= 12
+    try:
+        model = timer.run("fit sBG (subscriptions, 12 periods)", n,
+                          lambda: crmjit.ShiftedBetaGeoModel().fit(lifetime, churned))
+    except ValueError as exc:  # no customer at all
+        print(f"\nSubscriptions (sBG): skipped ({exc})", file=out)
+        return
+    est = ", ".join(f"{k} {model.params_[k]:.3f} (true {v}, se {model.standard_errors_[k]:.2g})"
+                    for k, v in SBG_TRUTH.items())
+    print(f"\nSubscriptions (sBG) on {n:,} simulated subscribers: {est}; after 12 "
+          f"periods {model.survival(12):.1%} remain; a new subscriber's discounted expected "
+          f"renewals at 10 % a period: {model.derl(0.10):.2f}", file=out)
 
 
 def _report_btyd(btyd, out):

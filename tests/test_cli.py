@@ -54,6 +54,10 @@ def test_demo_recovers_the_btyd_parameters(capsys):
     actual, predicted = (float(v.replace(",", "")) for v in re.search(
         r"made (\S+) repeat purchases, the model predicted (\S+) ", text).groups())
     assert abs(predicted - actual) < 0.1 * actual  # the holdout check holds on its truth
+    sbg = re.findall(r"(alpha|beta) (\S+) \(true (\S+), se (\S+)\)", text)
+    assert [row[0] for row in sbg] == ["alpha", "beta"]
+    for name, est, true, se in sbg:
+        assert abs(float(est) - float(true)) < 4 * float(se), name  # sBG recovered
 
 
 def test_demo_with_a_handful_of_customers(capsys):
