@@ -299,15 +299,14 @@ def _block_terms(xt, yb, sb, m, theta, want_h, z, e, rb, qb, xq, g, h):
         for r in range(m):
             z[r] += x0[r] * tj
     loss = _row_terms(z, yb, sb, m, e, rb, qb)
-    j0 = 0
-    while j0 + 4 <= d:
-        a0, a1, a2, a3 = _dot4(rb, xt, j0, m)
+    d4 = d - d % 4
+    for j0 in range(0, d4, 4):  # a range, not a counter from 0: a literal 0 would make
+        a0, a1, a2, a3 = _dot4(rb, xt, j0, m)  # numba compile _dot4 twice (0.24 s)
         g[j0] += a0
         g[j0 + 1] += a1
         g[j0 + 2] += a2
         g[j0 + 3] += a3
-        j0 += 4
-    for j in range(j0, d):
+    for j in range(d4, d):
         g[j] += _dot(rb, xt[j], m)
     g[d] += _total(rb, m)
     if want_h:
