@@ -76,9 +76,8 @@ def _newton_direction(g, H, k, out, work):
             x[i] = xi
             for m in range(i):
                 x[m] -= L[i, m] * xi
-    out[:] = 0.0
-    for j in range(k):
-        out[j] = x[j] * inv[j]
+    for j in range(out.shape[0]):  # a loop: a slice fill compiles more code
+        out[j] = x[j] * inv[j] if j < k else 0.0
 
 
 @serial

@@ -30,9 +30,11 @@ def _penalised(xt, yb, sb, m, theta, lam, n_free, want_h, w, g, h):
     d = k - 1
     B = xt.shape[2]
     z, e, rb, qb, xq = w
-    g[:] = 0.0
-    if want_h:
-        h[:, :] = 0.0
+    for j in range(k):  # loops: a slice fill compiles more code
+        g[j] = 0.0
+        if want_h:
+            for l in range(k):
+                h[j, l] = 0.0
     loss = 0.0
     for c in range((m + B - 1) // B):
         bl, _ = _block_terms(xt[c], yb[c], sb[c], min(B, m - c * B), theta, want_h, z, e,
