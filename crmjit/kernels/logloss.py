@@ -51,7 +51,7 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
     B = xt.shape[2]
     scalar_w = sample_weight.shape[0] == 1
     direct = order.shape[0] == 0
-    stage = np.empty((STAGE, d), dtype=X.dtype)
+    stage = np.empty(STAGE * d, dtype=X.dtype)  # rows one after another (no reshape)
     ys = np.empty(STAGE)
     ss = np.empty(STAGE)
     finite = True
@@ -66,8 +66,8 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
                 prefetch_row(X, order[s0 + r + AHEAD])
             i = s0 + r if direct else order[s0 + r]
             for j in range(d):
-                stage[t, j] = X[i, j]
-        finite = finite and _all_finite(stage.reshape(-1)[:nr * d])
+                stage[t * d + j] = X[i, j]
+        finite = finite and _all_finite(stage[:nr * d])
         ysrc = y[s0 + r0:s0 + r0 + nr]
         for t in range(nr):
             ys[t] = ysrc[t]
@@ -84,7 +84,7 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
             for j in range(d):
                 dst = xt[c, j, rr0:rr0 + nr]  # views indexed from 0 (no wraparound code)
                 for t in range(nr):
-                    dst[t] = stage[t, j]
+                    dst[t] = stage[t * d + j]
             ones, yd, sd = xt[c, d, rr0:rr0 + nr], yb[c, rr0:rr0 + nr], sb[c, rr0:rr0 + nr]
             for t in range(nr):
                 ones[t] = 1.0
@@ -95,7 +95,7 @@ def _load_rows(X, y, sample_weight, order, s0, m, xt, yb, sb):
                 cr = (r0 + t) // B
                 rr = r0 + t - cr * B
                 for j in range(d):
-                    xt[cr, j, rr] = stage[t, j]
+                    xt[cr, j, rr] = stage[t * d + j]
                 xt[cr, d, rr] = 1.0
                 yb[cr, rr] = ys[t]
                 sb[cr, rr] = ss[t]
