@@ -12,6 +12,7 @@ from sklearn.calibration import calibration_curve as sk_calibration
 
 from crmjit import metrics, reference
 from crmjit import _ranking
+from crmjit.kernels import calibration as kc
 from crmjit.kernels import ranking as kr
 
 TOL = dict(rtol=1e-12, atol=1e-12)
@@ -242,13 +243,13 @@ def test_loss_and_calibration_sums_match_twins(rng):
     p, y, w = rng.random(n), (rng.random(n) < 0.5).astype(np.uint8), rng.random(n)
     codes = rng.integers(0, 2, n).astype(np.int64)
     out = np.zeros((2, 3))
-    kr._loss_sums(p, y, w, codes, 1e-15, out, 0, n)
-    assert_allclose(out, reference.ranking.loss_sums(p.tolist(), y.tolist(), w.tolist(),
+    kc._loss_sums(p, y, w, codes, 1e-15, out, 0, n)
+    assert_allclose(out, reference.calibration.loss_sums(p.tolist(), y.tolist(), w.tolist(),
                                                      codes.tolist(), 1e-15, 2), rtol=1e-12)
     inner = np.array([[0.2, 0.5, 0.5], [0.1, 0.3, 0.9]])
     out = np.zeros((2, 4, 4))
-    kr._calibration_sums(p, y, np.ones(1), codes, inner, out, 0, n)
-    assert_allclose(out, reference.ranking.calibration_sums(p.tolist(), y.tolist(), [1.0],
+    kc._calibration_sums(p, y, np.ones(1), codes, inner, out, 0, n)
+    assert_allclose(out, reference.calibration.calibration_sums(p.tolist(), y.tolist(), [1.0],
                                                             codes.tolist(), inner.tolist()),
                     rtol=1e-12)
     assert kr._bin_of(2.9999999999, 10.0, 3) == reference.ranking.bin_of(2.9999999999, 10.0, 3)
