@@ -181,8 +181,9 @@ def minimize(problem, theta, tol, max_iter, active=None):
     converged (G,) bool).
 
     ``problem`` is anything with ``evaluate(theta, idx, f, g, H)`` (writes the objective,
-    gradient and Hessian of problems idx) and ``fit_intercept`` (False: the last coordinate is held fixed).  The
-    logistic problems here and the BG/NBD and Gamma-Gamma likelihoods (``crmjit.btyd``)
+    gradient and Hessian of problems idx) and ``fit_intercept`` (False: the last coordinate
+    is held fixed).  The logistic problems here and the likelihoods of the BG/NBD,
+    Gamma-Gamma and sBG models (``crmjit.btyd``, ``crmjit.sbg``)
     share it."""
     G, k = theta.shape
     n_free = k if problem.fit_intercept else k - 1

@@ -11,8 +11,9 @@ from . import _threads
 from .kernels.rfm import _floor_periods, _rfm_scan
 
 _DAY = 86_400 * 10**9
-#: period length in ns (divided by the ticks of the dates' unit) and the shift that aligns periods as pandas does (weeks start on
-#: Monday; 1970-01-01 was a Thursday, 3 days after a Monday)
+#: period length in ns (divided by the ticks of the dates' unit) and the shift that aligns
+#: periods as pandas does (weeks start on Monday; 1970-01-01 was a Thursday, 3 days after
+#: a Monday)
 PERIODS = {"D": (_DAY, 0), "W": (7 * _DAY, 3 * _DAY), "h": (3600 * 10**9, 0),
            "H": (3600 * 10**9, 0), "min": (60 * 10**9, 0), "s": (10**9, 0)}
 
