@@ -97,13 +97,16 @@ def clv_command(args, out=None):
         rfm = crmjit.rfm_summary(table, args.customer_id, args.date, args.amount,
                                  freq=args.freq)
         groups = _groups_of(table, args, rfm.index) if args.groups else None
+        tracking = _tracking(table, holdout, args) if args.report else None
+        n_txn = table.num_rows
+        del table  # the log is summarised: its memory goes before the fits and the output
         bar.update(1)
         bg, gg = _fit(rfm, groups)
         bar.update(1)
         result = _values(rfm, bg, gg, groups, args)
         _write(result, args.output)
         bar.update(1)
-    print(f"{table.num_rows:,} transactions, {len(result):,} customers -> {args.output} in "
+    print(f"{n_txn:,} transactions, {len(result):,} customers -> {args.output} in "
           f"{time.perf_counter() - t0:.1f} s; CLV over {args.months} months: mean "
           f"{result.clv.mean():,.2f}, total {result.clv.sum():,.0f}", file=out)
     if holdout is not None:
@@ -111,17 +114,23 @@ def clv_command(args, out=None):
               f"after it):\n{holdout.to_markdown()}", file=out)
     if args.report:
         from ._clv_report import write_report
-        tracking = None
-        if holdout is not None and not args.groups:  # the calibration model over the log
-            log = table.select([args.customer_id, args.date]).to_pandas()
-            days = pd.PeriodIndex(pd.to_datetime(log[args.date]), freq=args.freq)
-            tracking = crmjit.expected_cumulative_transactions(
-                holdout.model, log, args.customer_id, args.date,
-                int(days.max().ordinal - days.min().ordinal), freq=args.freq)
         files = write_report(args.report, result, bg, args, holdout=holdout,
                              tracking=tracking)
         print(f"report: {', '.join(files)}", file=out)
     return 0
+
+
+def _tracking(table, holdout, args):
+    """The calibration model's cumulative transactions over the whole log (for the report;
+    None without a holdout check, or with segments)."""
+    import crmjit
+    if holdout is None or args.groups:
+        return None
+    log = table.select([args.customer_id, args.date]).to_pandas()
+    days = pd.PeriodIndex(pd.to_datetime(log[args.date]), freq=args.freq)
+    return crmjit.expected_cumulative_transactions(
+        holdout.model, log, args.customer_id, args.date,
+        int(days.max().ordinal - days.min().ordinal), freq=args.freq)
 
 
 def _need_matplotlib():
