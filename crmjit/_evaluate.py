@@ -31,12 +31,12 @@ def evaluate(y, scores, groups=None, *, n_bins=10, base, names=("--target", "--s
     Log loss and Brier score need probabilities: they are left out (null) when a score
     lies outside [0, 1].  ``names``: how errors name the labels and the scores."""
     from . import metrics
-    from ._validation import check_finite
+    from ._validation import binary_labels, check_finite
     from .persist import atomic_write
 
     out = sys.stdout if out is None else out
     try:
-        y01 = metrics._labels01(y, names[0])
+        y01 = binary_labels(y, names[0])
         scores = np.asarray(scores, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{exc}") from None

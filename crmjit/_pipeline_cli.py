@@ -117,31 +117,18 @@ def pa_numeric(t):
 def fit(args, out=None):
     """Fit a propensity model (one, or one per segment) on Parquet columns and save it."""
     import pandas as pd
-    import pyarrow.dataset as ds
 
     import crmjit
 
+    from ._tables import column_names, read_table
     out = sys.stdout if out is None else out
-    try:
-        dataset = ds.dataset(args.input, format="parquet")
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot read Parquet from {args.input!r}: {exc}") from None
-    names = dataset.schema.names
-    features = _match_features(_columns(args.features), names)
+    features = _match_features(_columns(args.features), column_names(args.input))
     for c, flag in ((args.target, "--target"), (args.groups, "--groups")):
         if c in features:
             raise ValueError(f"--features {args.features!r} includes the {flag} column {c!r}")
-    for c, flag in [(args.target, "--target")] + ([(args.groups, "--groups")]
-                                                  if args.groups else []):
-        if c not in names:
-            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-            raise ValueError(f"{flag} {c!r} is not a column of {args.input} (columns: "
-                             f"{shown})")
-    table = dataset.to_table(columns=features + [args.target]
-                             + ([args.groups] if args.groups else []))
-    for c in table.column_names:
-        if table.column(c).null_count:
-            raise ValueError(f"column {c!r} has missing values (nulls)")
+    extra = [(args.target, "--target")] + ([(args.groups, "--groups")] if args.groups else [])
+    table = read_table(args.input, features + [c for c, _ in extra],
+                       ["--features"] * len(features) + [f for _, f in extra])
     text = [c for c in features if not pa_numeric(table.column(c).type)]
     if text:
         raise ValueError(f"--features: column(s) {text} of {args.input} are not numeric")

@@ -153,6 +153,23 @@ def non_negative_ints(x, name, n=None, *, upper=None, upper_name=None, cap=None)
     return a if cap is None else (a, capped)
 
 
+def binary_labels(x, name):
+    """0/1 labels (integers, floats or booleans), 1-D, as uint8; anything else is a
+    TypeError (not numbers) or a ValueError naming the positions (other values, NaN)."""
+    a = _to_numpy(x, name)
+    if a.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+    if a.dtype.kind == "b":
+        return a.astype(np.uint8)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold 0/1 labels (numbers or booleans), got {a.dtype}")
+    bad = (a != 0) & (a != 1)
+    if bad.any():
+        raise ValueError(f"{name} must hold only 0 and 1; other values (or NaN) at positions "
+                         f"{positions(bad)}")
+    return a.astype(np.uint8)
+
+
 def check_int_scalar(x, name, *, minimum=0):
     """An integer scalar >= minimum (bools rejected)."""
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):

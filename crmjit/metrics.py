@@ -18,33 +18,17 @@ import numpy as np
 import pandas as pd
 
 from . import _ranking
-from ._validation import (_to_numpy, check_finite, check_int_scalar, float_array,
+from ._validation import (binary_labels, check_finite, check_int_scalar, float_array,
                           label_codes, positions)
 
 _SHOWN = 5
 SPAN = 500  # nonzero weights at most 2**SPAN apart: weight products stay in float64
 
 
-def _labels01(y, name="y_true"):
-    """0/1 labels (n,) as uint8."""
-    a = _to_numpy(y, name)
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
-    if a.dtype.kind == "b":
-        return a.astype(np.uint8)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold 0/1 labels (numbers or booleans), got {a.dtype}")
-    bad = (a != 0) & (a != 1)
-    if bad.any():
-        raise ValueError(f"{name} must hold only 0 and 1; other values (or NaN) at positions "
-                         f"{positions(bad)}")
-    return a.astype(np.uint8)
-
-
 def _inputs(y_true, score, score_name, sample_weight, groups, *, unit=False):
     """Validated (y uint8 (n,), score float (n,), w float64 (1,) or (n,), codes int64 (n,)
     or empty, labels or None)."""
-    y = _labels01(y_true)
+    y = binary_labels(y_true, "y_true")
     if y.shape[0] == 0:
         raise ValueError("y_true is empty: no rows to score")
     s = float_array(score, score_name, ndims=(1,))

@@ -13,7 +13,7 @@ from . import _state
 from ._btyd_core import (START, _Layout, _Likelihood, _check_penalizer, _check_solver,
                          _frequency, _group_input, _solve, _standard_errors, _vector,
                          _weights)
-from ._validation import positions
+from ._validation import binary_labels, positions
 from .btyd import _Model
 from .kernels.sbg import NACC_SBG, _sbg_table_pass
 
@@ -21,17 +21,12 @@ from .kernels.sbg import NACC_SBG, _sbg_table_pass
 def _customers(lifetime, churned):
     """Validated (t, churned) as float64 arrays: t whole >= 0, >= 1 where churned."""
     t = _frequency(lifetime, "lifetime")
-    c = np.asarray(churned)
-    if c.dtype.kind not in "biuf" or c.ndim > 1:
-        raise TypeError(f"churned must be booleans or 0/1 per customer, got {c.dtype}")
-    c = np.broadcast_to(c.reshape(-1), t.shape) if c.size == 1 else c.reshape(-1)
+    c = binary_labels(np.atleast_1d(churned) if np.ndim(churned) == 0 else churned,
+                      "churned").astype(np.float64)
+    if c.shape[0] == 1 and t.shape[0] != 1:
+        c = np.broadcast_to(c, t.shape)
     if c.shape != t.shape:
         raise ValueError(f"churned has {c.shape[0]} values but lifetime has {t.shape[0]}")
-    bad = (c != 0) & (c != 1)
-    if bad.any():
-        raise ValueError(f"churned must be 0/1 (or booleans); other values at positions "
-                         f"{positions(bad)}")
-    c = c.astype(np.float64)
     early = (c == 1) & (t < 1)
     if early.any():
         raise ValueError(f"lifetime must be >= 1 for churned customers (they stayed at least "
