@@ -250,6 +250,16 @@ def plot_clv_distribution(clv, *, bins=50, ax=None):
     return ax
 
 
+def _purchase_periods(purchases, freq):
+    """(the first purchase's period, the offsets from it of the periods with a purchase,
+    ascending and distinct) of one customer's purchase dates."""
+    import pandas as pd
+    days = pd.PeriodIndex(pd.to_datetime(pd.Series(purchases)), freq=freq)
+    if len(days) == 0:
+        raise ValueError("purchases is empty: one customer's purchase dates are needed")
+    return days.min(), np.unique(days.asi8 - days.min().ordinal)
+
+
 def p_alive_history(model, purchases, t, *, freq="D", group=None):
     """P(alive) of one customer at the end of each of the t periods (of ``freq``) from the
     period of their first purchase: their repeat purchases (one a period), recency and
@@ -259,30 +269,24 @@ def p_alive_history(model, purchases, t, *, freq="D", group=None):
 
     from ._validation import check_int_scalar
     t = check_int_scalar(t, "t", minimum=1)
-    days = pd.PeriodIndex(pd.to_datetime(pd.Series(purchases)), freq=freq)
-    if len(days) == 0:
-        raise ValueError("purchases is empty: one customer's purchase dates are needed")
-    k = np.unique(days.asi8 - days.min().ordinal)  # periods with a purchase, from 0
+    first, k = _purchase_periods(purchases, freq)
     age = np.arange(t, dtype=np.float64)
     made = np.searchsorted(k, age, side="right")  # purchases up to each period
     last = k[made - 1].astype(np.float64)
     groups = None if group is None else np.full(t, group, dtype=object)
     values = model.p_alive(made - 1.0, last, age, groups=groups)
     return pd.Series(np.asarray(values, dtype=np.float64),
-                     index=pd.period_range(days.min(), periods=t, freq=freq), name="p_alive")
+                     index=pd.period_range(first, periods=t, freq=freq), name="p_alive")
 
 
 def plot_history_alive(model, purchases, t, *, freq="D", group=None, ax=None):
     """P(alive) of one customer over time (``p_alive_history``), purchases marked."""
     ax = _axes(ax)
     history = p_alive_history(model, purchases, t, freq=freq, group=group)
-    x = np.arange(len(history))
-    ax.plot(x, history.to_numpy(), label="P(alive)")
-    import pandas as pd
-    days = pd.PeriodIndex(pd.to_datetime(pd.Series(purchases)), freq=freq)
-    marks = np.unique(days.asi8 - days.min().ordinal)
-    marks = marks[marks < len(history)]
-    ax.vlines(marks, 0, 1, colors="grey", linestyles=":", label="purchase")
+    ax.plot(np.arange(len(history)), history.to_numpy(), label="P(alive)")
+    marks = _purchase_periods(purchases, freq)[1]
+    ax.vlines(marks[marks < len(history)], 0, 1, colors="grey", linestyles=":",
+              label="purchase")
     ax.set(xlabel=f"periods ({freq}) since the first purchase", ylabel="P(alive)",
            title="History of P(alive)", ylim=(0, 1.05))
     ax.legend(loc="lower left")

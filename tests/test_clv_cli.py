@@ -104,4 +104,9 @@ def test_clv_errors_name_the_flag_the_file_and_the_column(logs, tmp_path, capsys
     assert "exists and is not a folder" in capsys.readouterr().err
     assert cli.main(["clv", str(tmp_path / "none.csv"), str(tmp_path / "o.csv")] + ARGS) == 1
     assert "cannot read CSV" in capsys.readouterr().err
+    assert cli.main(["clv", src, str(tmp_path / "o.csv"), "--discount-rate", "-2"] + ARGS) == 1
+    assert "discount_rate must be a finite number > -1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["clv", src, str(tmp_path / "o.csv"), "--months", "0"] + ARGS)
+    assert exit_.value.code == 2 and "--months" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()

@@ -94,6 +94,11 @@ def test_bad_input_is_named(fitted, cdnow_log):
         expected_cumulative_transactions(bg, cdnow_log, "customer_id", "date", 0)
     with pytest.raises(ValueError, match="datetime_col 'when'"):
         expected_cumulative_transactions(bg, cdnow_log, "customer_id", "when", 10)
+    with pytest.raises(ValueError, match="freq_multiplier must be >= 1"):
+        expected_cumulative_transactions(bg, cdnow_log, "customer_id", "date", 10,
+                                         freq_multiplier=0)
+    with pytest.raises(TypeError, match="transactions must be a pandas DataFrame"):
+        expected_cumulative_transactions(bg, cdnow_log.to_numpy(), "customer_id", "date", 10)
     per_segment = holdout_report(two, cal.iloc[:50], groups=np.where(np.arange(50) < 20, "x",
                                                                       "y"))
     assert per_segment.summary.customers == 50

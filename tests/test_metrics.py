@@ -306,3 +306,35 @@ def test_extreme_weights_are_exact_or_a_clear_error():
         metrics.gains_table(y, s, sample_weight=[5e-324, 1.0, 1.0, 1.0])
     with pytest.raises(ValueError, match="sums beyond float64"):
         metrics.log_loss(y, s, sample_weight=[1e308] * 4)
+
+
+def test_bucket_helpers_match_twins(rng):
+    """The helpers behind _sort_run and _tally_buckets, one by one, on random keys with
+    ties and on all-equal keys."""
+    t = reference.ranking
+    for keys in (rng.integers(0, 50, 200).astype(np.uint64) * np.uint64(2)
+                 + rng.integers(0, 2, 200).astype(np.uint64),
+                 np.full(40, 9, np.uint64)):
+        n = keys.shape[0]
+        vals = rng.random(n)
+        tmp_k, tmp_v, counts = np.empty(n, np.uint64), np.empty(n), np.empty(257, np.int64)
+        kr._radix_pass(keys, vals, np.uint64(1), 3, tmp_k, tmp_v, counts, True)
+        want_k, want_v = t.radix_pass(keys.tolist(), vals.tolist(), 1, 3)
+        assert tmp_k.tolist() == want_k and tmp_v.tolist() == want_v
+        k, v = keys.copy(), vals.copy()
+        kr._insertion(keys, vals, k, v, 0, n, True)
+        assert (k.tolist(), v.tolist()) == t.insertion(keys.tolist(), vals.tolist())
+        k2, v2 = np.empty(n, np.uint64), np.empty(n)
+        kr._copy(k, v, k2, v2, 0, n, True)
+        assert (k2.tolist(), v2.tolist()) == t.copy(k.tolist(), v.tolist())
+        out = np.zeros(3)
+        kr._tally_sorted(k, v, v, out)  # weighted: the values are the weights
+        assert_allclose(out, t.tally_sorted(k.tolist(), v.tolist()), rtol=1e-12)
+        below, tied = kr._below(k >> np.uint64(1), v, np.uint64(20))
+        assert_allclose((below, tied), t.below((k >> np.uint64(1)).tolist(), v.tolist(), 20),
+                        rtol=1e-12)
+        assert kr._weight(v) == pytest.approx(t.weight(v.tolist()), rel=1e-15)
+    acc, edge = np.zeros(3), np.array([2**64 - 1, 0], dtype=np.uint64)
+    kr._add_bin(acc, edge, 2.5, 1.0, 3, np.uint64(7), np.uint64(9))
+    want = t.add_bin([0.0, 0.0, 0], [2**64 - 1, 0], 2.5, 1.0, 3, 7, 9)
+    assert acc.tolist() == want[0] and edge.tolist() == want[1]

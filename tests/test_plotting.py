@@ -106,6 +106,7 @@ def test_matrices_hold_the_models_values(btyd):
 
 
 def test_period_transactions_simulate_the_customers_ages(btyd):
+    import crmjit
     _, rfm, bg = btyd
     actual, simulated = plotting.period_transactions(bg, rfm.frequency, rfm["T"],
                                                      max_frequency=5)
@@ -116,6 +117,13 @@ def test_period_transactions_simulate_the_customers_ages(btyd):
     ax = plotting.plot_period_transactions(bg, rfm.frequency, rfm["T"], max_frequency=5)
     heights = [p.get_height() for p in ax.patches]
     assert heights == list(actual) + list(simulated)
+    with pytest.raises(ValueError, match="T has 2 values but frequency has 3"):
+        plotting.period_transactions(bg, [0, 1, 2], [5.0, 6.0])
+    grouped = crmjit.BetaGeoModel.from_params([[0.2, 4.0, 0.8, 2.4]] * 2, ["a", "b"])
+    with pytest.raises(ValueError, match="one parameter set"):
+        plotting.period_transactions(grouped, [0, 1], [5.0, 6.0])
+    with pytest.raises(ValueError, match="purchases is empty"):
+        plotting.p_alive_history(bg, [], 10)
 
 
 def test_holdout_and_tracking_plots_draw_the_reports(btyd):
