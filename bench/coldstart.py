@@ -63,6 +63,20 @@ gg = GammaGammaFitter().fit(freq[freq > 0], mon[freq > 0])
 
 SK = "from sklearn.linear_model import LogisticRegression\n"
 
+SBG = """
+life = np.minimum(rng.geometric(rng.beta(0.7, 1.2, 5000)), 12).astype(float)
+churned = life < 12
+"""
+
+SBG_PEER = """
+from scipy.optimize import minimize
+from scipy.special import betaln
+def nll(p):
+    a, b = np.exp(p)
+    return -np.sum(np.where(churned, betaln(a + 1, b + life - 1), betaln(a, b + life))
+                   - betaln(a, b))
+"""
+
 #: name: (setup, call, peer, peer setup, peer call)
 FEATURES = {
     "LogisticRegression.fit": (
@@ -105,6 +119,10 @@ FEATURES = {
         "lifetimes", DATA + BTYD_PEER,
         "gg.customer_lifetime_value(bg, _c.frequency, _c.recency, _c['T'], _c.monetary_value, "
         "time=12, discount_rate=0.01)"),
+    "ShiftedBetaGeoModel.fit": (
+        "import crmjit; crmjit.ShiftedBetaGeoModel" + DATA + SBG,
+        "crmjit.ShiftedBetaGeoModel().fit(life, churned)",
+        "scipy", DATA + SBG + SBG_PEER, "minimize(nll, [0.0, 0.0], method='L-BFGS-B')"),
     "metrics.roc_auc_score": (
         "from crmjit import metrics" + DATA, "metrics.roc_auc_score(y, X[:, 0])",
         "sklearn", "from sklearn.metrics import roc_auc_score" + DATA,
