@@ -34,6 +34,7 @@ _WHERE = {
     "BatchedLogisticRegression": ".batched",
     "BetaGeoModel": ".btyd",
     "GammaGammaModel": ".btyd",
+    "ModifiedBetaGeoModel": ".btyd",
     "ShiftedBetaGeoModel": ".sbg",
     "cohort_data": ".sbg",
     "customer_lifetime_value": ".btyd_clv",

@@ -37,7 +37,7 @@ from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
 from .kernels.btyd_predict import _bg_expected, _bg_p_alive, _gg_expected
 from .persist import Saveable
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "rfm_arrays"]
+__all__ = ["BetaGeoModel", "GammaGammaModel", "ModifiedBetaGeoModel", "rfm_arrays"]
 
 T_MIN = 1e-100  # the oldest customer's age must reach this (in the data's time unit)
 
@@ -155,6 +155,8 @@ class BetaGeoModel(_Model):
     """
 
     PARAMS = ("r", "alpha", "a", "b")
+    NAME = "BG/NBD"
+    SHIFT = 0.0  # 1 in MBG/NBD: its formulas are BG/NBD's with b + 1, x = 0 included
 
     def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
         self.penalizer_coef = penalizer_coef
@@ -172,10 +174,10 @@ class BetaGeoModel(_Model):
         scale = np.ones((n_groups, 4))
         # 1 / t_max^2, kept finite (T <= 0 is rejected by fit; T near 1e-300 is not)
         scale[:, 1] = (1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150), 1.0)) ** 2
-        return _Likelihood(4, NACC_BG, _bg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
-                           _bg_customer_pass, (xs, txs, ages, ws, layout.chunk_ptr,
-                                               layout.chunk_group), layout, penalizer,
-                           scale), t_max
+        return _Likelihood(4, NACC_BG, _bg_table_pass,
+                           (layout.ux, layout.uw, layout.u_ptr, self.SHIFT), _bg_customer_pass,
+                           (xs, txs, ages, ws, layout.chunk_ptr, layout.chunk_group,
+                            self.SHIFT), layout, penalizer, scale), t_max
 
     def fit(self, frequency, recency, T, weights=None, groups=None):
         """Fit by maximum likelihood.
@@ -204,7 +206,7 @@ class BetaGeoModel(_Model):
         theta = np.full((G, 4), START)
         theta[:, 1] += np.log(t_max)  # lifetimes starts alpha at e^0.1 scaled time
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
-                                      "BG/NBD", self.PARAMS)
+                                      self.NAME, self.PARAMS)
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
 
@@ -224,7 +226,8 @@ class BetaGeoModel(_Model):
         x, tx, age = rfm_arrays(frequency, recency, T)
         codes = self._codes(groups, x.shape[0])
         out = np.empty(x.shape[0])
-        _threads.over(_bg_p_alive, x.shape[0], x, tx, age, codes, self._params, out)
+        _threads.over(_bg_p_alive, x.shape[0], x, tx, age, codes, self._params, self.SHIFT,
+                      out)
         return _wrap(out, _index_of(frequency, recency, T))
 
     def expected_purchases(self, t, frequency, recency, T, groups=None):
@@ -240,8 +243,8 @@ class BetaGeoModel(_Model):
         codes = self._codes(groups, x.shape[0])
         n = x.shape[0]
         out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
-        _threads.over(_bg_expected, chunks, tt, x, tx, age, codes, self._params, chunks, out,
-                      span=1, work=n)
+        _threads.over(_bg_expected, chunks, tt, x, tx, age, codes, self._params, self.SHIFT,
+                      chunks, out, span=1, work=n)
         check_summed(out)
         return _wrap(out, _index_of(frequency, recency, T))
 
@@ -272,12 +275,13 @@ class BetaGeoModel(_Model):
         tt, nn = _broadcast([("t", tt), ("n", nn)])
         p = self._params[self._codes(groups, tt.shape[0])]
         r, al, a, b = (np.broadcast_to(p[:, j], tt.shape) for j in range(4))
+        bn = b + self.SHIFT + nn  # MBG/NBD: the customer may also drop out at time 0
         with np.errstate(divide="ignore"):
-            first = np.exp(betaln(a, b + nn) - betaln(a, b) + gammaln(r + nn) - gammaln(r)
+            first = np.exp(betaln(a, bn) - betaln(a, b) + gammaln(r + nn) - gammaln(r)
                            - gammaln(nn + 1) + r * np.log(al / (al + tt))
                            + nn * np.log(tt / (al + tt)))
-            tail = np.where(nn > 0, betainc(np.maximum(nn, 1), r, tt / (al + tt)), 0.0)
-            second = np.where(nn > 0, np.exp(betaln(a + 1, np.maximum(b + nn - 1, 1e-300))
+            tail = np.where(nn > 0, betainc(np.maximum(nn, 1), r, tt / (al + tt)), 1.0)
+            second = np.where(bn > b, np.exp(betaln(a + 1, np.maximum(bn - 1, 1e-300))
                                              - betaln(a, b)) * tail, 0.0)
         out = first + second
         return float(out[0]) if np.ndim(t) == 0 and np.ndim(n) == 0 else out
@@ -287,6 +291,19 @@ class BetaGeoModel(_Model):
     conditional_expected_number_of_purchases_up_to_time = expected_purchases
     expected_number_of_purchases_up_to_time = expected_purchases_new_customer
     probability_of_n_purchases_up_to_time = probability_of_n_purchases
+
+
+@_state.register
+class ModifiedBetaGeoModel(BetaGeoModel):
+    """MBG/NBD purchase model (lifetimes' ``ModifiedBetaGeoFitter``; Batislam, Denizel &
+    Filiztekin 2007): BG/NBD where a customer may also drop out right after the first
+    purchase, so a customer with no repeat purchase is not certainly alive.  Same
+    parameters (r, alpha, a, b), arguments, attributes and predictions as
+    :class:`BetaGeoModel`; its formulas are BG/NBD's with b + 1 in the purchase terms.
+    """
+
+    NAME = "MBG/NBD"
+    SHIFT = 1.0
 
 
 def _spend_arrays(frequency, monetary_value, fitting=False):

@@ -22,7 +22,7 @@ _COS = np.cos(np.pi * np.outer(np.arange(CHEB_DEGREE + 1),
                                np.arange(CHEB_DEGREE + 1) + 0.5) / (CHEB_DEGREE + 1))
 
 
-def _clv_tables_for(x, codes, params, times, disc):
+def _clv_tables_for(x, codes, params, shift, times, disc):
     """Chebyshev tables of the CLV horizon sum for every (segment, frequency < TABLE_MAX_X)
     pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
     costs less than summing the series per customer).  A customer's CLV is then one table
@@ -35,6 +35,7 @@ def _clv_tables_for(x, codes, params, times, disc):
         return tab_index, np.zeros((0, MAX_PIECES, CHEB_DEGREE + 1)), np.zeros(0, np.int64)
     pg, px = pairs // TABLE_MAX_X, (pairs % TABLE_MAX_X).astype(np.float64)
     r, al, a, b = (params[pg, j] for j in range(4))
+    b = b + shift
     coef = np.zeros((pairs.size, MAX_PIECES, CHEB_DEGREE + 1))
     pieces = np.zeros(pairs.size, dtype=np.int64)
     _threads.over(_clv_tables, pairs.size, times, disc, a + b - 1.0 - r, a - 1.0,
@@ -58,7 +59,8 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     """Discounted expected value of each customer's next ``time`` months (lifetimes'
     ``GammaGammaFitter.customer_lifetime_value``).
 
-    purchase_model : fitted :class:`BetaGeoModel`; spend_model : fitted
+    purchase_model : fitted :class:`BetaGeoModel` or :class:`ModifiedBetaGeoModel`;
+    spend_model : fitted
     :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
     unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
     (int >= 1; with discount_rate > 0 the months that cannot change the sum, ``TAIL``,
@@ -102,9 +104,11 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
         steps, disc = steps[keep], disc[keep]
     times = steps * FREQ_FACTOR[freq]
     params = purchase_model._params
-    tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, times, disc)
+    shift = purchase_model.SHIFT
+    tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, shift, times, disc)
     out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
-    _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, gg_codes, spend_model._params,
-                  times, disc, tab_index, tab_coef, tab_pieces, chunks, out, span=1, work=n)
+    _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, shift, gg_codes,
+                  spend_model._params, times, disc, tab_index, tab_coef, tab_pieces, chunks,
+                  out, span=1, work=n)
     check_summed(out)
     return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -109,32 +109,35 @@ def rows_close(kernel_rows, twin_rows, k):
                         atol=1e-5 * np.max(np.abs(want[1 + k:])) + 1e-7 * abs(want[0]))
 
 
-def test_likelihood_passes_match_twins_and_finite_differences(rng):
+@pytest.mark.parametrize("shift", [0.0, 1.0])  # BG/NBD, MBG/NBD
+def test_likelihood_passes_match_twins_and_finite_differences(rng, shift):
     """The twins' gradient and Hessian are central differences of lifetimes' formula."""
     x, tx, T, m, codes, w = layout_and_data(rng)
     layout = _Layout(codes, 3, x, w)
     take = layout.take
     bg_params = np.array([[0.3, 25.0, 0.8, 2.5], [1.2, 60.0, 1.7, 4.0], [0.1, 5.0, 0.4, 0.9]])
     active = np.ones(3, dtype=bool)
-    tab = K._bg_table_pass(layout.ux, layout.uw, layout.u_ptr, bg_params, active,
+    tab = K._bg_table_pass(layout.ux, layout.uw, layout.u_ptr, shift, bg_params, active,
                            np.zeros((3, K.NACC_BG)), 0, 3)
     twin = reference.btyd.bg_table_pass(layout.ux.tolist(), layout.uw.tolist(),
-                                        layout.u_ptr.tolist(), bg_params.tolist(), active)
+                                        layout.u_ptr.tolist(), shift, bg_params.tolist(),
+                                        active)
     rows_close(tab, twin, 4)
     acc = K._bg_customer_pass(take(x), take(tx), take(T), take(w), layout.chunk_ptr,
-                              layout.chunk_group, bg_params, active,
+                              layout.chunk_group, shift, bg_params, active,
                               np.zeros((layout.chunk_group.shape[0], K.NACC_BG)), 0,
                               layout.chunk_group.shape[0])
     twin = reference.btyd.bg_customer_pass(take(x).tolist(), take(tx).tolist(),
                                            take(T).tolist(), take(w).tolist(),
                                            layout.chunk_ptr.tolist(), layout.chunk_group.tolist(),
-                                           bg_params.tolist(), active)
+                                           shift, bg_params.tolist(), active)
     rows_close(acc, twin, 4)
     # the total equals lifetimes' formula summed over customers
     total = tab[:, 0].sum() + acc[:, 0].sum()
     direct = sum(reference.btyd.bg_log_likelihood(list(bg_params[g]), x[codes == g].tolist(),
                                                   tx[codes == g].tolist(), T[codes == g].tolist(),
-                                                  w[codes == g].tolist()) for g in range(3))
+                                                  w[codes == g].tolist(), shift)
+                 for g in range(3))
     assert total == pytest.approx(direct, rel=1e-11)
 
     rep = x > 0
@@ -154,29 +157,32 @@ def test_likelihood_passes_match_twins_and_finite_differences(rng):
         layout.chunk_group.tolist(), gg_params.tolist(), active), 3)
 
 
-def test_prediction_kernels_match_twins(rng):
+@pytest.mark.parametrize("shift", [0.0, 1.0])  # BG/NBD, MBG/NBD
+def test_prediction_kernels_match_twins(rng, shift):
     x, tx, T, m, codes, _ = layout_and_data(rng, n=400)
     params = np.array([[0.243, 30.9, 0.793, 2.426], [1.5, 8.0, 3.0, 0.6], [0.05, 200.0, 0.3, 9.0]])
     gg = np.array([[6.25, 3.74, 15.4], [2.0, 8.0, 40.0], [1.1, 1.6, 3.0]])
     out = np.empty(len(x))
     for t in (0.0, 1.0, 30.0, 400.0):
-        P._bg_expected(np.array([t]), x, tx, T, codes, params, 7, out, 0, 7)
+        P._bg_expected(np.array([t]), x, tx, T, codes, params, shift, 7, out, 0, 7)
         assert_allclose(out, reference.btyd.bg_expected([t], x.tolist(), tx.tolist(), T.tolist(),
-                                                        codes.tolist(), params.tolist()),
+                                                        codes.tolist(), params.tolist(), shift),
                         rtol=1e-9, atol=1e-300)
-    P._bg_p_alive(x, tx, T, codes, params, out, 0, len(x))
+    P._bg_p_alive(x, tx, T, codes, params, shift, out, 0, len(x))
     assert_allclose(out, reference.btyd.bg_p_alive(x.tolist(), tx.tolist(), T.tolist(),
-                                                   codes.tolist(), params.tolist()), rtol=1e-12)
+                                                   codes.tolist(), params.tolist(), shift),
+                    rtol=1e-12)
+    assert (out[x == 0] < 1).all() == (shift > 0)
     P._gg_expected(x, m, codes, gg, out, 0, len(x))
     assert_allclose(out, reference.btyd.gg_expected(x.tolist(), m.tolist(), codes.tolist(),
                                                     gg.tolist()), rtol=1e-12)
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     no_tables = np.full((3, 1), -1, dtype=np.int64)
-    P._bg_clv(x, tx, T, m, codes, params, codes, gg, times, disc, no_tables,
+    P._bg_clv(x, tx, T, m, codes, params, shift, codes, gg, times, disc, no_tables,
               np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out,
               0, 5)
     assert_allclose(out, reference.btyd.bg_clv(x.tolist(), tx.tolist(), T.tolist(), m.tolist(),
-                                               codes.tolist(), params.tolist(), codes.tolist(),
+                                               codes.tolist(), params.tolist(), shift, codes.tolist(),
                                                gg.tolist(), times.tolist(), disc.tolist()),
                     rtol=1e-9)
     # the series pieces on their own
@@ -192,8 +198,11 @@ def test_prediction_kernels_match_twins(rng):
                     rtol=1e-11)
     assert P._gg_mean(3.0, 20.0, 6.25, 3.74, 15.4) == pytest.approx(
         reference.btyd.gg_mean(3.0, 20.0, 6.25, 3.74, 15.4), rel=1e-15)
-    assert P._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4) == pytest.approx(
-        reference.btyd.p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4), rel=1e-14)
+    for at_zero in (False, True):
+        assert P._p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4, at_zero) == pytest.approx(
+            reference.btyd.p_alive(4.0, 20.0, 30.0, 0.2, 4.0, 0.8, 2.4, at_zero), rel=1e-14)
+        assert P._p_alive(0.0, 0.0, 30.0, 0.2, 4.0, 0.8, 2.4, at_zero) == pytest.approx(
+            reference.btyd.p_alive(0.0, 0.0, 30.0, 0.2, 4.0, 0.8, 2.4, at_zero), rel=1e-14)
 
 
 def test_clv_tables_match_twins_and_the_series():
@@ -565,7 +574,7 @@ def test_clv_long_horizons_skip_only_months_that_cannot_matter():
     steps = np.arange(1, months + 1, dtype=float)
     twin = reference.btyd.bg_clv(few.frequency.tolist(), few.recency.tolist(),
                                  few["T"].tolist(), few.monetary_value.tolist(), [0],
-                                 [bg.params_.tolist()], [0], [gg.params_.tolist()],
+                                 [bg.params_.tolist()], 0.0, [0], [gg.params_.tolist()],
                                  (steps * 30).tolist(), ((1 + rate) ** -steps).tolist())
     assert_allclose(got, twin, rtol=1e-12)
     far = crmjit.customer_lifetime_value(*args, time=60_000)

@@ -34,10 +34,12 @@ NACC_GG = 10
 
 
 @serial
-def _bg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
+def _bg_table_pass(ux, uw, u_ptr, shift, params, active, out, start, stop):
     """BG/NBD terms that depend on x only, per group g: the distinct frequencies
     ux[u_ptr[g]:u_ptr[g+1]] with total weights uw.  params (G, 4) = (r, alpha, a, b);
-    out (G, 15) is overwritten."""
+    out (G, 15) is overwritten.  shift 0: BG/NBD; 1: MBG/NBD, whose x-terms read b + 1
+    (a customer may also drop out at the first purchase: lgamma(b + 1 + x) -
+    lgamma(a + b + 1 + x)), the constant lgamma(a + b) - lgamma(b) unchanged."""
     for g in range(start, stop):
         if not active[g]:
             continue
@@ -51,16 +53,17 @@ def _bg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
         haa = 0.0
         hbb = 0.0
         for j in range(u_ptr[g], u_ptr[g + 1]):
-            x = ux[j]
             w = uw[j]
             W += w
-            f += w * (math.lgamma(r + x) + math.lgamma(b + x) - math.lgamma(a + b + x))
+            f += w * math.lgamma(r + ux[j])
+            gr += w * _digamma(r + ux[j])
+            hrr += w * _trigamma(r + ux[j])
+            x = ux[j] + shift
+            f += w * (math.lgamma(b + x) - math.lgamma(a + b + x))
             psi_abx = _digamma(a + b + x)
             tri_abx = _trigamma(a + b + x)
-            gr += w * _digamma(r + x)
             ga -= w * psi_abx
             gb += w * (_digamma(b + x) - psi_abx)
-            hrr += w * _trigamma(r + x)
             haa -= w * tri_abx
             hbb += w * (_trigamma(b + x) - tri_abx)
         # terms constant within the group, times its total weight
@@ -86,10 +89,12 @@ def _bg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
 
 
 @serial
-def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, start, stop):
+def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, shift, params, active, acc,
+                      start, stop):
     """BG/NBD terms that need recency and age: sum over customers of
     w * log(exp(A3) + [x > 0] exp(A4)), A3 = -(r + x) log(alpha + T),
-    A4 = log a - log(b + x - 1) - (r + x) log(alpha + t_x).
+    A4 = log a - log(b + x - 1) - (r + x) log(alpha + t_x).  shift 1 (MBG/NBD): b + x in
+    A4 and the A4 term for every customer, x = 0 included.
 
     x, tx, T : (n,) float64 sorted by group.  w : (1,) or (n,) float64.
     acc : (n_chunks, 15), overwritten (one row per chunk)."""
@@ -111,11 +116,11 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, 
             uT = al + T[i]
             lT = math.log(uT)
             iT = 1.0 / uT
-            if xi > 0.0:
+            if xi > 0.0 or shift > 0.0:
                 ut = al + tx[i]
                 lt = math.log(ut)
                 it = 1.0 / ut
-                bx = b + xi - 1.0
+                bx = b + xi - 1.0 + shift
                 ibx = 1.0 / bx
                 delta = log_a - math.log(bx) + rx * (lT - lt)  # A4 - A3
                 if delta > 0.0:

@@ -20,10 +20,11 @@ EPS = 1e-16
 SERIES_MAX_A = 256.0  # from this a on, ``_survival_sum`` replaces the series
 
 @serial
-def _p_alive(x, tx, T, r, al, a, b):
+def _p_alive(x, tx, T, r, al, a, b, at_zero):
     """P(alive | x, t_x, T) = 1 / (1 + [x > 0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x)),
-    computed from its logarithm so that it neither overflows nor returns NaN."""
-    if x == 0.0:
+    computed from its logarithm so that it neither overflows nor returns NaN.  at_zero:
+    the odds term applies at x = 0 too (MBG/NBD, called with b + 1)."""
+    if x == 0.0 and not at_zero:
         return 1.0
     log_odds = math.log(a / (b + x - 1.0)) + (r + x) * (math.log(al + T) - math.log(al + tx))
     if log_odds > 0.0:
@@ -183,8 +184,9 @@ def _conditional_q(t, beta, A, B, C, S, lane_z, lane_s, lane_pow, q_out):
 
 
 @serial
-def _bg_expected(t, x, tx, T, codes, params, n_chunks, out, start, stop):
-    """Conditional expected repeat purchases in (T, T + t]: out (n,).  t : (1,) or (n,)."""
+def _bg_expected(t, x, tx, T, codes, params, shift, n_chunks, out, start, stop):
+    """Conditional expected repeat purchases in (T, T + t]: out (n,).  t : (1,) or (n,).
+    shift 1: MBG/NBD (BG/NBD's formulas with b + 1, P(alive) < 1 at x = 0 too)."""
     n = out.shape[0]
     one_code = codes.shape[0] == 1
     scalar_t = t.shape[0] == 1
@@ -197,25 +199,25 @@ def _bg_expected(t, x, tx, T, codes, params, n_chunks, out, start, stop):
         q = np.empty(1)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             g = codes[0] if one_code else codes[i]
-            r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
+            r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3] + shift
             lane_t[0] = t[0] if scalar_t else t[i]
             xi = x[i]
             C = a + b + xi - 1.0
             _conditional_q(lane_t, al + T[i], a + b - 1.0 - r, a - 1.0, C, r + xi, lane_z,
                            lane_s, lane_pow, q)
-            alive = _p_alive(xi, tx[i], T[i], r, al, a, b)
+            alive = _p_alive(xi, tx[i], T[i], r, al, a, b, shift > 0.0)
             out[i] = C * alive * q[0] if alive > 0.0 else 0.0  # not 0 * inf
     return out
 
 
 @serial
-def _bg_p_alive(x, tx, T, codes, params, out, start, stop):
-    """P(alive) per customer: out (n,)."""
+def _bg_p_alive(x, tx, T, codes, params, shift, out, start, stop):
+    """P(alive) per customer: out (n,) (shift as :func:`_bg_expected`)."""
     one_code = codes.shape[0] == 1
     for i in range(start, stop):
         g = codes[0] if one_code else codes[i]
         out[i] = _p_alive(x[i], tx[i], T[i], params[g, 0], params[g, 1], params[g, 2],
-                          params[g, 3])
+                          params[g, 3] + shift, shift > 0.0)
     return out
 
 
@@ -337,11 +339,12 @@ def _clenshaw(c, w, lo, hi):
 
 
 @serial
-def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_index,
+def _bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc, tab_index,
             tab_coef, tab_pieces, n_chunks, out, start, stop):
     """Probabilistic CLV, fused: out[i] = spend_i * sum_j disc_j (E(t_j) - E(t_{j-1})),
     E(t) the BG/NBD conditional expected purchases in (T, T+t] (E(t_0) = 0), spend_i the
-    Gamma-Gamma expected average spend.  times (K,) increasing, disc (K,) discount factors.
+    Gamma-Gamma expected average spend.  times (K,) increasing, disc (K,) discount factors;
+    shift as :func:`_bg_expected`.
 
     E(t_j) = C P(alive) Q(t_j): the horizon sum of Q is read from the (segment, frequency)
     table tab_index[g, x] (``_clv_tables``; -1 or x >= tab_index.shape[1]: none) when it
@@ -361,7 +364,7 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_in
         q = np.empty(K)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             g = codes[0] if one_code else codes[i]
-            r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
+            r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3] + shift
             h = gg_codes[0] if one_gg else gg_codes[i]
             xi = x[i]
             C = a + b + xi - 1.0
@@ -381,6 +384,6 @@ def _bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc, tab_in
                 acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, r + xi,
                                    lane_z, lane_s, lane_pow, q)
             spend = _gg_mean(xi, m[i], gg_params[h, 0], gg_params[h, 1], gg_params[h, 2])
-            alive = _p_alive(xi, tx[i], T[i], r, al, a, b)
+            alive = _p_alive(xi, tx[i], T[i], r, al, a, b, shift > 0.0)
             out[i] = spend * C * alive * acc if alive > 0.0 else 0.0
     return out

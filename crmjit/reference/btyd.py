@@ -47,27 +47,32 @@ def _derivatives(fun, params):
     return [f0] + grad + hess
 
 
-def bg_x_terms(params, x):
-    """Terms of a BG/NBD customer's log-likelihood that depend on x only (and r log alpha)."""
+def bg_x_terms(params, x, shift=0.0):
+    """Terms of a BG/NBD customer's log-likelihood that depend on x only (and r log alpha);
+    shift 1: MBG/NBD's (lifetimes' ``ModifiedBetaGeoFitter``: b + x + 1 where BG/NBD has
+    b + x)."""
     r, alpha, a, b = params
     return (math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha) + math.lgamma(a + b)
-            + math.lgamma(b + x) - math.lgamma(b) - math.lgamma(a + b + x))
+            + math.lgamma(b + x + shift) - math.lgamma(b) - math.lgamma(a + b + x + shift))
 
 
-def bg_mix_term(params, x, tx, T):
-    """log(e^A3 + [x > 0] e^A4) of one customer."""
+def bg_mix_term(params, x, tx, T, shift=0.0):
+    """log(e^A3 + [x > 0] e^A4) of one customer; MBG/NBD (shift 1): log(e^A3 + e^A4) with
+    b + x in A4."""
     r, alpha, a, b = params
     a3 = -(r + x) * math.log(alpha + T)
-    if x == 0:
+    if x == 0 and shift == 0:
         return a3
-    a4 = math.log(a) - math.log(b + x - 1) - (r + x) * math.log(alpha + tx)
+    a4 = math.log(a) - math.log(b + x - 1 + shift) - (r + x) * math.log(alpha + tx)
     top = max(a3, a4)
     return top + math.log(math.exp(a3 - top) + math.exp(a4 - top))
 
 
-def bg_log_likelihood(params, x, tx, T, w):
-    """Total weighted BG/NBD log-likelihood (lifetimes' formula, unscaled time)."""
-    return sum(_at(w, i) * (bg_x_terms(params, x[i]) + bg_mix_term(params, x[i], tx[i], T[i]))
+def bg_log_likelihood(params, x, tx, T, w, shift=0.0):
+    """Total weighted BG/NBD (MBG/NBD: shift 1) log-likelihood (lifetimes' formula,
+    unscaled time)."""
+    return sum(_at(w, i) * (bg_x_terms(params, x[i], shift)
+                            + bg_mix_term(params, x[i], tx[i], T[i], shift))
                for i in range(len(x)))
 
 
@@ -97,14 +102,16 @@ def _chunk_rows(columns, w, chunk_ptr, chunk_group, params, active, term):
     return rows
 
 
-def bg_table_pass(ux, uw, u_ptr, params, active):
+def bg_table_pass(ux, uw, u_ptr, shift, params, active):
     """Per group: sum of uw * x-only terms, with derivatives; None for inactive groups."""
-    return _table_rows(ux, uw, u_ptr, params, active, bg_x_terms)
+    return _table_rows(ux, uw, u_ptr, params, active,
+                       lambda q, x: bg_x_terms(q, x, shift))
 
 
-def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active):
+def bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, shift, params, active):
     """Per chunk: sum of w * mix terms over its customers, with derivatives."""
-    return _chunk_rows((x, tx, T), w, chunk_ptr, chunk_group, params, active, bg_mix_term)
+    return _chunk_rows((x, tx, T), w, chunk_ptr, chunk_group, params, active,
+                       lambda q, *c: bg_mix_term(q, *c, shift))
 
 
 def gg_x_terms(params, x):
@@ -142,17 +149,18 @@ def hyp2f1(a, b, c, z, tol=1e-17, max_terms=1_000_000):
     return total
 
 
-def p_alive(x, tx, T, r, alpha, a, b):
-    """P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x))."""
-    if x == 0:
+def p_alive(x, tx, T, r, alpha, a, b, at_zero=False):
+    """P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x));
+    at_zero: the odds at x = 0 too (MBG/NBD, given b + 1)."""
+    if x == 0 and not at_zero:
         return 1.0
     return 1.0 / (1.0 + a / (b + x - 1) * ((alpha + T) / (alpha + tx)) ** (r + x))
 
 
-def expected(t, x, tx, T, r, alpha, a, b):
+def expected(t, x, tx, T, r, alpha, a, b, at_zero=False):
     """lifetimes' conditional expected purchases in (T, T + t] (Fader et al. eq. 10); 0
-    for a customer whose P(alive) is 0."""
-    alive = p_alive(x, tx, T, r, alpha, a, b)
+    for a customer whose P(alive) is 0.  MBG/NBD: b + 1 and at_zero."""
+    alive = p_alive(x, tx, T, r, alpha, a, b, at_zero)
     if alive == 0.0:
         return 0.0
     z = t / (alpha + T + t)
@@ -200,18 +208,22 @@ def expected_series(z, A, B, C):
     return [(hyp2f1(A, B, C, zj) - 1) / B for zj in z]
 
 
-def bg_expected(t, x, tx, T, codes, params):
+def bg_expected(t, x, tx, T, codes, params, shift):
     """Conditional expected purchases per customer (t, codes broadcast from length 1)."""
     out = []
     for i in range(len(x)):
         r, alpha, a, b = params[_at(codes, i)]
-        out.append(expected(_at(t, i), x[i], tx[i], T[i], r, alpha, a, b))
+        out.append(expected(_at(t, i), x[i], tx[i], T[i], r, alpha, a, b + shift, shift > 0))
     return out
 
 
-def bg_p_alive(x, tx, T, codes, params):
+def bg_p_alive(x, tx, T, codes, params, shift):
     """P(alive) per customer."""
-    return [p_alive(x[i], tx[i], T[i], *params[_at(codes, i)]) for i in range(len(x))]
+    out = []
+    for i in range(len(x)):
+        r, alpha, a, b = params[_at(codes, i)]
+        out.append(p_alive(x[i], tx[i], T[i], r, alpha, a, b + shift, shift > 0))
+    return out
 
 
 def gg_mean(x, m, p, q, v):
@@ -225,7 +237,7 @@ def gg_expected(x, m, codes, params):
     return [gg_mean(x[i], m[i], *params[_at(codes, i)]) for i in range(len(x))]
 
 
-def bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc):
+def bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc):
     """lifetimes' CLV loop: sum_j spend (E(t_j) - E(t_{j-1})) disc_j, E(t_0 = 0) = 0."""
     out = []
     for i in range(len(x)):
@@ -233,7 +245,7 @@ def bg_clv(x, tx, T, m, codes, params, gg_codes, gg_params, times, disc):
         spend = gg_mean(x[i], m[i], *gg_params[_at(gg_codes, i)])
         total, prev = 0.0, 0.0
         for tj, dj in zip(times, disc):
-            e = expected(tj, x[i], tx[i], T[i], r, alpha, a, b)
+            e = expected(tj, x[i], tx[i], T[i], r, alpha, a, b + shift, shift > 0)
             total += spend * (e - prev) * dj
             prev = e
         out.append(total)
