@@ -35,6 +35,7 @@ _WHERE = {
     "BetaGeoModel": ".btyd",
     "GammaGammaModel": ".btyd",
     "ModifiedBetaGeoModel": ".btyd",
+    "ParetoNBDModel": ".pareto",
     "ShiftedBetaGeoModel": ".sbg",
     "cohort_data": ".sbg",
     "customer_lifetime_value": ".btyd_clv",

@@ -135,28 +135,16 @@ class _Model(Saveable):
         return codes.astype(np.int64)
 
 
-@_state.register
-class BetaGeoModel(_Model):
-    """BG/NBD purchase model (lifetimes' ``BetaGeoFitter``), optionally one per segment.
+class _PurchaseModel(_Model):
+    """What the purchase models (BG/NBD, MBG/NBD, Pareto/NBD) share: the (frequency,
+    recency, T) inputs, the fit in log parameters with time parameters (``TIME``) started
+    at e^0.1 times the oldest age and penalised in time scaled to it (lifetimes' rules),
+    the log-likelihood and lifetimes' method names.  A model gives its likelihood passes
+    (``_passes``), ``p_alive`` and ``expected_purchases``."""
 
-    Parameters
-    ----------
-    penalizer_coef : float >= 0
-        L2 penalty on the parameters, as lifetimes (alpha in time scaled to max T = 1).
-    tol : float
-        Newton stops when a step changes no log-parameter by more than ``tol`` (relative).
-    max_iter : int
-        Newton iterations per segment before a ``ConvergenceWarning``.
-
-    Fitted attributes: ``params_`` (Series r, alpha, a, b; a DataFrame with one row per
-    segment when fitted with ``groups``), ``standard_errors_`` (same shape, from the
-    observed information), ``groups_`` (labels or None), ``n_iter_``, ``converged_``.
-    Times (recency, T, t) are in whatever unit the data uses; alpha is in that unit.
-    """
-
-    PARAMS = ("r", "alpha", "a", "b")
-    NAME = "BG/NBD"
-    SHIFT = 0.0  # 1 in MBG/NBD: its formulas are BG/NBD's with b + 1, x = 0 included
+    PARAMS: tuple = ()
+    NAME = ""
+    TIME = ()  # the parameters in units of time
 
     def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
         self.penalizer_coef = penalizer_coef
@@ -171,13 +159,15 @@ class BetaGeoModel(_Model):
         t_max = np.ones(n_groups)  # a segment without customers (log_likelihood on a subset)
         if ages.size:
             t_max[sizes > 0] = np.maximum.reduceat(ages, layout.offsets[:-1][sizes > 0])
-        scale = np.ones((n_groups, 4))
+        scale = np.ones((n_groups, len(self.PARAMS)))
         # 1 / t_max^2, kept finite (T <= 0 is rejected by fit; T near 1e-300 is not)
-        scale[:, 1] = (1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150), 1.0)) ** 2
-        return _Likelihood(4, NACC_BG, _bg_table_pass,
-                           (layout.ux, layout.uw, layout.u_ptr, self.SHIFT), _bg_customer_pass,
+        scale[:, list(self.TIME)] = (1.0 / np.where(t_max > 0, np.maximum(t_max, 1e-150),
+                                                    1.0))[:, None] ** 2
+        nacc, table, table_extra, customer, customer_extra = self._passes()
+        return _Likelihood(len(self.PARAMS), nacc, table,
+                           (layout.ux, layout.uw, layout.u_ptr, *table_extra), customer,
                            (xs, txs, ages, ws, layout.chunk_ptr, layout.chunk_group,
-                            self.SHIFT), layout, penalizer, scale), t_max
+                            *customer_extra), layout, penalizer, scale), t_max
 
     def fit(self, frequency, recency, T, weights=None, groups=None):
         """Fit by maximum likelihood.
@@ -203,8 +193,8 @@ class BetaGeoModel(_Model):
                              f"customer's age); express the times in a larger unit")
         if (problem.layout.W <= 0).any():
             raise ValueError("weights sum to 0 (in a segment): nothing to fit")
-        theta = np.full((G, 4), START)
-        theta[:, 1] += np.log(t_max)  # lifetimes starts alpha at e^0.1 scaled time
+        theta = np.full((G, len(self.PARAMS)), START)
+        theta[:, list(self.TIME)] += np.log(t_max)[:, None]  # e^0.1 in scaled time
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
                                       self.NAME, self.PARAMS)
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
@@ -220,6 +210,68 @@ class BetaGeoModel(_Model):
         problem, _ = self._problem(x, tx, age, w, full, G, 0.0)
         ll, _, _ = problem.natural(self._params, np.arange(G))
         return float(np.sum(ll))
+
+    def expected_purchases_new_customer(self, t, groups=None):
+        """Expected repeat purchases in (0, t] of a new customer (lifetimes'
+        ``expected_number_of_purchases_up_to_time``): the conditional expectation at
+        x = t_x = T = 0.  t: scalar or (m,); groups: a label or (m,) labels if grouped."""
+        tt = _vector(t, "t")
+        if groups is not None and np.ndim(groups) == 0:
+            groups = [groups]
+        if groups is not None:
+            gl = np.asarray(groups)
+            if tt.shape[0] == 1 and gl.shape[0] > 1:
+                tt = np.full(gl.shape[0], tt[0])
+        zeros = np.zeros(tt.shape[0])
+        out = self.expected_purchases(tt, zeros, zeros, zeros, groups=groups)
+        return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
+
+
+    # lifetimes' names for the same predictions
+    def conditional_probability_alive(self, frequency, recency, T, groups=None):
+        """lifetimes' name for :meth:`p_alive`."""
+        return self.p_alive(frequency, recency, T, groups=groups)
+
+    def conditional_expected_number_of_purchases_up_to_time(self, t, frequency, recency, T,
+                                                             groups=None):
+        """lifetimes' name for :meth:`expected_purchases`."""
+        return self.expected_purchases(t, frequency, recency, T, groups=groups)
+
+    def expected_number_of_purchases_up_to_time(self, t, groups=None):
+        """lifetimes' name for :meth:`expected_purchases_new_customer`."""
+        return self.expected_purchases_new_customer(t, groups=groups)
+
+    def probability_of_n_purchases_up_to_time(self, t, n, groups=None):
+        """lifetimes' name for :meth:`probability_of_n_purchases`."""
+        return self.probability_of_n_purchases(t, n, groups=groups)
+
+
+@_state.register
+class BetaGeoModel(_PurchaseModel):
+    """BG/NBD purchase model (lifetimes' ``BetaGeoFitter``), optionally one per segment.
+
+    Parameters
+    ----------
+    penalizer_coef : float >= 0
+        L2 penalty on the parameters, as lifetimes (alpha in time scaled to max T = 1).
+    tol : float
+        Newton stops when a step changes no log-parameter by more than ``tol`` (relative).
+    max_iter : int
+        Newton iterations per segment before a ``ConvergenceWarning``.
+
+    Fitted attributes: ``params_`` (Series r, alpha, a, b; a DataFrame with one row per
+    segment when fitted with ``groups``), ``standard_errors_`` (same shape, from the
+    observed information), ``groups_`` (labels or None), ``n_iter_``, ``converged_``.
+    Times (recency, T, t) are in whatever unit the data uses; alpha is in that unit.
+    """
+
+    PARAMS = ("r", "alpha", "a", "b")
+    NAME = "BG/NBD"
+    TIME = (1,)
+    SHIFT = 0.0  # 1 in MBG/NBD: its formulas are BG/NBD's with b + 1, x = 0 included
+
+    def _passes(self):
+        return NACC_BG, _bg_table_pass, (self.SHIFT,), _bg_customer_pass, (self.SHIFT,)
 
     def p_alive(self, frequency, recency, T, groups=None):
         """P(customer still alive | history): (n,) (a Series when given Series)."""
@@ -248,21 +300,6 @@ class BetaGeoModel(_Model):
         check_summed(out)
         return _wrap(out, _index_of(frequency, recency, T))
 
-    def expected_purchases_new_customer(self, t, groups=None):
-        """Expected repeat purchases in (0, t] of a new customer (lifetimes'
-        ``expected_number_of_purchases_up_to_time``): the conditional expectation at
-        x = t_x = T = 0.  t: scalar or (m,); groups: a label or (m,) labels if grouped."""
-        tt = _vector(t, "t")
-        if groups is not None and np.ndim(groups) == 0:
-            groups = [groups]
-        if groups is not None:
-            gl = np.asarray(groups)
-            if tt.shape[0] == 1 and gl.shape[0] > 1:
-                tt = np.full(gl.shape[0], tt[0])
-        zeros = np.zeros(tt.shape[0])
-        out = self.expected_purchases(tt, zeros, zeros, zeros, groups=groups)
-        return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
-
     def probability_of_n_purchases(self, t, n, groups=None):
         """P(a new customer makes exactly n repeat purchases in (0, t]) (lifetimes'
         ``probability_of_n_purchases_up_to_time``): t > 0 and n >= 0 whole, scalars or
@@ -286,11 +323,6 @@ class BetaGeoModel(_Model):
         out = first + second
         return float(out[0]) if np.ndim(t) == 0 and np.ndim(n) == 0 else out
 
-    # lifetimes' names for the same predictions
-    conditional_probability_alive = p_alive
-    conditional_expected_number_of_purchases_up_to_time = expected_purchases
-    expected_number_of_purchases_up_to_time = expected_purchases_new_customer
-    probability_of_n_purchases_up_to_time = probability_of_n_purchases
 
 
 @_state.register

@@ -59,9 +59,8 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     """Discounted expected value of each customer's next ``time`` months (lifetimes'
     ``GammaGammaFitter.customer_lifetime_value``).
 
-    purchase_model : fitted :class:`BetaGeoModel` or :class:`ModifiedBetaGeoModel`;
-    spend_model : fitted
-    :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
+    purchase_model : a fitted :class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel` or
+    :class:`ParetoNBDModel`; spend_model : fitted :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
     unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
     (int >= 1; with discount_rate > 0 the months that cannot change the sum, ``TAIL``,
     are skipped, so at 1 % any horizon costs what 4,600 months cost; at rate <= 0 the
@@ -69,11 +68,13 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     groups : segment labels for models fitted per segment.  Returns (n,) float64 (a
     Series when given Series).
 
-    One fused kernel: for each customer the BG/NBD series is evaluated once for all
-    ``time`` horizons, the Gamma-Gamma spend in the same pass.
+    One fused kernel: for each customer the purchase model's series is evaluated once
+    for all ``time`` horizons, the Gamma-Gamma spend in the same pass.
     """
-    if not isinstance(purchase_model, BetaGeoModel):
-        raise TypeError("purchase_model must be a fitted crmjit.BetaGeoModel, got "
+    from .pareto import ParetoNBDModel
+    if not isinstance(purchase_model, (BetaGeoModel, ParetoNBDModel)):
+        raise TypeError("purchase_model must be a fitted crmjit.BetaGeoModel, "
+                        "ModifiedBetaGeoModel or ParetoNBDModel, got "
                         f"{type(purchase_model).__name__}")
     if not isinstance(spend_model, GammaGammaModel):
         raise TypeError("spend_model must be a fitted crmjit.GammaGammaModel, got "
@@ -103,6 +104,10 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
         keep = disc >= TAIL * disc[0] * discount_rate
         steps, disc = steps[keep], disc[keep]
     times = steps * FREQ_FACTOR[freq]
+    if isinstance(purchase_model, ParetoNBDModel):  # a closed form over the horizons
+        out = purchase_model._predict(2, np.zeros(1), x, tx, age, codes, m, gg_codes,
+                                      spend_model._params, times, disc)
+        return _wrap(out, _index_of(frequency, recency, T, monetary_value))
     params = purchase_model._params
     shift = purchase_model.SHIFT
     tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, shift, times, disc)

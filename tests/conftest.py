@@ -45,3 +45,19 @@ def cdnow_log():
     log = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str})
     log["date"] = pd.to_datetime(log["date"].astype(str), format="%Y%m%d")
     return log
+
+
+@pytest.fixture
+def rows_close():
+    """Compare likelihood-pass accumulator rows (value, k gradients, upper Hessian) with
+    a twin's, whose derivatives are central differences."""
+    from numpy.testing import assert_allclose
+
+    def check_rows(kernel_rows, twin_rows, k):
+        for got, want in zip(kernel_rows, twin_rows):
+            n_h = k * (k + 1) // 2
+            assert got[0] == pytest.approx(want[0], rel=1e-11)
+            assert_allclose(got[1:1 + k], want[1:1 + k], rtol=1e-6, atol=1e-6 * abs(want[0]))
+            assert_allclose(got[1 + k:1 + k + n_h], want[1 + k:], rtol=1e-3,
+                            atol=1e-5 * np.max(np.abs(want[1 + k:])) + 1e-7 * abs(want[0]))
+    return check_rows

@@ -8,8 +8,8 @@ module, of the same name.
 """
 
 from . import (btyd, btyd_predict, calibration, checks, elementwise, generate, grouping,
-               logloss, newton, passes, ranking, rfm, sbg, scoring, segments, special, value,
-               wide)
+               logloss, newton, passes, pareto, ranking, rfm, sbg, scoring, segments, special,
+               value, wide)
 from .elementwise import exp_neg_abs, log1p_unit, log1pexp, sigmoid
 from .generate import customer_rows
 from .grouping import group_order, map_labels
@@ -22,7 +22,7 @@ from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, grou
 
 __all__ = [
     "btyd", "btyd_predict", "calibration", "checks", "elementwise", "generate", "grouping",
-    "logloss", "newton", "passes", "ranking", "rfm", "sbg", "scoring", "segments",
+    "logloss", "newton", "passes", "pareto", "ranking", "rfm", "sbg", "scoring", "segments",
     "special", "value", "wide", "annuity", "block_terms", "cac", "clv_constant",
     "clv_matrix", "conversion_rate", "customer_rows", "decision_function", "exp_neg_abs",
     "fit", "fit_grouped", "fit_segments", "group_order", "group_sums", "load_rows",
