@@ -33,6 +33,7 @@ from ._version import __version__
 _WHERE = {
     "BatchedLogisticRegression": ".batched",
     "BetaGeoModel": ".btyd",
+    "BetaGeoBetaBinomModel": ".bgbb",
     "GammaGammaModel": ".btyd",
     "ModifiedBetaGeoModel": ".btyd",
     "ParetoNBDModel": ".pareto",

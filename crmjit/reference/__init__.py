@@ -7,9 +7,9 @@ on purpose: they are the yardstick the kernels are tested against.  One module p
 module, of the same name.
 """
 
-from . import (btyd, btyd_predict, calibration, checks, elementwise, generate, grouping,
-               logloss, newton, passes, pareto, ranking, rfm, sbg, scoring, segments, special,
-               value, wide)
+from . import (bgbb, btyd, btyd_predict, calibration, checks, elementwise, generate,
+               grouping, logloss, newton, passes, pareto, ranking, rfm, sbg, scoring, segments,
+               special, value, wide)
 from .elementwise import exp_neg_abs, log1p_unit, log1pexp, sigmoid
 from .generate import customer_rows
 from .grouping import group_order, map_labels
@@ -21,9 +21,9 @@ from .segments import fit, fit_grouped, fit_segments, segment_newton
 from .value import annuity, cac, clv_constant, clv_matrix, conversion_rate, group_sums
 
 __all__ = [
-    "btyd", "btyd_predict", "calibration", "checks", "elementwise", "generate", "grouping",
-    "logloss", "newton", "passes", "pareto", "ranking", "rfm", "sbg", "scoring", "segments",
-    "special", "value", "wide", "annuity", "block_terms", "cac", "clv_constant",
+    "bgbb", "btyd", "btyd_predict", "calibration", "checks", "elementwise", "generate",
+    "grouping", "logloss", "newton", "passes", "pareto", "ranking", "rfm", "sbg", "scoring",
+    "segments", "special", "value", "wide", "annuity", "block_terms", "cac", "clv_constant",
     "clv_matrix", "conversion_rate", "customer_rows", "decision_function", "exp_neg_abs",
     "fit", "fit_grouped", "fit_segments", "group_order", "group_sums", "load_rows",
     "log1p_unit", "log1pexp", "logistic_pass", "map_labels", "newton_direction",
