@@ -93,33 +93,53 @@ class ParetoNBDModel(_PurchaseModel):
         out = self._predict(1, tt, x, tx, age, self._codes(groups, x.shape[0]))
         return _wrap(out, _index_of(frequency, recency, T))
 
-    def probability_of_n_purchases(self, t, n, groups=None):
-        """P(a new customer makes exactly n repeat purchases in (0, t]): t > 0 and n >= 0
-        whole, scalars or (m,).  Alive through t, NegBin(r, alpha / (alpha + t)) purchases
-        times (beta / (beta + t))^s, plus the integral over an earlier death at tau of the
-        purchases up to tau (adaptive quadrature of a positive integrand, in log space)."""
+    def probability_of_n_purchases(self, t, n, frequency=None, recency=None, T=None,
+                                   groups=None):
+        """P(exactly n repeat purchases in the next t), t > 0 and n >= 0 whole, scalars or
+        (m,): for a new customer, or given a history (frequency, recency, T; lifetimes'
+        ``probability_of_n_purchases_up_to_time``).  A customer alive now buys
+        NegBin(r', alpha' / (alpha' + t)) times if still alive at t, probability
+        (beta' / (beta' + t))^s, else up to their death at tau (the integral over tau,
+        by adaptive quadrature of a positive integrand, in log space); r' = r + x,
+        alpha' = alpha + T, beta' = beta + T given a history (x, T), times P(alive), plus
+        1 - P(alive) at n = 0."""
         from scipy.integrate import quad
         from scipy.special import gammaln
         tt, nn = _vector(t, "t"), _frequency(n, "n")
         if (tt <= 0).any():
             raise ValueError(f"t must be > 0; not at positions {positions(tt <= 0)}")
-        tt, nn = _broadcast([("t", tt), ("n", nn)])
-        p = self._params[self._codes(groups, tt.shape[0])]
-        p = np.broadcast_to(p, (tt.shape[0], 4))
+        history = (frequency, recency, T)
+        if any(v is not None for v in history) and any(v is None for v in history):
+            raise ValueError("give all of frequency, recency and T, or none")
+        if frequency is None:
+            x, age, alive = np.zeros(1), np.zeros(1), np.ones(1)
+        else:
+            x, tx, age = rfm_arrays(frequency, recency, T)
+            alive = np.asarray(self.p_alive(x, tx, age, groups=groups))
+        tt, nn, x, age, alive = _broadcast([("t", tt), ("n", nn), ("frequency", x),
+                                            ("T", age), ("p_alive", alive)])
+        p = np.broadcast_to(self._params[self._codes(groups, tt.shape[0])], (tt.shape[0], 4))
         out = np.empty(tt.shape[0])
         for i in range(tt.shape[0]):
-            r, al, s, be = p[i]
+            r, al, s, be = p[i, 0] + x[i], p[i, 1] + age[i], p[i, 2], p[i, 3] + age[i]
             ti, k = tt[i], nn[i]
             const = gammaln(r + k) - gammaln(r) - gammaln(k + 1) + r * np.log(al)
 
             def log_nb(tau):  # log P(k purchases in (0, tau]) for tau > 0
                 return const - (r + k) * np.log(al + tau) + (k * np.log(tau) if k else 0.0)
 
-            alive = np.exp(log_nb(ti) + s * (np.log(be) - np.log(be + ti)))
+            alive_t = np.exp(log_nb(ti) + s * (np.log(be) - np.log(be + ti)))
             dens = np.log(s) + s * np.log(be)
             death, _ = quad(lambda u: np.exp(log_nb(u) + dens - (s + 1) * np.log(be + u))
                             if u > 0 else (np.exp(dens - (s + 1) * np.log(be)) if k == 0
                                            else 0.0), 0.0, ti, epsabs=0.0, epsrel=1e-12,
                             limit=200)
-            out[i] = alive + death
-        return float(out[0]) if np.ndim(t) == 0 and np.ndim(n) == 0 else out
+            out[i] = alive[i] * (alive_t + death) + (1.0 - alive[i]) * (k == 0)
+        return float(out[0]) if out.shape[0] == 1 and np.ndim(t) == 0 and np.ndim(n) == 0 \
+            else out
+
+    def conditional_probability_of_n_purchases_up_to_time(self, n, t, frequency, recency, T,
+                                                          groups=None):
+        """lifetimes' name (and argument order) for :meth:`probability_of_n_purchases`
+        given a history."""
+        return self.probability_of_n_purchases(t, n, frequency, recency, T, groups=groups)

@@ -102,3 +102,89 @@ def test_lifetimes_names_on_the_models_and_n_purchases_at_high_frequency():
         bg.probability_of_n_purchases(0.0, 1)
     with pytest.raises(ValueError, match="n must hold whole numbers|n must be"):
         bg.probability_of_n_purchases(1.0, 1.5)
+
+
+@pytest.mark.parametrize("name", ["ModifiedBetaGeoFitter", "ParetoNBDFitter"])
+def test_other_purchase_fitters_run_lifetimes_steps(cdnow, lifetimes_quiet, name):
+    """The quickstart's steps with the other fitters: fit, summary, predictions, P(alive)
+    and CLV, against lifetimes at the same parameters (Pareto/NBD's fit against lifetimes
+    run to tol=1e-10: at its default it stops early)."""
+    import lifetimes
+    from crmjit.compat import lifetimes as compat
+    data, money = cdnow
+    f, r, T = data["frequency"], data["recency"], data["T"]
+    ours = getattr(compat, name)().fit(f, r, T)
+    np.random.seed(0)
+    with lifetimes_quiet():
+        theirs = getattr(lifetimes, name)().fit(f, r, T, tol=1e-10, maxiter=20000) \
+            if name == "ParetoNBDFitter" else getattr(lifetimes, name)().fit(f, r, T)
+    np.testing.assert_allclose(ours.params_, theirs.params_, rtol=1e-5)
+    assert list(ours.summary.index) == list(theirs.params_.index)
+    theirs.params_ = ours.params_.copy()
+    with lifetimes_quiet():
+        for method, args in [("conditional_expected_number_of_purchases_up_to_time",
+                              (10, f, r, T)),
+                             ("conditional_probability_alive", (f, r, T)),
+                             ("expected_number_of_purchases_up_to_time", (np.array([5., 30.]),))]:
+            np.testing.assert_allclose(getattr(ours, method)(*args),
+                                       getattr(theirs, method)(*args), rtol=1e-9)
+        if name == "ParetoNBDFitter":
+            for n in (0, 1, 4):
+                assert ours.conditional_probability_of_n_purchases_up_to_time(
+                    n, 20.0, 3, 30.0, 38.0) == pytest.approx(
+                    theirs.conditional_probability_of_n_purchases_up_to_time(
+                        n, 20.0, 3, 30.0, 38.0), rel=1e-9)
+        else:
+            for n in (0, 1, 4):
+                assert ours.probability_of_n_purchases_up_to_time(20.0, n) == pytest.approx(
+                    float(theirs.probability_of_n_purchases_up_to_time(20.0, n)), rel=1e-9)
+    returning = money[money.frequency > 0]
+    ggf = compat.GammaGammaFitter().fit(returning.frequency, returning.monetary_value)
+    purchases = getattr(compat, name)().fit(money.frequency, money.recency, money["T"])
+    theirs_bg = getattr(lifetimes, name)()
+    theirs_bg.params_ = purchases.params_.copy()
+    theirs_bg.predict = theirs_bg.conditional_expected_number_of_purchases_up_to_time
+    theirs_gg = lifetimes.GammaGammaFitter()
+    theirs_gg.params_ = ggf.params_.copy()
+    with lifetimes_quiet():
+        want = theirs_gg.customer_lifetime_value(theirs_bg, money.frequency, money.recency,
+                                                 money["T"], money.monetary_value)
+    got = ggf.customer_lifetime_value(purchases, money.frequency, money.recency, money["T"],
+                                      money.monetary_value)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    np.testing.assert_allclose(purchases.predict(10, money.frequency, money.recency,
+                                                 money["T"]),
+                               purchases.model.expected_purchases(10, money.frequency,
+                                                                  money.recency, money["T"]))
+
+
+def test_bg_bb_fitter_runs_lifetimes_steps(lifetimes_quiet):
+    import os
+
+    import lifetimes
+    import pandas as pd
+    from crmjit.compat.lifetimes import BetaGeoBetaBinomFitter
+    d = pd.read_csv(os.path.join(os.path.dirname(lifetimes.__file__), "datasets",
+                                 "donations.csv"))
+    ours = BetaGeoBetaBinomFitter().fit(d.frequency, d.recency, d.periods, weights=d.weights)
+    with lifetimes_quiet():
+        theirs = lifetimes.BetaGeoBetaBinomFitter().fit(d.frequency, d.recency, d.periods,
+                                                        weights=d.weights)
+    np.testing.assert_allclose(ours.params_, theirs.params_, rtol=1e-5)
+    theirs.params_ = ours.params_.copy()
+    with lifetimes_quiet():
+        np.testing.assert_allclose(
+            ours.conditional_expected_number_of_purchases_up_to_time(5, d.frequency, d.recency,
+                                                                     d.periods),
+            theirs.conditional_expected_number_of_purchases_up_to_time(5, d.frequency,
+                                                                       d.recency, d.periods),
+            rtol=1e-9)
+        np.testing.assert_allclose(
+            ours.conditional_probability_alive(2, d.frequency, d.recency, d.periods),
+            theirs.conditional_probability_alive(2, d.frequency, d.recency, d.periods),
+            rtol=1e-9)
+        np.testing.assert_allclose(ours.expected_number_of_transactions_in_first_n_periods(6),
+                                   theirs.expected_number_of_transactions_in_first_n_periods(6),
+                                   rtol=1e-9)
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        ours.nonsense

@@ -1,10 +1,11 @@
 """lifetimes' fitters on crmjit's models: a lifetimes script runs after changing its import
-to ``from crmjit.compat.lifetimes import BetaGeoFitter, GammaGammaFitter``.
+to ``from crmjit.compat.lifetimes import BetaGeoFitter, GammaGammaFitter`` (and
+``ModifiedBetaGeoFitter``, ``ParetoNBDFitter``, ``BetaGeoBetaBinomFitter``).
 
-Same signatures, attribute names and meaning as lifetimes 0.11 for the BG/NBD and
-Gamma-Gamma steps of its quickstart (fit, ``params_``, ``summary``, the conditional
-expectations, P(alive), P(n purchases), CLV); the numbers are crmjit's, which equal
-lifetimes' on its CDNOW data.  lifetimes' plotting functions are in
+Same signatures, attribute names and meaning as lifetimes 0.11 for the steps of its
+quickstart (fit, ``params_``, ``summary``, the conditional expectations, P(alive),
+P(n purchases), CLV); the numbers are crmjit's, which equal lifetimes' on its CDNOW and
+donations data.  lifetimes' plotting functions are in
 :mod:`crmjit.plotting`.  Arguments lifetimes accepts for its own optimiser
 (``initial_params``, ``verbose``, ``tol`` in its sense, ``index``) are accepted and
 ignored: crmjit's Newton solve does not need them.
@@ -15,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..btyd import BetaGeoModel, GammaGammaModel
+from ..bgbb import BetaGeoBetaBinomModel
+from ..btyd import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel
+from ..pareto import ParetoNBDModel
 
 
 class _Fitter:
@@ -47,29 +50,66 @@ class _Fitter:
         return f"<crmjit.compat.lifetimes.{type(self).__name__}: {shown}>"
 
 
-class BetaGeoFitter(_Fitter):
-    """lifetimes' ``BetaGeoFitter`` (BG/NBD) on :class:`crmjit.BetaGeoModel`."""
+class _PurchaseFitter(_Fitter):
+    """lifetimes' (frequency, recency, T) fitters; their predictions, under lifetimes'
+    names, are the model's own (``conditional_probability_alive`` and the rest)."""
+
+    _AGE = "T"  # the third column's name in ``data``
 
     def fit(self, frequency, recency, T, weights=None, initial_params=None, verbose=False,
             tol=1e-7, index=None, **kwargs):
+        w = np.ones(len(frequency)) if weights is None else np.asarray(weights, np.float64)
         self.data = pd.DataFrame({"frequency": np.asarray(frequency, dtype=np.float64),
                                   "recency": np.asarray(recency, dtype=np.float64),
-                                  "T": np.asarray(T, dtype=np.float64)}, index=index)
-        model = BetaGeoModel(penalizer_coef=self.penalizer_coef).fit(frequency, recency, T,
-                                                                     weights=weights)
+                                  self._AGE: np.asarray(T, dtype=np.float64),
+                                  "weights": w}, index=index)
+        model = self._model_class(penalizer_coef=self.penalizer_coef).fit(
+            frequency, recency, T, weights=weights)
         return self._fitted(model)
 
-    def conditional_expected_number_of_purchases_up_to_time(self, t, frequency, recency, T):
-        return self.model.expected_purchases(t, frequency, recency, T)
+    def __getattr__(self, name):
+        if "model" in self.__dict__ and name == "predict":  # lifetimes' shorthand
+            return self.model.conditional_expected_number_of_purchases_up_to_time
+        if name.startswith(("conditional_", "expected_", "probability_")) \
+                and "model" in self.__dict__:
+            return getattr(self.model, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
-    def conditional_probability_alive(self, frequency, recency, T):
-        return self.model.p_alive(frequency, recency, T)
 
-    def expected_number_of_purchases_up_to_time(self, t):
-        return self.model.expected_purchases_new_customer(t)
+class BetaGeoFitter(_PurchaseFitter):
+    """lifetimes' ``BetaGeoFitter`` (BG/NBD) on :class:`crmjit.BetaGeoModel`."""
 
-    def probability_of_n_purchases_up_to_time(self, t, n):
-        return self.model.probability_of_n_purchases(t, n)
+    _model_class = BetaGeoModel
+
+
+class ModifiedBetaGeoFitter(_PurchaseFitter):
+    """lifetimes' ``ModifiedBetaGeoFitter`` (MBG/NBD) on :class:`crmjit.ModifiedBetaGeoModel`."""
+
+    _model_class = ModifiedBetaGeoModel
+
+
+class ParetoNBDFitter(_PurchaseFitter):
+    """lifetimes' ``ParetoNBDFitter`` on :class:`crmjit.ParetoNBDModel`."""
+
+    _model_class = ParetoNBDModel
+
+
+class BetaGeoBetaBinomFitter(_PurchaseFitter):
+    """lifetimes' ``BetaGeoBetaBinomFitter`` (BG/BB) on :class:`crmjit.BetaGeoBetaBinomModel`:
+    fit(frequency, recency, n_periods, weights=None)."""
+
+    _model_class = BetaGeoBetaBinomModel
+    _AGE = "n_periods"
+
+    def fit(self, frequency, recency, n_periods, weights=None, initial_params=None,
+            verbose=False, tol=1e-7, index=None, **kwargs):
+        return super().fit(frequency, recency, n_periods, weights=weights, index=index)
+
+    def expected_number_of_transactions_in_first_n_periods(self, n):
+        """Expected customers by frequency after n opportunities (the fitted data's)."""
+        counts = self.data.groupby("frequency")["weights"].sum()
+        counts.index = counts.index.astype(int)
+        return self.model.expected_number_of_transactions_in_first_n_periods(n, counts)
 
 
 class GammaGammaFitter(_Fitter):
