@@ -1,6 +1,7 @@
 """``crmjit clv``: a transaction log in (CSV or Parquet), one row per customer out: RFM,
-P(alive), expected purchases and spend over the horizon, and CLV from BG/NBD and
-Gamma-Gamma fitted on the log (per segment with --groups).  With --holdout-end the models
+P(alive), expected purchases and spend over the horizon, and CLV from a purchase model
+(BG/NBD, Pareto/NBD or MBG/NBD: --model) and Gamma-Gamma fitted on the log (per segment
+with --groups).  With --holdout-end the models
 are first checked on the purchases after that date; --report writes plots and a summary."""
 
 from __future__ import annotations
@@ -24,19 +25,11 @@ def _groups_of(table, args, rfm_index):
     return frame.set_index("id").g.reindex(rfm_index).to_numpy()
 
 
-def _fit(rfm, groups, suffix=""):
-    """(BG/NBD, Gamma-Gamma) fitted on RFM columns (frequency{suffix}, ...); Gamma-Gamma
-    on the repeat buyers with positive spend."""
-    import crmjit
-    f, r, T, m = (rfm[c + suffix] for c in ("frequency", "recency", "T", "monetary_value"))
-    bg = crmjit.BetaGeoModel().fit(f, r, T, groups=groups)
-    spend = (f > 0).to_numpy() & (m > 0).to_numpy()
-    if not spend.any():
-        raise ValueError("no customer has repeat purchases with a positive --amount: "
-                         "nothing to fit the spend model on")
-    gg = crmjit.GammaGammaModel().fit(f[spend], m[spend],
-                                      groups=None if groups is None else groups[spend])
-    return bg, gg
+def _fit(rfm, groups, model, suffix=""):
+    """(purchase model, Gamma-Gamma) fitted on RFM columns (frequency{suffix}, ...)."""
+    from .btyd_clv import fit_pair
+    return fit_pair(*(rfm[c + suffix] for c in ("frequency", "recency", "T",
+                                                 "monetary_value")), groups, model)
 
 
 def _values(rfm, bg, gg, groups, args):
@@ -91,7 +84,7 @@ def clv_command(args, out=None):
             cal = crmjit.rfm_calibration_holdout(table, args.customer_id, args.date,
                                                  args.holdout_end, **kw)
             g_cal = _groups_of(table, args, cal.index) if args.groups else None
-            bg_cal, gg_cal = _fit(cal, g_cal, "_cal")
+            bg_cal, gg_cal = _fit(cal, g_cal, args.model, "_cal")
             holdout = crmjit.holdout_report(bg_cal, cal, spend_model=gg_cal, groups=g_cal)
             bar.update(1)
         rfm = crmjit.rfm_summary(table, args.customer_id, args.date, args.amount,
@@ -101,7 +94,7 @@ def clv_command(args, out=None):
         n_txn = table.num_rows
         del table  # the log is summarised: its memory goes before the fits and the output
         bar.update(1)
-        bg, gg = _fit(rfm, groups)
+        bg, gg = _fit(rfm, groups, args.model)
         bar.update(1)
         result = _values(rfm, bg, gg, groups, args)
         _write(result, args.output)

@@ -62,7 +62,7 @@ def write_report(folder, result, bg, args, *, holdout=None, tracking=None):
         v = result[col].to_numpy()
         lines.append(f"| {col} | {np.mean(v):,.4g} | {np.median(v):,.4g} | {np.sum(v):,.6g} |")
     params = bg.params_.to_frame().T if bg.params_.ndim == 1 else bg.params_
-    lines += ["", "BG/NBD parameters:", "", "| segment | " + " | ".join(params.columns) + " |",
+    lines += ["", f"{bg.NAME} parameters:", "", "| segment | " + " | ".join(params.columns) + " |",
               "|---|" + "---:|" * len(params.columns)]
     lines += [f"| {label} | " + " | ".join(f"{v:.6g}" for v in row) + " |"
               for label, row in zip(params.index, params.to_numpy())]

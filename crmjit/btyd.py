@@ -273,6 +273,17 @@ class BetaGeoModel(_PurchaseModel):
     def _passes(self):
         return NACC_BG, _bg_table_pass, (self.SHIFT,), _bg_customer_pass, (self.SHIFT,)
 
+    def simulate_frequency(self, T, seed=0):
+        """Repeat purchases of len(T) new customers simulated from the (single) fitted
+        parameters over ages T: N ~ Poisson(lambda T), lambda ~ Gamma(r, alpha), cut at
+        the purchase after which the customer drops out (geometric, probability p ~
+        Beta(a, b); MBG/NBD: possibly at the first purchase, giving 0)."""
+        rng = np.random.default_rng(seed)
+        ages = np.asarray(T, dtype=np.float64)
+        r, al, a, b = np.asarray(self.params_, dtype=np.float64)
+        n = rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * ages)
+        return np.minimum(n, rng.geometric(rng.beta(a, b, ages.shape)) - self.SHIFT)
+
     def p_alive(self, frequency, recency, T, groups=None):
         """P(customer still alive | history): (n,) (a Series when given Series)."""
         x, tx, age = rfm_arrays(frequency, recency, T)

@@ -45,6 +45,30 @@ def _clv_tables_for(x, codes, params, shift, times, disc):
     return tab_index, coef, pieces
 
 
+#: the purchase models by their command-line names
+PURCHASE_MODELS = {"bgnbd": "BetaGeoModel", "pareto": "ParetoNBDModel",
+                   "mbgnbd": "ModifiedBetaGeoModel"}
+
+
+def fit_pair(frequency, recency, T, monetary_value, groups=None, model="bgnbd", **params):
+    """(purchase model, Gamma-Gamma) fitted on RFM columns: the purchase model named by
+    ``model`` (a key of PURCHASE_MODELS) on every customer, Gamma-Gamma on the repeat
+    buyers with positive spend; params (e.g. penalizer_coef) go to both."""
+    import crmjit
+    if model not in PURCHASE_MODELS:
+        raise ValueError(f"model must be one of {sorted(PURCHASE_MODELS)}, got {model!r}")
+    purchases = getattr(crmjit, PURCHASE_MODELS[model])(**params).fit(
+        frequency, recency, T, groups=groups)
+    spend = (np.asarray(frequency) > 0) & (np.asarray(monetary_value) > 0)
+    if not spend.any():
+        raise ValueError("no customer has repeat purchases with a positive monetary value: "
+                         "nothing to fit the spend model on")
+    gg = GammaGammaModel(**params).fit(np.asarray(frequency)[spend],
+                                       np.asarray(monetary_value)[spend],
+                                       groups=None if groups is None else groups[spend])
+    return purchases, gg
+
+
 #: months whose discount factor is below TAIL * rate of the first month's are left out: a
 #: month's expected purchases never exceed the previous month's (the purchase rate of a
 #: customer who may have dropped out only falls), so all later months together add at

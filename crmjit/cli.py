@@ -249,12 +249,12 @@ def _add_evaluate(sub):
 
 def _add_clv(sub):
     """The ``clv`` command."""
-    c = sub.add_parser("clv", help="transaction log -> CLV per customer (BG/NBD + "
-                       "Gamma-Gamma)",
+    c = sub.add_parser("clv", help="transaction log -> CLV per customer (BG/NBD, "
+                       "Pareto/NBD or MBG/NBD + Gamma-Gamma)",
                        description="Read LOG (CSV, or Parquet file or folder), summarise "
-                       "each customer (frequency, recency, T, monetary value), fit BG/NBD "
-                       "and Gamma-Gamma (per segment with --groups) and write OUTPUT (.csv "
-                       "or Parquet): one row per customer with p_alive, expected purchases "
+                       "each customer (frequency, recency, T, monetary value), fit a "
+                       "purchase model (--model) and Gamma-Gamma (per segment with "
+                       "--groups) and write OUTPUT (.csv or Parquet): one row per customer with p_alive, expected purchases "
                        "and spend over --months, and CLV. Example: crmjit clv log.csv "
                        "clv.parquet --customer-id customer_id --date date --amount amount "
                        "--holdout-end 2025-09-30 --report report")
@@ -263,8 +263,8 @@ def _add_clv(sub):
     c.add_argument("--customer-id", required=True, help="customer id column")
     c.add_argument("--date", required=True, help="purchase date column")
     c.add_argument("--amount", required=True, help="purchase amount column")
-    c.add_argument("--model", choices=["bgnbd"], default="bgnbd",
-                   help="purchase model (default bgnbd)")
+    c.add_argument("--model", choices=["bgnbd", "pareto", "mbgnbd"], default="bgnbd",
+                   help="purchase model: BG/NBD, Pareto/NBD or MBG/NBD (default bgnbd)")
     c.add_argument("--freq", choices=["D", "W"], default="D",
                    help="time unit: days or weeks (default D)")
     c.add_argument("--months", type=_positive_int, default=12,

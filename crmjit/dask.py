@@ -197,14 +197,15 @@ def rfm_summary(ddf, customer_id_col, datetime_col, monetary_value_col=None,
     return ddf[cols].map_partitions(part, meta=meta.iloc[:0])
 
 
-def fit_btyd(rfm, groups=None, **params):
-    """BG/NBD and Gamma-Gamma fitted on a dask RFM summary (``rfm_summary``; with a
-    ``groups`` column, one parameter set per segment): (BetaGeoModel, GammaGammaModel),
+def fit_btyd(rfm, groups=None, model="bgnbd", **params):
+    """A purchase model (``model``: "bgnbd" BG/NBD, "pareto" Pareto/NBD or "mbgnbd"
+    MBG/NBD) and Gamma-Gamma fitted on a dask RFM summary (``rfm_summary``; with a
+    ``groups`` column, one parameter set per segment): (purchase model, GammaGammaModel),
     equal to the fits of the in-memory summary.  One row per customer is small: it is
     collected, sorted by customer as the in-memory summary is, and fitted here; a
     customer in two partitions is an error.  params: passed to both models (e.g.
     penalizer_coef)."""
-    from .btyd import BetaGeoModel, GammaGammaModel
+    from .btyd_clv import fit_pair
     _check_frame(rfm, ["frequency", "recency", "T", "monetary_value"]
                  + ([groups] if groups else []))
     frame = rfm.compute().sort_index(kind="stable")
@@ -213,11 +214,8 @@ def fit_btyd(rfm, groups=None, **params):
         raise ValueError(f"customers {twice[:5].tolist()} appear in several partitions: "
                          f"partition the log by customer (ddf.shuffle(on=...)) first")
     g = frame[groups].to_numpy() if groups else None
-    bg = BetaGeoModel(**params).fit(frame.frequency, frame.recency, frame["T"], groups=g)
-    spend = (frame.frequency > 0).to_numpy() & (frame.monetary_value > 0).to_numpy()
-    gg = GammaGammaModel(**params).fit(frame.frequency[spend], frame.monetary_value[spend],
-                                       groups=None if g is None else g[spend])
-    return bg, gg
+    return fit_pair(frame.frequency, frame.recency, frame["T"], frame.monetary_value, g,
+                    model, **params)
 
 
 def customer_lifetime_value(purchase_model, spend_model, rfm, time=12, discount_rate=0.01,

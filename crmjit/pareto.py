@@ -73,6 +73,16 @@ class ParetoNBDModel(_PurchaseModel):
         _check_series(out)
         return out
 
+    def simulate_frequency(self, T, seed=0):
+        """Repeat purchases of len(T) new customers simulated from the (single) fitted
+        parameters over ages T: Poisson(lambda min(tau, T)), lambda ~ Gamma(r, alpha), the
+        time of death tau exponential at rate mu ~ Gamma(s, beta)."""
+        rng = np.random.default_rng(seed)
+        ages = np.asarray(T, dtype=np.float64)
+        r, al, s, be = np.asarray(self.params_, dtype=np.float64)
+        tau = rng.exponential(1.0 / rng.gamma(s, 1.0 / be, ages.shape))
+        return rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * np.minimum(tau, ages))
+
     def p_alive(self, frequency, recency, T, groups=None):
         """P(customer still alive | history): (n,) (a Series when given Series)."""
         x, tx, age = rfm_arrays(frequency, recency, T)

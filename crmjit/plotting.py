@@ -161,8 +161,7 @@ def plot_probability_alive_matrix(model, max_frequency, max_recency, *, T=None, 
 def period_transactions(model, frequency, T, *, max_frequency=7, seed=0):
     """(actual, simulated): customers by repeat purchases 0, 1, .., max_frequency - 1 and
     max_frequency or more, in the data and among as many customers simulated from the
-    model's parameters at the same ages T (:func:`crmjit.data_gen.make_rfm`)."""
-    from .data_gen import make_rfm
+    model's parameters at the same ages T (``model.simulate_frequency``)."""
     params = model.params_
     if not hasattr(params, "index") or getattr(params, "ndim", 1) != 1:
         raise ValueError("period_transactions needs a model with one parameter set")
@@ -170,11 +169,7 @@ def period_transactions(model, frequency, T, *, max_frequency=7, seed=0):
     ages = np.asarray(T, dtype=np.float64)
     if ages.shape != x.shape:
         raise ValueError(f"T has {ages.size} values but frequency has {x.size}")
-    born = ages > 0  # a customer of age 0 has had no time for a repeat purchase
-    simulated = np.zeros(x.shape[0])
-    if born.any():
-        simulated[born] = make_rfm(int(born.sum()), T=ages[born], seed=seed, **{
-            k: float(params[k]) for k in ("r", "alpha", "a", "b")})["frequency"].to_numpy()
+    simulated = model.simulate_frequency(ages, seed=seed)
 
     def counts(v):
         return np.bincount(np.minimum(v, max_frequency).astype(np.int64),

@@ -110,3 +110,30 @@ def test_clv_errors_name_the_flag_the_file_and_the_column(logs, tmp_path, capsys
         cli.main(["clv", src, str(tmp_path / "o.csv"), "--months", "0"] + ARGS)
     assert exit_.value.code == 2 and "--months" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("model, cls", [("pareto", "ParetoNBDModel"),
+                                        ("mbgnbd", "ModifiedBetaGeoModel")])
+def test_other_purchase_models(logs, tmp_path, capsys, model, cls):
+    folder, log = logs
+    assert cli.main(["clv", str(folder / "log.parquet"), str(tmp_path / "clv.csv"),
+                     "--model", model, "--holdout-end", "2025-10-01", "--report",
+                     str(tmp_path / "rep")] + ARGS) == 0
+    text = capsys.readouterr().out
+    got = pd.read_csv(tmp_path / "clv.csv", index_col=0)
+    rfm = crmjit.rfm_summary(log, "customer_id", "date", "amount")
+    args = (rfm.frequency, rfm.recency, rfm["T"])
+    purchases = getattr(crmjit, cls)().fit(*args)
+    rep = rfm[(rfm.frequency > 0) & (rfm.monetary_value > 0)]
+    gg = crmjit.GammaGammaModel().fit(rep.frequency, rep.monetary_value)
+    np.testing.assert_allclose(got.p_alive, purchases.p_alive(*args), rtol=1e-9)
+    np.testing.assert_allclose(got.clv, crmjit.customer_lifetime_value(
+        purchases, gg, *args, rfm.monetary_value), rtol=1e-9)
+    cal = crmjit.rfm_calibration_holdout(log, "customer_id", "date", "2025-10-01",
+                                         monetary_value_col="amount")
+    report = crmjit.holdout_report(getattr(crmjit, cls)().fit(
+        cal.frequency_cal, cal.recency_cal, cal.T_cal), cal)
+    assert f"| predicted_total | {report.summary.predicted_total:,.6g} |" in text
+    summary = (tmp_path / "rep" / "summary.md").read_text()
+    assert f"{purchases.NAME} parameters" in summary
+    assert (tmp_path / "rep" / "period_transactions.png").exists()

@@ -152,6 +152,11 @@ def test_btyd_pipeline_equals_in_memory(client):
     g = np.where(want.index % 4 == 0, "a", "b")
     want_r = crmjit.BetaGeoModel().fit(want.frequency, want.recency, want["T"], groups=g)
     assert bg_r.params_.equals(want_r.params_)
+    pareto, _ = cd.fit_btyd(rfm, model="pareto")
+    assert pareto.params_.equals(crmjit.ParetoNBDModel().fit(want.frequency, want.recency,
+                                                             want["T"]).params_)
+    with pytest.raises(ValueError, match="model must be one of"):
+        cd.fit_btyd(rfm, model="bgbb")
 
 
 def test_btyd_pipeline_needs_customers_in_one_partition(client):

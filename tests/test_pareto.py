@@ -234,3 +234,18 @@ def test_bad_input_is_a_clear_error(model):
         model.probability_of_n_purchases(10.0, 1.5)
     with pytest.raises(ValueError, match="T must be > 0"):
         crmjit.ParetoNBDModel().fit([0, 0], [0.0, 0.0], [0.0, 0.0])
+
+
+@pytest.mark.parametrize("cls, params", [("ParetoNBDModel", CDNOW_FIT),
+                                         ("ModifiedBetaGeoModel", [0.525, 6.18, 0.891, 1.614]),
+                                         ("BetaGeoModel", [0.243, 4.41, 0.793, 2.43])])
+def test_simulated_purchases_follow_the_model(cls, params):
+    """The simulation behind the period-transactions plot draws from the model's own
+    distribution of purchases: frequencies within 5 standard errors of P(n purchases)."""
+    model = getattr(crmjit, cls).from_params(params)
+    n = 200_000
+    sim = model.simulate_frequency(np.full(n, 30.0), seed=1)
+    for k in range(4):
+        p = model.probability_of_n_purchases(30.0, k)
+        assert abs((sim == k).mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
+    assert sim.mean() == pytest.approx(model.expected_purchases_new_customer(30.0), rel=0.02)
