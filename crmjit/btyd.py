@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import _state, _threads
+from . import _newton, _state, _threads
 from ._btyd_core import (START, _Layout, _Likelihood, _broadcast, _check_penalizer,
                          _check_solver, _frequency, _group_input, _index_of, _solve,
                          _standard_errors, _vector, _weights, _wrap, check_summed,
@@ -40,6 +40,8 @@ from .persist import Saveable
 __all__ = ["BetaGeoModel", "GammaGammaModel", "ModifiedBetaGeoModel", "rfm_arrays"]
 
 T_MIN = 1e-100  # the oldest customer's age must reach this (in the data's time unit)
+WARM_MIN = 50_000  # customers from which an ungrouped fit starts from ...
+WARM_STRIDE = 8  # ... the fit of every WARM_STRIDE-th customer
 
 
 class _Model(Saveable):
@@ -195,10 +197,27 @@ class _PurchaseModel(_Model):
             raise ValueError("weights sum to 0 (in a segment): nothing to fit")
         theta = np.full((G, len(self.PARAMS)), START)
         theta[:, list(self.TIME)] += np.log(t_max)[:, None]  # e^0.1 in scaled time
+        if codes is None and n >= WARM_MIN:
+            self._warm_start(theta, x, tx, age, w, penalizer)
         params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
                                       self.NAME, self.PARAMS)
         self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
         return self
+
+    def _warm_start(self, theta, x, tx, age, w, penalizer):
+        """Move the start (1, k) to the optimum of every WARM_STRIDE-th customer (to a
+        loose tolerance): the full data's Newton then needs about 4 passes over all
+        customers instead of 10 to 15.  Kept only if that fit converged."""
+        sub = slice(None, None, WARM_STRIDE)
+        problem, t_max = self._problem(x[sub], tx[sub], age[sub],
+                                       w if w.shape[0] == 1 else w[sub], None, 1, penalizer)
+        if t_max[0] < T_MIN or problem.layout.W[0] <= 0:
+            return
+        trial = theta.copy()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            _, converged = _newton.minimize(problem, trial, 1e-6, self.max_iter)
+        if converged.all() and np.isfinite(trial).all():
+            theta[:] = trial
 
     def log_likelihood(self, frequency, recency, T, weights=None, groups=None):
         """Total (weighted) log-likelihood of the data under the fitted parameters."""

@@ -55,7 +55,7 @@ class ParetoNBDModel(_PurchaseModel):
     >>> import crmjit
     >>> m = crmjit.ParetoNBDModel.from_params([0.553, 10.58, 0.606, 11.67])
     >>> round(float(m.p_alive(2, 30.43, 38.86)[0]), 4)
-    0.6932
+    0.8692
     """
 
     PARAMS = ("r", "alpha", "s", "beta")

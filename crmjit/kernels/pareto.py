@@ -38,7 +38,7 @@ from .special import _digamma, _trigamma
 
 NACC_PARETO = 15
 MAX_TERMS = 1 << 20  # series cap: z within 4e-5 of 1 (beyond: NaN, the caller raises)
-EPS = 1e-17
+EPS = 1e-16
 
 
 @serial
@@ -82,9 +82,11 @@ def _log_g(tau, eM, em, M, m, want, out):
             Spz -= d * B
             if k >= 2:
                 Szz += k * (k - 1.0) * c * zk2
-        # every later term is at most z times the one before: the tails of the sums (with
-        # their k^2 and log factors) are below this one over (1 - z)
-        if k >= 3 and (k + 1.0) * (k + 1.0) * c * zk2 * (1.0 + A * A) <= EPS * (1.0 - z) * S:
+        # every later term is at most z times the one before, so the value's tail is below
+        # t / (1 - z); the derivative sums' terms carry factors up to k (1 + A + B) more
+        # (and 1/z, 1/z^2 in the z-derivatives: relative 1e-13 at z = 0.01, ample for a
+        # Hessian).  k >= 3: at z = 0 the z-derivatives need the terms k = 1, 2.
+        if k >= 3 and t * (k + 1.0) * (1.0 + A + B) <= EPS * (1.0 - z) * S:
             ok = True
             break
     lM = math.log(uM)
