@@ -245,7 +245,7 @@ def _solve(problem, theta, tol, max_iter, labels, what, names):
         which = ("" if labels is None else
                  f" in {stuck.size} segments, e.g. {list(labels[stuck][:5])}")
         why = (f"max_iter={max_iter} reached" if n_iter[g] >= max_iter else
-               f"stopped after {n_iter[g]} iterations with no acceptable step")
+               f"stopped after {n_iter[g]} iterations with no step making progress")
         moved = theta[g] - start[g]
         j = int(np.argmax(np.abs(moved)))
         if abs(moved[j]) > RUNAWAY:

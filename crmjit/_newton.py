@@ -29,6 +29,7 @@ from . import _threads
 from .kernels.newton import MIN_STEP, _accept_all, _converged_all, _newton_directions
 from .kernels.passes import BLOCK, _chunk_blocks, _chunk_terms, _merge_parts
 
+STALL = 2.0 ** -20  # an accepted step this much shorter than Newton's: the solve crawls
 HESS_MIN_ROWS = 1 << 16  # 64k rows: measured 15 % faster than 128k at 1M rows, same optimum
 CHUNK_ROWS = 1 << 12  # the one-model passes' chunks have at least this many rows
 
@@ -215,6 +216,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
         acc, rej = idx[ok], idx[~ok]
         theta[acc], f[acc], g[acc], H[acc] = trial[acc], ft[acc], gt[acc], Ht[acc]
         n_iter[acc] += 1
+        done[acc[t[acc] < STALL]] = True  # crawling (a runaway): give up, not converged
         t[acc] = 1.0
         if acc.size:
             _directions(problem, g, H, acc, n_free, step)

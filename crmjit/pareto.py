@@ -31,9 +31,10 @@ def _check_series(out):
     if bad.any():
         raise ValueError(f"Pareto/NBD predictions cannot be computed for the customers at "
                          f"positions {positions(bad)}: with these parameters the series "
-                         "of the death-time integral does not converge (min(alpha, beta) "
-                         "+ recency below 1e-5 of |alpha - beta|); refit with "
-                         "penalizer_coef > 0")
+                         "of the death-time integral does not converge fast enough: "
+                         "(min(alpha, beta) + recency) / (max(alpha, beta) + recency) is "
+                         "below about 1.2 %, where alpha / beta runs off to 0 or infinity; "
+                         "refit with penalizer_coef > 0")
 
 
 @_state.register

@@ -94,7 +94,8 @@ def mp_log_likelihood(params, x, tx, T):
 
 @pytest.mark.parametrize("params", [CDNOW_FIT, [0.553, 11.67, 0.606, 10.58],
                                     [2.0, 5.0, 1.5, 5.0], [0.2, 0.5, 3.0, 80.0],
-                                    [5.0, 90.0, 0.3, 0.7]])
+                                    [5.0, 90.0, 0.3, 0.7], [0.5, 0.01, 0.8, 5e4],
+                                    [0.5, 5e4, 0.8, 0.01]])
 def test_likelihood_matches_mpmath_up_to_high_frequency(params):
     x = np.array([0.0, 1.0, 7.0, 60.0, 2000.0, 10000.0, 3.0])
     tx = np.array([0.0, 2.0, 30.0, 38.0, 38.5, 38.9, 39.0])
@@ -151,9 +152,25 @@ def test_kernels_match_twins(rng, rows_close):
         assert_allclose(out[5:], twin[5:], rtol=1e-4, atol=1e-6)
     for al, be in ((10.58, 11.67), (11.67, 10.58)):
         v, g, h = np.empty(15), np.empty(4), np.empty((4, 4))
-        assert K._death_term(4.0, 3.0, 0.55, al, 0.6, be, False, v, g, h)
-        assert v[0] == pytest.approx(reference.pareto.death_term(4.0, 3.0, 0.55, al, 0.6, be),
-                                     rel=1e-13)
+        for t2 in (-1.0, 9.0):  # the series at 4; the integral over (4, 9) by quadrature
+            assert K._death_term(4.0, t2, 3.0, 0.55, al, 0.6, be, False, v, g, h)
+            assert v[0] == pytest.approx(reference.pareto.death_term(4.0, t2, 3.0, 0.55, al,
+                                                                     0.6, be), rel=1e-13)
+        assert K._use_quad(4.0, al, be) == reference.pareto.use_quad(4.0, al, be)
+    # the quadrature: against the series' difference (the twin) with its derivatives, where
+    # both work, from z(t1) = 0.05 to 0.98, and e_m below and above 1
+    for t1, t2, eM, em, M, m in ((0.0, 30.0, 1.6, 0.55, 11.7, 10.6),
+                                 (0.0, 39.0, 1.3, 2.5, 200.0, 0.5),
+                                 (2.0, 39.0, 3.0, 0.3, 80.0, 0.2),
+                                 (30.0, 39.0, 40.0, 1.6, 500.0, 5.0)):
+        out = np.empty(15)
+        assert K._log_i_quad(t1, t2, eM, em, M, m, True, out)
+        twin = reference.pareto.log_i_quad_derivatives(t1, t2, eM, em, M, m)
+        assert out[0] == pytest.approx(twin[0], rel=1e-13)
+        assert_allclose(out[1:5], twin[1:5], rtol=1e-6, atol=1e-9)
+        # (the twin's central differences are good to about 1e-4 here; against mpmath's
+        # derivatives the kernel's Hessian agrees to 1e-12)
+        assert_allclose(out[5:], twin[5:], rtol=1e-3, atol=1e-6)
         K._alive_term(3.0, 39.0, 0.55, al, 0.6, be, v, g, h)
         assert v[0] == pytest.approx(reference.pareto.alive_term(3.0, 39.0, 0.55, al, 0.6, be),
                                      rel=1e-14)

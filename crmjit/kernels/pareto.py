@@ -37,7 +37,9 @@ from .btyd_predict import _gg_mean
 from .special import _digamma, _trigamma
 
 NACC_PARETO = 15
-MAX_TERMS = 1 << 20  # series cap: z within 4e-5 of 1 (beyond: NaN, the caller raises)
+#: series cap (z(tau) <= z(t_x) <= Z_QUAD there, so about 350 terms at most; beyond: NaN,
+#: the caller raises or backs off)
+MAX_TERMS = 1 << 12
 EPS = 1e-16
 
 
@@ -117,15 +119,109 @@ def _log_g(tau, eM, em, M, m, want, out):
     return ok
 
 
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(10)
+Z_QUAD = 0.9  # from this z(t_x) on (over 350 series terms) the integral is by quadrature
+DROP = 5.0  # a quadrature piece spans at most this fall of the log integrand ...
+H_MAX = 2.0  # ... and this length (its singularities lie pi off the real axis)
+CUTOFF = 40.0  # pieces stop where the integrand is below e^-CUTOFF of its maximum
+
+
 @serial
-def _death_term(tau, x, r, al, s, be, want, v, g, h):
-    """log s + log G(tau) of one customer: value v[0], gradient g (4,) and Hessian h (4, 4)
-    in (r, alpha, s, beta) (with want).  Returns False where the series failed."""
+def _log_i_quad(t1, t2, eM, em, M, m, want, out):
+    """log I, I = integral over t1 < tau < t2 of (M + tau)^-e_M (m + tau)^-e_m, into out as
+    :func:`_log_g` (value, gradient and Hessian in (e_M, e_m, M, m)), by Gauss-Legendre
+    pieces in v = log((m + tau) / (M - m)).  There the log integrand psi(v) = (1 - e_m) v -
+    e_M softplus(v) (+ a constant) is concave: the pieces start at its maximum and walk
+    out both ways, each short enough that psi falls by at most DROP, until it is CUTOFF
+    below the maximum.  The derivatives are the same quadrature of the derivatives of the
+    integrand (in tau, over the fixed interval).  For z near 1, where the series needs
+    thousands of terms."""
+    D = M - m
+    v1 = math.log((m + t1) / D)
+    v2 = math.log((m + t2) / D)
+    p = eM + em - 1.0
+    v0 = v1
+    if em < 1.0:  # psi' = (1 - e_m) - e_M sigma(v) vanishes inside
+        v0 = min(max(math.log((1.0 - em) / p), v1), v2)
+    psi0 = (1.0 - em) * v0 - eM * (max(v0, 0.0) + math.log1p(math.exp(-abs(v0))))
+    for q in range(15):
+        out[q] = 0.0
+    S = 0.0
+    gv = np.empty(4)
+    for direction in (1.0, -1.0):
+        a = v0
+        end = v2 if direction > 0.0 else v1
+        while (end - a) * direction > 0.0:
+            # psi falls by at most slope h + K h^2 / 2 over [a, a + h], K = max |psi''| =
+            # e_M max sigma(v) sigma(-v) there (at the point nearest 0)
+            slope = abs((1.0 - em) - eM / (1.0 + math.exp(-a)))
+            h = H_MAX
+            near = min(abs(a), abs(a + direction * h)) if a * (a + direction * h) > 0.0 \
+                else 0.0
+            K = eM * math.exp(-near) / (1.0 + math.exp(-near)) ** 2
+            h = min(h, 2.0 * DROP / (slope + math.sqrt(slope * slope + 2.0 * K * DROP)))
+            b = a + direction * h
+            if (end - b) * direction < 0.0:
+                b = end
+            mid = 0.5 * (a + b)
+            half = 0.5 * abs(b - a)
+            low = 0.0
+            for k in range(_GL_NODES.shape[0]):
+                v = mid + half * _GL_NODES[k]
+                sp = max(v, 0.0) + math.log1p(math.exp(-abs(v)))
+                psi = (1.0 - em) * v - eM * sp
+                e = half * _GL_WEIGHTS[k] * math.exp(psi - psi0)
+                S += e
+                if want:
+                    um = D * math.exp(v)
+                    uM = D + um
+                    gv[0] = -math.log(uM)
+                    gv[1] = -math.log(um)
+                    gv[2] = -eM / uM
+                    gv[3] = -em / um
+                    pos = 5
+                    for i in range(4):
+                        out[1 + i] += e * gv[i]
+                        for j in range(i, 4):
+                            out[pos] += e * gv[i] * gv[j]
+                            pos += 1
+                    out[7] -= e / uM            # e_M M
+                    out[12] += e * eM / (uM * uM)  # M M
+                    out[11] -= e / um           # e_m m
+                    out[14] += e * em / (um * um)  # m m
+                low = psi - psi0
+            a = b
+            if low < -CUTOFF:
+                break
+    # the integrand in v is (M + tau)^-e_M (m + tau)^(1 - e_m) = D^-p e^psi
+    out[0] = psi0 - p * math.log(D) + math.log(S)
+    if want:
+        for q in range(1, 15):
+            out[q] /= S
+        pos = 5
+        for i in range(4):
+            for j in range(i, 4):
+                out[pos] -= out[1 + i] * out[1 + j]
+                pos += 1
+    return True
+
+
+@serial
+def _death_term(t1, t2, x, r, al, s, be, want, v, g, h):
+    """log s + log G(t1) of one customer (t2 < 0), or log s + log I over (t1, t2) by
+    quadrature (t2 >= 0): value v[0], gradient g (4,) and Hessian h (4, 4) in (r, alpha,
+    s, beta) (with want).  Returns False where the series failed."""
     if al >= be:  # M = alpha (exponent r + x), m = beta (exponent s + 1)
-        ok = _log_g(tau, r + x, s + 1.0, al, be, want, v)
+        if t2 < 0.0:
+            ok = _log_g(t1, r + x, s + 1.0, al, be, want, v)
+        else:
+            ok = _log_i_quad(t1, t2, r + x, s + 1.0, al, be, want, v)
         perm = (0, 2, 1, 3)
     else:
-        ok = _log_g(tau, s + 1.0, r + x, be, al, want, v)
+        if t2 < 0.0:
+            ok = _log_g(t1, s + 1.0, r + x, be, al, want, v)
+        else:
+            ok = _log_i_quad(t1, t2, s + 1.0, r + x, be, al, want, v)
         perm = (2, 0, 3, 1)
     v[0] += math.log(s)
     if want:
@@ -199,7 +295,8 @@ def _alive_term(x, T, r, al, s, be, v, g, h):
 def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, start,
                           stop):
     """Per chunk: sum over its customers of w log(e^A + e^B - e^C), B = log s + log G(t_x),
-    C = log s + log G(T), with the gradient and Hessian.  acc (n_chunks, 15), overwritten
+    C = log s + log G(T) (by quadrature where z(t_x) > Z_QUAD: w log(e^A + e^B), B = log
+    s + log I), with the gradient and Hessian.  acc (n_chunks, 15), overwritten
     for active chunks; a row is NaN where a series failed (the solver then backs off)."""
     scalar_w = w.shape[0] == 1
     vs = np.empty((3, 15))
@@ -222,7 +319,10 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
             xi = x[i]
             _alive_term(xi, T[i], r, al, s, be, vs[0], gs[0], hs[0])
             terms = 1
-            if tx[i] < T[i]:
+            if tx[i] < T[i] and _use_quad(tx[i], al, be):  # B = log s + log I directly
+                terms = 2
+                _death_term(tx[i], T[i], xi, r, al, s, be, True, vs[1], gs[1], hs[1])
+            elif tx[i] < T[i]:
                 terms = 3
                 if xi == 0.0 and have0:
                     vs[1, 0] = v0
@@ -230,19 +330,21 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
                     hs[1, :, :] = h0
                     ok = True
                 else:
-                    ok = _death_term(tx[i], xi, r, al, s, be, True, vs[1], gs[1], hs[1])
+                    ok = _death_term(tx[i], -1.0, xi, r, al, s, be, True, vs[1], gs[1],
+                                     hs[1])
                     if xi == 0.0 and ok:
                         have0 = True
                         v0 = vs[1, 0]
                         g0[:] = gs[1]
                         h0[:, :] = hs[1]
-                ok = _death_term(T[i], xi, r, al, s, be, True, vs[2], gs[2], hs[2]) and ok
+                ok = _death_term(T[i], -1.0, xi, r, al, s, be, True, vs[2], gs[2],
+                                 hs[2]) and ok
                 if not ok:
                     acc[c, 0] = np.nan
                     continue
-            top = max(vs[0, 0], vs[1, 0]) if terms == 3 else vs[0, 0]
+            top = max(vs[0, 0], vs[1, 0]) if terms > 1 else vs[0, 0]
             wA = math.exp(vs[0, 0] - top)
-            wB = math.exp(vs[1, 0] - top) if terms == 3 else 0.0
+            wB = math.exp(vs[1, 0] - top) if terms > 1 else 0.0
             wC = math.exp(vs[2, 0] - top) if terms == 3 else 0.0
             Z = wA + wB - wC
             pis = (wA / Z, wB / Z, -wC / Z)
@@ -264,14 +366,26 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
 
 
 @serial
+def _use_quad(tx, al, be):
+    """Whether z(t_x) = |alpha - beta| / (max(alpha, beta) + t_x) > Z_QUAD: the death-time
+    integral by quadrature (:func:`_log_i_quad`), not the series."""
+    return abs(al - be) > Z_QUAD * (max(al, be) + tx)
+
+
+@serial
 def _p_alive_one(x, tx, T, r, al, s, be, v, g, h):
-    """P(alive | x, t_x, T) = e^A / (e^A + e^B - e^C); NaN where a series failed."""
+    """P(alive | x, t_x, T) = e^A / (e^A + e^B - e^C) (e^A / (e^A + e^B) by quadrature);
+    NaN where a series failed."""
     if tx >= T:
         return 1.0
     a = -(r + x) * math.log(al + T) - s * math.log(be + T)
-    ok = _death_term(tx, x, r, al, s, be, False, v, g, h)
+    if _use_quad(tx, al, be):
+        _death_term(tx, T, x, r, al, s, be, False, v, g, h)
+        top = max(a, v[0])
+        return math.exp(a - top) / (math.exp(a - top) + math.exp(v[0] - top))
+    ok = _death_term(tx, -1.0, x, r, al, s, be, False, v, g, h)
     b = v[0]
-    ok = _death_term(T, x, r, al, s, be, False, v, g, h) and ok
+    ok = _death_term(T, -1.0, x, r, al, s, be, False, v, g, h) and ok
     if not ok:
         return np.nan
     top = max(a, b)

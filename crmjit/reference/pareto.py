@@ -24,11 +24,32 @@ def log_g_derivatives(tau, eM, em, M, m):
     return _derivatives(lambda q: log_g(tau, *q), [eM, em, M, m])
 
 
-def death_term(tau, x, r, alpha, s, beta):
-    """log s + log G(tau), M the larger of alpha and beta."""
+def log_i_quad(t1, t2, eM, em, M, m):
+    """log of the integral over t1 < tau < t2 of (M + tau)^-e_M (m + tau)^-e_m, as the
+    difference of the antiderivative's values (the plain series)."""
+    return math.log(math.exp(log_g(t1, eM, em, M, m)) - math.exp(log_g(t2, eM, em, M, m)))
+
+
+def log_i_quad_derivatives(t1, t2, eM, em, M, m):
+    """log_i_quad with its central-difference gradient and Hessian in (e_M, e_m, M, m)."""
+    return _derivatives(lambda q: log_i_quad(t1, t2, *q), [eM, em, M, m])
+
+
+def use_quad(tx, alpha, beta):
+    """z(t_x) > 0.9: the kernels integrate by quadrature there."""
+    return abs(alpha - beta) > 0.9 * (max(alpha, beta) + tx)
+
+
+def death_term(t1, t2, x, r, alpha, s, beta):
+    """log s + log G(t1) (t2 < 0) or log s + log I over (t1, t2), M the larger of alpha
+    and beta."""
     if alpha >= beta:
-        return math.log(s) + log_g(tau, r + x, s + 1, alpha, beta)
-    return math.log(s) + log_g(tau, s + 1, r + x, beta, alpha)
+        args = (r + x, s + 1, alpha, beta)
+    else:
+        args = (s + 1, r + x, beta, alpha)
+    if t2 < 0:
+        return math.log(s) + log_g(t1, *args)
+    return math.log(s) + log_i_quad(t1, t2, *args)
 
 
 def alive_term(x, T, r, alpha, s, beta):
@@ -43,8 +64,8 @@ def mix_term(params, x, tx, T):
     a = alive_term(x, T, r, alpha, s, beta)
     if tx >= T:
         return a
-    b = death_term(tx, x, r, alpha, s, beta)
-    c = death_term(T, x, r, alpha, s, beta)
+    b = death_term(tx, -1, x, r, alpha, s, beta)
+    c = death_term(T, -1, x, r, alpha, s, beta)
     top = max(a, b)
     return top + math.log(math.exp(a - top) + math.exp(b - top) - math.exp(c - top))
 
