@@ -46,6 +46,41 @@ def bgbb_arrays(frequency, recency, n_periods):
     return x, tx, n
 
 
+DENSE_CELLS = 1 << 24  # patterns indexed by a dense table up to this many possible keys
+
+
+def _distinct(columns):
+    """(distinct rows of the whole-number columns, each row's index among them): by a
+    dense table of every possible key when that is small (no sort), else np.unique."""
+    sizes = [int(c.max(initial=0)) + 1 for c in columns]
+    key = np.zeros(columns[0].shape[0], dtype=np.int64)
+    total = 1
+    for c, size in zip(columns, sizes):
+        key = key * size + c.astype(np.int64)
+        total *= size
+    if total <= DENSE_CELLS:
+        present = np.zeros(total, dtype=bool)
+        present[key] = True
+        keys = np.flatnonzero(present)
+        lookup = np.empty(total, dtype=np.int64)
+        lookup[keys] = np.arange(keys.shape[0])
+        inverse = lookup[key]
+    elif total < 2 ** 62:
+        keys, inverse = np.unique(key, return_inverse=True)
+    else:
+        rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        return ([rows[:, 0].astype(np.int64)]
+                + [rows[:, j].astype(np.float64) for j in range(1, len(columns))],
+                inverse.ravel())
+    out = []
+    for size in reversed(sizes):
+        out.append((keys % size).astype(np.float64))
+        keys = keys // size
+    cols = out[::-1]
+    cols[0] = cols[0].astype(np.int64)
+    return cols, inverse
+
+
 @_state.register
 class BetaGeoBetaBinomModel(_Model):
     """BG/BB model of purchases at discrete opportunities (lifetimes'
@@ -108,25 +143,35 @@ class BetaGeoBetaBinomModel(_Model):
                       self._params, out, span=256)
         return out
 
-    def _columns(self, m, frequency, recency, n_periods, groups):
-        from scipy.special import betaln, gammaln
+    def _per_pattern(self, m, frequency, recency, n_periods, groups, formula):
+        """formula(m, x, t_x, n, alpha, beta, gamma, delta, log P(alive at n)) evaluated
+        once per distinct (segment, x, t_x, n, m) and spread to the customers (a customer
+        base has few distinct patterns: opportunities are counted in years or months)."""
         mm = _frequency(m, "m_periods_in_future")
         x, tx, n = bgbb_arrays(frequency, recency, n_periods)
         mm, x, tx, n = _broadcast([("m_periods_in_future", mm), ("frequency", x),
                                    ("recency", tx), ("n_periods", n)])
-        p = self._params[self._codes(groups, x.shape[0])]
-        a, b, g, d = (np.broadcast_to(p[:, j], x.shape) for j in range(4))
-        # log P(alive at opportunity n | history)
-        alive = (betaln(a + x, b + n - x) - betaln(a, b) + betaln(g, d + n) - betaln(g, d)
-                 - self._log_lik(x, tx, n, groups))
-        return mm, x, n, a, b, g, d, alive, betaln, gammaln
+        codes = np.broadcast_to(self._codes(groups, x.shape[0]), x.shape)
+        cols, inverse = _distinct([codes, x, tx, n, mm])
+        c, ux, utx, un, um = cols
+        p = self._params[c]
+        a, b, g, d = (p[:, j] for j in range(4))
+        out = np.empty(ux.shape[0])
+        _threads.over(_bgbb_log_lik, ux.shape[0], ux, utx, un, c, self._params, out, span=256)
+        from scipy.special import betaln
+        alive = betaln(a + ux, b + un - ux) - betaln(a, b) + betaln(g, d + un) - betaln(g, d) \
+            - out
+        return _wrap(formula(um, ux, utx, un, a, b, g, d, alive)[inverse],
+                     _index_of(frequency, recency, n_periods))
 
     def p_alive(self, frequency, recency, n_periods, m_periods_in_future=0, groups=None):
         """P(alive at opportunity n + m | history), m >= 0 whole (0: now); (k,)."""
-        mm, x, n, a, b, g, d, alive, betaln, _ = self._columns(
-            m_periods_in_future, frequency, recency, n_periods, groups)
-        out = np.exp(alive + betaln(g, d + n + mm) - betaln(g, d + n))
-        return _wrap(out, _index_of(frequency, recency, n_periods))
+        from scipy.special import betaln
+
+        def formula(mm, x, tx, n, a, b, g, d, alive):
+            return np.exp(alive + betaln(g, d + n + mm) - betaln(g, d + n))
+        return self._per_pattern(m_periods_in_future, frequency, recency, n_periods, groups,
+                                 formula)
 
     def expected_purchases(self, m_periods_in_future, frequency, recency, n_periods,
                            groups=None):
@@ -135,17 +180,18 @@ class BetaGeoBetaBinomModel(_Model):
         the sum in closed form d/(g - 1) (1 - G(1 + d + m) G(g + d) / (G(1 + d)
         G(g + d + m))), d = delta + n, g = gamma (its limit d (psi(1 + d + m) -
         psi(1 + d)) at gamma = 1).  (k,)."""
-        from scipy.special import digamma
-        mm, x, n, a, b, g, d, alive, _, gammaln = self._columns(
-            m_periods_in_future, frequency, recency, n_periods, groups)
-        dn = d + n
-        with np.errstate(divide="ignore", invalid="ignore"):
-            delta = (gammaln(1 + dn + mm) - gammaln(1 + dn)) - (gammaln(g + dn + mm)
-                                                                - gammaln(g + dn))
-            survive = np.where(g == 1, dn * (digamma(1 + dn + mm) - digamma(1 + dn)),
-                               -np.expm1(delta) * dn / (g - 1))
-        out = np.exp(alive) * (a + x) / (a + b + n) * survive
-        return _wrap(out, _index_of(frequency, recency, n_periods))
+        from scipy.special import digamma, gammaln
+
+        def formula(mm, x, tx, n, a, b, g, d, alive):
+            dn = d + n
+            with np.errstate(divide="ignore", invalid="ignore"):
+                delta = (gammaln(1 + dn + mm) - gammaln(1 + dn)) - (gammaln(g + dn + mm)
+                                                                    - gammaln(g + dn))
+                survive = np.where(g == 1, dn * (digamma(1 + dn + mm) - digamma(1 + dn)),
+                                   -np.expm1(delta) * dn / (g - 1))
+            return np.exp(alive) * (a + x) / (a + b + n) * survive
+        return self._per_pattern(m_periods_in_future, frequency, recency, n_periods, groups,
+                                 formula)
 
     def expected_purchases_new_customer(self, n_periods, groups=None):
         """Expected purchases of a new customer in their first n opportunities: the

@@ -107,8 +107,10 @@ def test_large_counts_are_finite_and_match_mpmath():
 
 def test_kernels_match_twins(rng, rows_close):
     out = np.empty(6)
-    K._lbeta_terms(2.5, 0.7, out)
+    K._lbeta_terms(2.5, 0.7, True, out)
     assert_allclose(out, reference.bgbb.lbeta_terms(2.5, 0.7), rtol=1e-13)
+    assert K._lbeta_terms(2.5, 0.7, False, out)[0] == pytest.approx(
+        reference.bgbb.lbeta_terms(2.5, 0.7, False)[0], rel=1e-15)
     sums, p, q, g = np.empty(15), np.empty(6), np.empty(6), np.empty(4)
     for x, tx, n in ((0, 0, 6), (3, 4, 6), (5, 5, 5), (2, 9, 30)):
         K._pattern_terms(x, tx, n, 1.2, 0.75, 0.66, 2.8, True, sums, p, q, g)
@@ -135,6 +137,22 @@ def test_kernels_match_twins(rng, rows_close):
     assert_allclose(ll, reference.bgbb.bgbb_log_lik(x.tolist(), tx.tolist(), n.tolist(),
                                                     codes.tolist(), params.tolist()),
                     rtol=1e-12)
+
+
+def test_predictions_by_pattern_equal_per_customer(model, monkeypatch, rng):
+    """Predictions are computed once per distinct pattern (dense table or sort): the same
+    numbers as the per-customer formulas, in the customers' order."""
+    import crmjit.bgbb as B
+    n = rng.integers(1, 30, 5000).astype(float)
+    tx = np.floor(rng.uniform(0, 1, 5000) * (n + 1))
+    x = np.where(tx > 0, np.minimum(tx, rng.integers(1, 30, 5000)), 0.0)
+    m = rng.integers(0, 4, 5000).astype(float)
+    dense = model.expected_purchases(m, x, tx, n)
+    monkeypatch.setattr(B, "DENSE_CELLS", 0)
+    assert_allclose(model.expected_purchases(m, x, tx, n), dense, rtol=1e-15)
+    for i in rng.integers(0, 5000, 20):
+        assert dense[i] == pytest.approx(model.expected_purchases(m[i], x[i], tx[i], n[i])[0],
+                                         rel=1e-13)
 
 
 def test_per_segment_fit_and_save_load(donations, model, tmp_path):

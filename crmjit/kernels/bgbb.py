@@ -32,9 +32,12 @@ NACC_BGBB = 15
 
 
 @serial
-def _lbeta_terms(a, b, out):
-    """log B(a, b) and its derivatives: out = (value, d/da, d/db, d2/da2, d2/dadb,
-    d2/db2)."""
+def _lbeta_terms(a, b, want, out):
+    """log B(a, b) and (with want) its derivatives: out = (value, d/da, d/db, d2/da2,
+    d2/dadb, d2/db2)."""
+    if not want:
+        out[0] = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+        return out
     psi_ab = _digamma(a + b)
     tri_ab = _trigamma(a + b)
     out[0] = math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
@@ -58,11 +61,11 @@ def _pattern_terms(x, tx, n, al, be, ga, de, want, sums, p, q, g):
     total = 0.0  # sum of exp(u_j - top)
     for j in range(m + 1):
         if j == 0:
-            _lbeta_terms(al + x, be + n - x, p)
-            _lbeta_terms(ga, de + n, q)
+            _lbeta_terms(al + x, be + n - x, want, p)
+            _lbeta_terms(ga, de + n, want, q)
         else:
-            _lbeta_terms(al + x, be + tx - x + (j - 1), p)
-            _lbeta_terms(ga + 1.0, de + tx + (j - 1), q)
+            _lbeta_terms(al + x, be + tx - x + (j - 1), want, p)
+            _lbeta_terms(ga + 1.0, de + tx + (j - 1), want, q)
         u = p[0] + q[0]
         if u > top:  # rescale what was summed to the new top
             scale = math.exp(top - u) if top > -np.inf else 0.0
@@ -127,14 +130,14 @@ def _bgbb_table_pass(ux, uw, u_ptr, K, params, active, out, start, stop):
             for k in range(15):
                 out[g, k] += w * sums[k]
         # the constant -lB(alpha, beta) - lB(gamma, delta), times the total weight
-        _lbeta_terms(al, be, c)
+        _lbeta_terms(al, be, True, c)
         out[g, 0] -= W * c[0]
         out[g, 1] -= W * c[1]
         out[g, 2] -= W * c[2]
         out[g, 5] -= W * c[3]
         out[g, 6] -= W * c[4]
         out[g, 9] -= W * c[5]
-        _lbeta_terms(ga, de, c)
+        _lbeta_terms(ga, de, True, c)
         out[g, 0] -= W * c[0]
         out[g, 3] -= W * c[1]
         out[g, 4] -= W * c[2]
@@ -156,5 +159,6 @@ def _bgbb_log_lik(x, tx, n, codes, params, out, start, stop):
         g = codes[0] if one_code else codes[i]
         al, be, ga, de = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
         _pattern_terms(x[i], tx[i], n[i], al, be, ga, de, False, sums, c, d, gs)
-        out[i] = sums[0] - _lbeta_terms(al, be, c)[0] - _lbeta_terms(ga, de, d)[0]
+        out[i] = (sums[0] - _lbeta_terms(al, be, False, c)[0]
+                  - _lbeta_terms(ga, de, False, d)[0])
     return out

@@ -15,8 +15,10 @@ def _lbeta(a, b):
     return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
 
 
-def lbeta_terms(a, b):
-    """log B(a, b), d/da, d/db, d2/da2, d2/dadb, d2/db2."""
+def lbeta_terms(a, b, want=True):
+    """log B(a, b) and (with want) d/da, d/db, d2/da2, d2/dadb, d2/db2."""
+    if not want:
+        return [_lbeta(a, b)]
     return [_lbeta(a, b), digamma(a) - digamma(a + b), digamma(b) - digamma(a + b),
             trigamma(a) - trigamma(a + b), -trigamma(a + b), trigamma(b) - trigamma(a + b)]
 
