@@ -68,6 +68,12 @@ life = np.minimum(rng.geometric(rng.beta(0.7, 1.2, 5000)), 12).astype(float)
 churned = life < 12
 """
 
+BGBB = """
+bn = rng.integers(4, 11, 5000).astype(float)
+btx = np.floor(rng.uniform(0, 1, 5000) * (bn + 1))
+bx = np.where(btx > 0, np.minimum(btx, rng.integers(1, 8, 5000)), 0.0)
+"""
+
 SBG_PEER = """
 from scipy.optimize import minimize
 from scipy.special import betaln
@@ -119,6 +125,20 @@ FEATURES = {
         "lifetimes", DATA + BTYD_PEER,
         "gg.customer_lifetime_value(bg, _c.frequency, _c.recency, _c['T'], _c.monetary_value, "
         "time=12, discount_rate=0.01)"),
+    "ParetoNBDModel.fit": (
+        "import crmjit; crmjit.ParetoNBDModel" + DATA, "crmjit.ParetoNBDModel().fit(freq, rec, T)",
+        "lifetimes", "from lifetimes import ParetoNBDFitter" + DATA,
+        "ParetoNBDFitter().fit(freq, rec, T)"),
+    "ModifiedBetaGeoModel.fit": (
+        "import crmjit; crmjit.ModifiedBetaGeoModel" + DATA,
+        "crmjit.ModifiedBetaGeoModel().fit(freq, rec, T)",
+        "lifetimes", "from lifetimes import ModifiedBetaGeoFitter" + DATA,
+        "ModifiedBetaGeoFitter().fit(freq, rec, T)"),
+    "BetaGeoBetaBinomModel.fit": (
+        "import crmjit; crmjit.BetaGeoBetaBinomModel" + DATA + BGBB,
+        "crmjit.BetaGeoBetaBinomModel().fit(bx, btx, bn)",
+        "lifetimes", "from lifetimes import BetaGeoBetaBinomFitter" + DATA + BGBB,
+        "BetaGeoBetaBinomFitter().fit(bx, btx, bn)"),
     "ShiftedBetaGeoModel.fit": (
         "import crmjit; crmjit.ShiftedBetaGeoModel" + DATA + SBG,
         "crmjit.ShiftedBetaGeoModel().fit(life, churned)",

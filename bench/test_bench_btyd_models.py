@@ -27,6 +27,7 @@ SEGMENTS = {"quick": (100, 500), "full": (1_000, 1_000)}  # segments, customers 
 LIFETIMES_FIT = {"pareto": 5_000, "mbgnbd": 20_000, "bgbb": 20_000}
 LIFETIMES_PREDICT = 100_000
 LIFETIMES_SEGMENTS = 3
+PENALTY = 0.01  # per-segment fits (see test_model_fit_per_segment)
 BGBB_TRUTH = (1.204, 0.750, 0.657, 2.783)  # Fader, Hardie & Shang's donations fit
 PARAMS = {"pareto": [0.55, 10.6, 0.61, 11.7], "mbgnbd": [0.525, 6.18, 0.891, 1.614],
           "bgbb": list(BGBB_TRUTH)}
@@ -77,11 +78,12 @@ def columns(frame):
     return frame.frequency.to_numpy(), frame.recency.to_numpy(), frame["T"].to_numpy()
 
 
-def lifetimes_fit(model, frame):
+def lifetimes_fit(model, frame, penalizer=0.0):
     with quiet():
         import lifetimes
         np.random.seed(0)  # ParetoNBDFitter starts from random parameters
-        return getattr(lifetimes, THEIRS[model])().fit(*columns(frame))
+        return getattr(lifetimes, THEIRS[model])(penalizer_coef=penalizer).fit(
+            *columns(frame))
 
 
 @pytest.mark.parametrize("impl", ["crmjit", "lifetimes"])
@@ -140,7 +142,9 @@ def test_model_predict(record, benchmark, request, model, impl):
 @pytest.mark.parametrize("model", MODELS)
 def test_model_fit_per_segment(record, benchmark, request, model, impl):
     """One parameter set per segment: crmjit's one call against lifetimes fitted segment
-    by segment (timed on the first segments, scaled)."""
+    by segment (timed on the first segments, scaled).  A small penalty on both sides:
+    segments of 1,000 customers drawn from BG/NBD do not all identify every model (without
+    it a few run off to a boundary, and say so)."""
     quick = request.config.getoption("--quick") or os.environ.get(
         "CRMJIT_BENCH_QUICK", "") not in ("", "0")
     segments, per = SEGMENTS["quick" if quick else "full"]
@@ -150,10 +154,10 @@ def test_model_fit_per_segment(record, benchmark, request, model, impl):
     work = f"{model} fit ({segments:,} segments)"
     if impl == "crmjit":
         cls = getattr(crmjit, OURS[model])
-        record(lambda: cls().fit(*columns(frame), groups=groups), work=work, impl=impl,
-               size=n, items=n, rounds=3)
+        record(lambda: cls(penalizer_coef=PENALTY).fit(*columns(frame), groups=groups),
+               work=work, impl=impl, size=n, items=n, rounds=3)
         return
     parts = [frame.iloc[s * per:(s + 1) * per] for s in range(LIFETIMES_SEGMENTS)]
     benchmark.extra_info["scale"] = segments / LIFETIMES_SEGMENTS
-    record(lambda: [lifetimes_fit(model, part) for part in parts], work=work, impl=impl,
-           size=n, items=LIFETIMES_SEGMENTS * per, rounds=1)
+    record(lambda: [lifetimes_fit(model, part, PENALTY) for part in parts], work=work,
+           impl=impl, size=n, items=LIFETIMES_SEGMENTS * per, rounds=1)
