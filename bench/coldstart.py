@@ -69,9 +69,13 @@ churned = life < 12
 """
 
 BGBB = """
-bn = rng.integers(4, 11, 5000).astype(float)
-btx = np.floor(rng.uniform(0, 1, 5000) * (bn + 1))
-bx = np.where(btx > 0, np.minimum(btx, rng.integers(1, 8, 5000)), 0.0)
+import os, warnings
+import pandas as pd
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import lifetimes
+_d = pd.read_csv(os.path.join(os.path.dirname(lifetimes.__file__), "datasets", "donations.csv"))
+bx, btx, bn, bw = (_d[c].to_numpy(float) for c in ("frequency", "recency", "periods", "weights"))
 """
 
 SBG_PEER = """
@@ -136,9 +140,9 @@ FEATURES = {
         "ModifiedBetaGeoFitter().fit(freq, rec, T)"),
     "BetaGeoBetaBinomModel.fit": (
         "import crmjit; crmjit.BetaGeoBetaBinomModel" + DATA + BGBB,
-        "crmjit.BetaGeoBetaBinomModel().fit(bx, btx, bn)",
+        "crmjit.BetaGeoBetaBinomModel().fit(bx, btx, bn, weights=bw)",
         "lifetimes", "from lifetimes import BetaGeoBetaBinomFitter" + DATA + BGBB,
-        "BetaGeoBetaBinomFitter().fit(bx, btx, bn)"),
+        "BetaGeoBetaBinomFitter().fit(bx, btx, bn, weights=bw)"),
     "ShiftedBetaGeoModel.fit": (
         "import crmjit; crmjit.ShiftedBetaGeoModel" + DATA + SBG,
         "crmjit.ShiftedBetaGeoModel().fit(life, churned)",

@@ -157,6 +157,11 @@ def test_kernels_match_twins(rng, rows_close):
             assert v[0] == pytest.approx(reference.pareto.death_term(4.0, t2, 3.0, 0.55, al,
                                                                      0.6, be), rel=1e-13)
         assert K._use_quad(4.0, al, be) == reference.pareto.use_quad(4.0, al, be)
+    g, h = rng.normal(size=4), rng.normal(size=(4, 4))
+    g2, h2 = np.empty(4), np.empty((4, 4))
+    K._copy_term(g, h, g2, h2)
+    want_g, want_h = reference.pareto.copy_term(g.tolist(), h.tolist())
+    assert g2.tolist() == want_g and h2.tolist() == want_h
     # the quadrature: against the series' difference (the twin) with its derivatives, where
     # both work, from z(t1) = 0.05 to 0.98, and e_m below and above 1
     for t1, t2, eM, em, M, m in ((0.0, 30.0, 1.6, 0.55, 11.7, 10.6),

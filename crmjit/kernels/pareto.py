@@ -212,17 +212,15 @@ def _death_term(t1, t2, x, r, al, s, be, want, v, g, h):
     quadrature (t2 >= 0): value v[0], gradient g (4,) and Hessian h (4, 4) in (r, alpha,
     s, beta) (with want).  Returns False where the series failed."""
     if al >= be:  # M = alpha (exponent r + x), m = beta (exponent s + 1)
-        if t2 < 0.0:
-            ok = _log_g(t1, r + x, s + 1.0, al, be, want, v)
-        else:
-            ok = _log_i_quad(t1, t2, r + x, s + 1.0, al, be, want, v)
+        eM, em, M, m = r + x, s + 1.0, al, be
         perm = (0, 2, 1, 3)
     else:
-        if t2 < 0.0:
-            ok = _log_g(t1, s + 1.0, r + x, be, al, want, v)
-        else:
-            ok = _log_i_quad(t1, t2, s + 1.0, r + x, be, al, want, v)
+        eM, em, M, m = s + 1.0, r + x, be, al
         perm = (2, 0, 3, 1)
+    if t2 < 0.0:  # one call site each: every call site is a copy LLVM optimises
+        ok = _log_g(t1, eM, em, M, m, want, v)
+    else:
+        ok = _log_i_quad(t1, t2, eM, em, M, m, want, v)
     v[0] += math.log(s)
     if want:
         pos = 5
@@ -292,6 +290,16 @@ def _alive_term(x, T, r, al, s, be, v, g, h):
 
 
 @serial
+def _copy_term(g, h, g_out, h_out):
+    """g_out, h_out = g (4,), h (4, 4), element by element (a slice assignment would
+    compile numba's shape-mismatch error formatting: seconds)."""
+    for i in range(4):
+        g_out[i] = g[i]
+        for j in range(4):
+            h_out[i, j] = h[i, j]
+
+
+@serial
 def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, acc, start,
                           stop):
     """Per chunk: sum over its customers of w log(e^A + e^B - e^C), B = log s + log G(t_x),
@@ -319,29 +327,27 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
             xi = x[i]
             _alive_term(xi, T[i], r, al, s, be, vs[0], gs[0], hs[0])
             terms = 1
-            if tx[i] < T[i] and _use_quad(tx[i], al, be):  # B = log s + log I directly
-                terms = 2
-                _death_term(tx[i], T[i], xi, r, al, s, be, True, vs[1], gs[1], hs[1])
-            elif tx[i] < T[i]:
-                terms = 3
-                if xi == 0.0 and have0:
-                    vs[1, 0] = v0
-                    gs[1, :] = g0
-                    hs[1, :, :] = h0
-                    ok = True
-                else:
-                    ok = _death_term(tx[i], -1.0, xi, r, al, s, be, True, vs[1], gs[1],
-                                     hs[1])
-                    if xi == 0.0 and ok:
+            ok = True
+            if tx[i] < T[i]:
+                # quadrature: B = log s + log I; series: B and C at t_x and T
+                quad = _use_quad(tx[i], al, be)
+                terms = 2 if quad else 3
+                for k in range(1, terms):
+                    cached = k == 1 and xi == 0.0 and not quad
+                    if cached and have0:
+                        vs[1, 0] = v0
+                        _copy_term(g0, h0, gs[1], hs[1])
+                        continue
+                    done = _death_term(tx[i] if k == 1 else T[i], T[i] if quad else -1.0, xi,
+                                       r, al, s, be, True, vs[k], gs[k], hs[k])
+                    ok = ok and done
+                    if cached and done:
                         have0 = True
                         v0 = vs[1, 0]
-                        g0[:] = gs[1]
-                        h0[:, :] = hs[1]
-                ok = _death_term(T[i], -1.0, xi, r, al, s, be, True, vs[2], gs[2],
-                                 hs[2]) and ok
-                if not ok:
-                    acc[c, 0] = np.nan
-                    continue
+                        _copy_term(gs[1], hs[1], g0, h0)
+            if not ok:
+                acc[c, 0] = np.nan
+                continue
             top = max(vs[0, 0], vs[1, 0]) if terms > 1 else vs[0, 0]
             wA = math.exp(vs[0, 0] - top)
             wB = math.exp(vs[1, 0] - top) if terms > 1 else 0.0
@@ -379,17 +385,18 @@ def _p_alive_one(x, tx, T, r, al, s, be, v, g, h):
     if tx >= T:
         return 1.0
     a = -(r + x) * math.log(al + T) - s * math.log(be + T)
-    if _use_quad(tx, al, be):
-        _death_term(tx, T, x, r, al, s, be, False, v, g, h)
-        top = max(a, v[0])
-        return math.exp(a - top) / (math.exp(a - top) + math.exp(v[0] - top))
-    ok = _death_term(tx, -1.0, x, r, al, s, be, False, v, g, h)
-    b = v[0]
-    ok = _death_term(T, -1.0, x, r, al, s, be, False, v, g, h) and ok
-    if not ok:
-        return np.nan
+    quad = _use_quad(tx, al, be)
+    b = c = -np.inf
+    for k in range(1 if quad else 2):  # one call site (see _death_term)
+        if not _death_term(tx if k == 0 else T, T if quad else -1.0, x, r, al, s, be,
+                           False, v, g, h):
+            return np.nan
+        if k == 0:
+            b = v[0]
+        else:
+            c = v[0]
     top = max(a, b)
-    return math.exp(a - top) / (math.exp(a - top) + math.exp(b - top) - math.exp(v[0] - top))
+    return math.exp(a - top) / (math.exp(a - top) + math.exp(b - top) - math.exp(c - top))
 
 
 @serial

@@ -52,6 +52,11 @@ def death_term(t1, t2, x, r, alpha, s, beta):
     return math.log(s) + log_i_quad(t1, t2, *args)
 
 
+def copy_term(g, h):
+    """Copies of a gradient (4,) and Hessian (4, 4)."""
+    return list(g), [list(row) for row in h]
+
+
 def alive_term(x, T, r, alpha, s, beta):
     """A = -(r + x) log(alpha + T) - s log(beta + T): alive through T."""
     return -(r + x) * math.log(alpha + T) - s * math.log(beta + T)
