@@ -87,6 +87,16 @@ def rfm_arrays(frequency, recency, T):
     return x, tx, age
 
 
+def horizon_arrays(t, frequency, recency, T):
+    """Validated, broadcast (t, x, t_x, T) for a conditional expectation over (T, T + t]:
+    t >= 0 (scalar or (n,)) and the RFM rules of :func:`rfm_arrays`."""
+    tt = _vector(t, "t")
+    if (tt < 0).any():
+        raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
+    x, tx, age = rfm_arrays(frequency, recency, T)
+    return _broadcast([("t", tt), ("frequency", x), ("recency", tx), ("T", age)])
+
+
 def _weights(weights, n):
     if weights is None:
         return np.ones(1)

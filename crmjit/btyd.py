@@ -29,7 +29,7 @@ from . import _newton, _state, _threads
 from ._btyd_core import (START, _Layout, _Likelihood, _broadcast, _check_penalizer,
                          _check_solver, _frequency, _group_input, _index_of, _solve,
                          _standard_errors, _vector, _weights, _wrap, check_summed,
-                         rfm_arrays)
+                         horizon_arrays, rfm_arrays)
 from ._validation import positions
 from .kernels._jit import fixed_chunks
 from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
@@ -108,6 +108,14 @@ class _Model(Saveable):
             "params": p, "standard_errors": np.full(p.shape, np.nan),
             "n_iter": np.zeros(G, dtype=np.int64), "converged": np.ones(G, dtype=bool)},
             "labels": {"groups_": labels}, "feature_names": None})
+
+    def _one_set(self, what):
+        """The fitted parameters (k,) of a model fitted without groups."""
+        self._check_fitted()
+        if self.groups_ is not None:
+            raise ValueError(f"{what} needs a model with one parameter set; this one has "
+                             f"{len(self.groups_)} segments")
+        return self._params[0]
 
     def _check_fitted(self):
         if not hasattr(self, "_params"):
@@ -245,7 +253,6 @@ class _PurchaseModel(_Model):
         out = self.expected_purchases(tt, zeros, zeros, zeros, groups=groups)
         return float(out[0]) if np.ndim(t) == 0 and out.shape[0] == 1 else out
 
-
     # lifetimes' names for the same predictions
     def conditional_probability_alive(self, frequency, recency, T, groups=None):
         """lifetimes' name for :meth:`p_alive`."""
@@ -299,7 +306,7 @@ class BetaGeoModel(_PurchaseModel):
         Beta(a, b); MBG/NBD: possibly at the first purchase, giving 0)."""
         rng = np.random.default_rng(seed)
         ages = np.asarray(T, dtype=np.float64)
-        r, al, a, b = np.asarray(self.params_, dtype=np.float64)
+        r, al, a, b = self._one_set("simulate_frequency")
         n = rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * ages)
         return np.minimum(n, rng.geometric(rng.beta(a, b, ages.shape)) - self.SHIFT)
 
@@ -316,12 +323,7 @@ class BetaGeoModel(_PurchaseModel):
         """Expected repeat purchases in (T, T + t] given the history (lifetimes'
         ``conditional_expected_number_of_purchases_up_to_time``).  t: scalar or (n,), >= 0,
         in the data's time unit."""
-        tt = _vector(t, "t")
-        if (tt < 0).any():
-            raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
-        x, tx, age = rfm_arrays(frequency, recency, T)
-        tt, x, tx, age = _broadcast([("t", tt), ("frequency", x), ("recency", tx),
-                                     ("T", age)])
+        tt, x, tx, age = horizon_arrays(t, frequency, recency, T)
         codes = self._codes(groups, x.shape[0])
         n = x.shape[0]
         out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import _state, _threads
-from ._btyd_core import _broadcast, _frequency, _index_of, _vector, _wrap, rfm_arrays
+from ._btyd_core import (_broadcast, _frequency, _index_of, _vector, _wrap, horizon_arrays,
+                         rfm_arrays)
 from ._validation import positions
 from .btyd import _PurchaseModel
 from .kernels.pareto import NACC_PARETO, _pareto_customer_pass, _pareto_predict, \
@@ -80,7 +81,7 @@ class ParetoNBDModel(_PurchaseModel):
         time of death tau exponential at rate mu ~ Gamma(s, beta)."""
         rng = np.random.default_rng(seed)
         ages = np.asarray(T, dtype=np.float64)
-        r, al, s, be = np.asarray(self.params_, dtype=np.float64)
+        r, al, s, be = self._one_set("simulate_frequency")
         tau = rng.exponential(1.0 / rng.gamma(s, 1.0 / be, ages.shape))
         return rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * np.minimum(tau, ages))
 
@@ -95,12 +96,7 @@ class ParetoNBDModel(_PurchaseModel):
         ``conditional_expected_number_of_purchases_up_to_time``): P(alive) (r + x)
         (beta + T) / ((alpha + T) (s - 1)) (1 - ((beta + T) / (beta + T + t))^(s - 1)),
         its limit at s = 1.  t: scalar or (n,), >= 0, in the data's time unit."""
-        tt = _vector(t, "t")
-        if (tt < 0).any():
-            raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
-        x, tx, age = rfm_arrays(frequency, recency, T)
-        tt, x, tx, age = _broadcast([("t", tt), ("frequency", x), ("recency", tx),
-                                     ("T", age)])
+        tt, x, tx, age = horizon_arrays(t, frequency, recency, T)
         out = self._predict(1, tt, x, tx, age, self._codes(groups, x.shape[0]))
         return _wrap(out, _index_of(frequency, recency, T))
 

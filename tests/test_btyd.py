@@ -114,6 +114,13 @@ def test_likelihood_passes_match_twins_and_finite_differences(rng, shift, rows_c
                                         layout.u_ptr.tolist(), shift, bg_params.tolist(),
                                         active)
     rows_close(tab, twin, 4)
+    moments = rng.normal(size=15)
+    assert_allclose(K._log_moments(moments.copy(), 2.5),
+                    reference.btyd.log_moments(moments.tolist(), 2.5), rtol=1e-14)
+    lo, hi = layout.u_ptr[1], layout.u_ptr[2]
+    assert_allclose(K._nbd_terms(layout.ux, layout.uw, lo, hi, 0.7),
+                    reference.btyd.nbd_terms(layout.ux.tolist(), layout.uw.tolist(), lo, hi,
+                                             0.7), rtol=1e-13)
     acc = K._bg_customer_pass(take(x), take(tx), take(T), take(w), layout.chunk_ptr,
                               layout.chunk_group, shift, bg_params, active,
                               np.zeros((layout.chunk_group.shape[0], K.NACC_BG)), 0,

@@ -271,3 +271,7 @@ def test_simulated_purchases_follow_the_model(cls, params):
         p = model.probability_of_n_purchases(30.0, k)
         assert abs((sim == k).mean() - p) < 5 * np.sqrt(p * (1 - p) / n)
     assert sim.mean() == pytest.approx(model.expected_purchases_new_customer(30.0), rel=0.02)
+    grouped = getattr(crmjit, cls).from_params([params, params], ["a", "b"])
+    with pytest.raises(ValueError, match="simulate_frequency needs a model with one "
+                                         "parameter set; this one has 2 segments"):
+        grouped.simulate_frequency([10.0])

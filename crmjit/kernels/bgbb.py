@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from ._jit import serial
+from .btyd import _log_moments
 from .special import _digamma, _trigamma
 
 NACC_BGBB = 15
@@ -91,13 +92,7 @@ def _pattern_terms(x, tx, n, al, be, ga, de, want, sums, p, q, g):
                     pos += 1
     sums[0] = top + math.log(total)
     if want:
-        for k in range(1, 15):
-            sums[k] /= total
-        pos = 5
-        for a in range(4):
-            for b in range(a, 4):
-                sums[pos] -= sums[1 + a] * sums[1 + b]
-                pos += 1
+        _log_moments(sums, total)
     return sums
 
 

@@ -34,6 +34,39 @@ NACC_GG = 10
 
 
 @serial
+def _nbd_terms(ux, uw, lo, hi, r):
+    """The purchase-count terms of BG/NBD, MBG/NBD and Pareto/NBD over distinct
+    frequencies ux[lo:hi] with total weights uw: (W, sum w lgamma(r + x), sum w psi(r + x),
+    sum w psi'(r + x))."""
+    W = 0.0
+    f = 0.0
+    gr = 0.0
+    hrr = 0.0
+    for j in range(lo, hi):
+        w = uw[j]
+        W += w
+        f += w * math.lgamma(r + ux[j])
+        gr += w * _digamma(r + ux[j])
+        hrr += w * _trigamma(r + ux[j])
+    return W, f, gr, hrr
+
+
+@serial
+def _log_moments(out, total):
+    """Moments -> derivatives of a log: out[1:5] (sum of e_j grad u_j) and out[5:15] (the
+    upper triangle of sum e_j (Hess u_j + grad u_j grad u_j^T)), with total = sum e_j,
+    become the gradient and Hessian of log sum_j exp(u_j)."""
+    for q in range(1, 15):
+        out[q] /= total
+    pos = 5
+    for i in range(4):
+        for j in range(i, 4):
+            out[pos] -= out[1 + i] * out[1 + j]
+            pos += 1
+    return out
+
+
+@serial
 def _bg_table_pass(ux, uw, u_ptr, shift, params, active, out, start, stop):
     """BG/NBD terms that depend on x only, per group g: the distinct frequencies
     ux[u_ptr[g]:u_ptr[g+1]] with total weights uw.  params (G, 4) = (r, alpha, a, b);
@@ -44,20 +77,13 @@ def _bg_table_pass(ux, uw, u_ptr, shift, params, active, out, start, stop):
         if not active[g]:
             continue
         r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
-        W = 0.0
-        f = 0.0
-        gr = 0.0
+        W, f, gr, hrr = _nbd_terms(ux, uw, u_ptr[g], u_ptr[g + 1], r)
         ga = 0.0
         gb = 0.0
-        hrr = 0.0
         haa = 0.0
         hbb = 0.0
         for j in range(u_ptr[g], u_ptr[g + 1]):
             w = uw[j]
-            W += w
-            f += w * math.lgamma(r + ux[j])
-            gr += w * _digamma(r + ux[j])
-            hrr += w * _trigamma(r + ux[j])
             x = ux[j] + shift
             f += w * (math.lgamma(b + x) - math.lgamma(a + b + x))
             psi_abx = _digamma(a + b + x)

@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from ._jit import serial
+from .btyd import _log_moments, _nbd_terms
 from .btyd_predict import _gg_mean
 from .special import _digamma, _trigamma
 
@@ -196,13 +197,7 @@ def _log_i_quad(t1, t2, eM, em, M, m, want, out):
     # the integrand in v is (M + tau)^-e_M (m + tau)^(1 - e_m) = D^-p e^psi
     out[0] = psi0 - p * math.log(D) + math.log(S)
     if want:
-        for q in range(1, 15):
-            out[q] /= S
-        pos = 5
-        for i in range(4):
-            for j in range(i, 4):
-                out[pos] -= out[1 + i] * out[1 + j]
-                pos += 1
+        _log_moments(out, S)
     return True
 
 
@@ -244,16 +239,7 @@ def _pareto_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
         if not active[g]:
             continue
         r, al, s, be = params[g, 0], params[g, 1], params[g, 2], params[g, 3]
-        W = 0.0
-        f = 0.0
-        gr = 0.0
-        hrr = 0.0
-        for j in range(u_ptr[g], u_ptr[g + 1]):
-            w = uw[j]
-            W += w
-            f += w * math.lgamma(r + ux[j])
-            gr += w * _digamma(r + ux[j])
-            hrr += w * _trigamma(r + ux[j])
+        W, f, gr, hrr = _nbd_terms(ux, uw, u_ptr[g], u_ptr[g + 1], r)
         out[g, 0] = f + W * (r * math.log(al) + s * math.log(be) - math.lgamma(r))
         out[g, 1] = gr + W * (math.log(al) - _digamma(r))
         out[g, 2] = W * r / al

@@ -102,6 +102,27 @@ def _chunk_rows(columns, w, chunk_ptr, chunk_group, params, active, term):
     return rows
 
 
+def log_moments(out, total):
+    """[out[0]] + out[1:5] / total + the upper triangle of out[5:15] / total - g g^T."""
+    g = [v / total for v in out[1:5]]
+    hess, pos = [], 5
+    for i in range(4):
+        for j in range(i, 4):
+            hess.append(out[pos] / total - g[i] * g[j])
+            pos += 1
+    return [out[0]] + g + hess
+
+
+def nbd_terms(ux, uw, lo, hi, r):
+    """(W, sum w lgamma(r + x), sum w digamma(r + x), sum w trigamma(r + x)) over
+    ux[lo:hi]."""
+    from .special import digamma, trigamma
+    entries = list(zip(ux[lo:hi], uw[lo:hi]))
+    return (sum(w for _, w in entries), sum(w * math.lgamma(r + x) for x, w in entries),
+            sum(w * digamma(r + x) for x, w in entries),
+            sum(w * trigamma(r + x) for x, w in entries))
+
+
 def bg_table_pass(ux, uw, u_ptr, shift, params, active):
     """Per group: sum of uw * x-only terms, with derivatives; None for inactive groups."""
     return _table_rows(ux, uw, u_ptr, params, active,
