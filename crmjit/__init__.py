@@ -34,7 +34,7 @@ _WHERE = {
     "BatchedLogisticRegression": ".batched",
     "BetaGeoModel": ".btyd",
     "BetaGeoBetaBinomModel": ".bgbb",
-    "GammaGammaModel": ".btyd",
+    "GammaGammaModel": ".gamma_gamma",
     "ModifiedBetaGeoModel": ".btyd",
     "ParetoNBDModel": ".pareto",
     "ShiftedBetaGeoModel": ".sbg",

@@ -76,6 +76,25 @@ def _btyd():
                                                        [0, 1, 0, 1])
 
 
+def _btyd_models():
+    import crmjit
+    from crmjit.data_gen import make_rfm
+    rfm = make_rfm(400, seed=1)
+    f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
+    gg = crmjit.GammaGammaModel.from_params([6.25, 3.74, 15.4])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in (None, np.arange(len(rfm)) % 2):
+            crmjit.ParetoNBDModel(max_iter=3).fit(f, r, T, groups=g)
+        pm = crmjit.ParetoNBDModel.from_params([0.55, 10.6, 0.61, 11.7])
+        pm.p_alive(f, r, T)
+        pm.expected_purchases(30, f, r, T)
+        crmjit.customer_lifetime_value(pm, gg, f, r, T, m)
+        bb = crmjit.BetaGeoBetaBinomModel(max_iter=3).fit([0, 1, 2], [0, 2, 4], [6, 6, 6])
+        bb.expected_purchases(5, [0, 1, 2], [0, 2, 4], [6, 6, 6])
+    # MBG/NBD runs BG/NBD's kernels (a shift argument): nothing more to compile
+
+
 def _metrics():
     from crmjit import metrics
     rng = np.random.default_rng(0)
@@ -127,6 +146,7 @@ STEPS = (("propensity float64", lambda: _propensity(np.float64)),
          ("CLV and channel value", _value),
          ("synthetic data", _generators),
          ("Parquet scoring", _parquet),
+         ("Pareto/NBD, BG/BB", _btyd_models),
          ("propensity float32", lambda: _propensity(np.float32)),
          ("RFM, BG/NBD, Gamma-Gamma, CLV", _btyd))
 HELPER_STEPS = 2  # the last steps, about as long as the others: a helper process's share

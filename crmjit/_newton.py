@@ -184,7 +184,7 @@ def minimize(problem, theta, tol, max_iter, active=None):
     ``problem`` is anything with ``evaluate(theta, idx, f, g, H)`` (writes the objective,
     gradient and Hessian of problems idx) and ``fit_intercept`` (False: the last coordinate
     is held fixed).  The logistic problems here and the likelihoods of the BG/NBD,
-    Gamma-Gamma and sBG models (``crmjit.btyd``, ``crmjit.sbg``)
+    Gamma-Gamma, Pareto/NBD, BG/BB and sBG models (``crmjit.btyd`` and the modules beside it)
     share it."""
     G, k = theta.shape
     n_free = k if problem.fit_intercept else k - 1

@@ -1,8 +1,10 @@
-"""Probabilistic CLV ("buy till you die"): BG/NBD purchases, Gamma-Gamma spend and
-lifetimes' customer lifetime value, with per-segment fits in one call.
+"""Probabilistic CLV ("buy till you die"): the BG/NBD and MBG/NBD purchase models and the
+machinery every purchase model shares (Pareto/NBD in :mod:`crmjit.pareto`, BG/BB in
+:mod:`crmjit.bgbb`, Gamma-Gamma spend in :mod:`crmjit.gamma_gamma`, CLV in
+:mod:`crmjit.btyd_clv`), with per-segment fits in one call.
 
-Definitions follow the ``lifetimes`` package (Fader, Hardie & Lee 2005; Fader & Hardie
-2013) so that its users get the same numbers:
+Definitions follow the ``lifetimes`` package (Fader, Hardie & Lee 2005; Batislam et al.
+2007; Fader & Hardie 2013) so that its users get the same numbers:
 
 * BG/NBD: each customer buys at Poisson rate lambda ~ Gamma(r, alpha) while alive and dies
   after each purchase with probability p ~ Beta(a, b).  Fitted by maximum likelihood on
@@ -10,16 +12,12 @@ Definitions follow the ``lifetimes`` package (Fader, Hardie & Lee 2005; Fader & 
   the same time unit.  ``penalizer_coef`` adds ``c * (r^2 + (alpha/T_max)^2 + a^2 + b^2)``
   to the mean negative log-likelihood: lifetimes' penalty, which it applies in time scaled
   so that the oldest customer has T = 1.
-* Gamma-Gamma: a customer's spends are Gamma(p, nu) with nu ~ Gamma(q, v); fitted on the
-  repeat customers' (frequency, mean repeat spend).  Penalty ``c * (p^2 + q^2 + v^2)``.
-* CLV: ``sum_{i=1..time} spend * (E[N(i s)] - E[N((i-1) s)]) / (1 + d)^i`` with s the
-  number of model time units in a month (``freq``: D 30, W 4.345, M 1, H 720).
+* MBG/NBD: the same, and a customer may also drop out right after the first purchase.
 
-Both models solve the likelihood with the damped Newton of :mod:`crmjit._newton` in log
+The models solve the likelihood with the damped Newton of :mod:`crmjit._newton` in log
 parameters, with the exact gradient and Hessian from the fused kernels of
 :mod:`crmjit.kernels.btyd`; ``groups=`` fits one parameter set per segment in lock-step.
 """
-
 from __future__ import annotations
 
 import numpy as np
@@ -32,12 +30,11 @@ from ._btyd_core import (START, _Layout, _Likelihood, _broadcast, _check_penaliz
                          horizon_arrays, rfm_arrays)
 from ._validation import positions
 from .kernels._jit import fixed_chunks
-from .kernels.btyd import (NACC_BG, NACC_GG, _bg_customer_pass, _bg_table_pass,
-                           _gg_customer_pass, _gg_table_pass)
-from .kernels.btyd_predict import _bg_expected, _bg_p_alive, _gg_expected
+from .kernels.btyd import NACC_BG, _bg_customer_pass, _bg_table_pass
+from .kernels.btyd_predict import _bg_expected, _bg_p_alive
 from .persist import Saveable
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "ModifiedBetaGeoModel", "rfm_arrays"]
+__all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "rfm_arrays"]
 
 T_MIN = 1e-100  # the oldest customer's age must reach this (in the data's time unit)
 WARM_MIN = 50_000  # customers from which an ungrouped fit starts from ...
@@ -368,85 +365,3 @@ class ModifiedBetaGeoModel(BetaGeoModel):
 
     NAME = "MBG/NBD"
     SHIFT = 1.0
-
-
-def _spend_arrays(frequency, monetary_value, fitting=False):
-    """Validated (x, m): m >= 0, and > 0 for the repeat customers the fit reads (its
-    likelihood has log m; the conditional mean spend is defined at m = 0, as lifetimes
-    has it)."""
-    x = _frequency(frequency)
-    m = _vector(monetary_value, "monetary_value")
-    x, m = _broadcast([("frequency", x), ("monetary_value", m)])
-    bad = (x > 0) & (m <= 0) if fitting else m < 0
-    if bad.any():
-        want = ("> 0 for the repeat customers a Gamma-Gamma fit reads (frequency > 0; "
-                "leave out those who spent nothing)" if fitting else ">= 0")
-        raise ValueError(f"monetary_value must be {want}; not at positions {positions(bad)}")
-    return x, m
-
-
-@_state.register
-class GammaGammaModel(_Model):
-    """Gamma-Gamma spend model (lifetimes' ``GammaGammaFitter``), optionally per segment.
-
-    Fitted on repeat customers only (frequency > 0; others carry no spend information and
-    are skipped, where lifetimes makes the caller filter them).  ``params_``: p, q, v
-    (Series, or a DataFrame per segment); ``standard_errors_``, ``groups_``, ``n_iter_``,
-    ``converged_`` as :class:`BetaGeoModel`.
-    """
-
-    PARAMS = ("p", "q", "v")
-
-    def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
-        self.penalizer_coef = penalizer_coef
-        self.tol = tol
-        self.max_iter = max_iter
-
-    def fit(self, frequency, monetary_value, weights=None, groups=None):
-        """Fit by maximum likelihood on (frequency, mean repeat spend); returns self."""
-        penalizer = _check_penalizer(self.penalizer_coef)
-        _check_solver(self.tol, self.max_iter)
-        x, m = _spend_arrays(frequency, monetary_value, fitting=True)
-        n = x.shape[0]
-        w = _weights(weights, n)
-        codes, labels, G = _group_input(groups, n)
-        keep = x > 0
-        if not keep.all():
-            x, m = x[keep], m[keep]
-            w = w if w.shape[0] == 1 else w[keep]
-            codes = None if codes is None else codes[keep]
-        if x.shape[0] == 0:
-            raise ValueError("no repeat customers (frequency > 0): nothing to fit")
-        layout = _Layout(codes, G, x, w)
-        if (layout.W <= 0).any():
-            empty = labels[layout.W <= 0] if labels is not None else []
-            raise ValueError("a segment has no repeat customers with weight > 0, e.g. "
-                             f"{list(empty[:5])}: the spend model cannot be fitted there")
-        ws = w if w.shape[0] == 1 else layout.take(w)
-        problem = _Likelihood(3, NACC_GG, _gg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
-                              _gg_customer_pass, (layout.take(x), layout.take(m), ws,
-                                                  layout.chunk_ptr, layout.chunk_group),
-                              layout, penalizer, np.ones((G, 3)))
-        theta = np.full((G, 3), START)
-        params, n_iter, conv = _solve(problem, theta, self.tol, self.max_iter, labels,
-                                      "Gamma-Gamma", self.PARAMS)
-        self._set_fit(params, labels, n_iter, conv, _standard_errors(problem, params))
-        return self
-
-    def _check_q(self, codes):
-        q = self._params[:, 1] if codes.shape[0] != 1 else self._params[codes, 1]
-        if (q <= 1).any():
-            raise ValueError("the fitted q <= 1: the population mean spend v p / (q - 1) is "
-                             "undefined for this model")
-
-    def expected_average_value(self, frequency, monetary_value, groups=None):
-        """E[mean spend | frequency, mean repeat spend] per customer (lifetimes'
-        ``conditional_expected_average_profit``): (n,)."""
-        x, m = _spend_arrays(frequency, monetary_value)  # m = 0 allowed here
-        codes = self._codes(groups, x.shape[0])
-        self._check_q(codes)
-        out = np.empty(x.shape[0])
-        _threads.over(_gg_expected, x.shape[0], x, m, codes, self._params, out)
-        return _wrap(out, _index_of(frequency, monetary_value))
-
-    conditional_expected_average_profit = expected_average_value  # lifetimes' name

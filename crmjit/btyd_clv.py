@@ -9,7 +9,8 @@ import numpy as np
 
 from . import _threads
 from ._btyd_core import _broadcast, _index_of, _vector, _wrap, check_summed, rfm_arrays
-from .btyd import BetaGeoModel, GammaGammaModel, _spend_arrays
+from .btyd import BetaGeoModel
+from .gamma_gamma import GammaGammaModel, _spend_arrays
 from .kernels._jit import fixed_chunks
 from .kernels.btyd_predict import CHEB_DEGREE, MAX_PIECES, _bg_clv, _clv_tables, _pair_counts
 

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..bgbb import BetaGeoBetaBinomModel
-from ..btyd import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel
+from ..btyd import BetaGeoModel, ModifiedBetaGeoModel
+from ..gamma_gamma import GammaGammaModel
 from ..pareto import ParetoNBDModel
 
 

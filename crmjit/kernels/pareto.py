@@ -20,7 +20,8 @@ positive and at most z times the one before, so 1 <= S <= 1 / (1 - z): no overfl
 cancellation however large x grows (lifetimes' untransformed series overflows in the
 thousands).  The gradient and Hessian of log G in (e_M, e_m, M, m) are summed along with
 S (the derivatives of log (e_M)_k and log (p + 1)_k are running sums), then permuted to
-(r, alpha, s, beta).
+(r, alpha, s, beta).  S needs about 37 / (1 - z) terms: from z(t_x) = Z_QUAD on, I itself
+is integrated by Gauss-Legendre pieces instead (:func:`_log_i_quad`).
 
 Accumulators (``NACC_PARETO`` = 15) as :mod:`crmjit.kernels.btyd`: value, gradient, upper
 Hessian.  Customer passes run over fixed chunks, one accumulator row each.
