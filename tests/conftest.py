@@ -61,3 +61,13 @@ def rows_close():
             assert_allclose(got[1 + k:1 + k + n_h], want[1 + k:], rtol=1e-3,
                             atol=1e-5 * np.max(np.abs(want[1 + k:])) + 1e-7 * abs(want[0]))
     return check_rows
+
+
+@pytest.fixture(scope="session")
+def cdnow():
+    """lifetimes' CDNOW sample summary: frequency, recency, T (weeks), monetary_value."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
+        return load_cdnow_summary_data_with_monetary_value()

@@ -20,14 +20,6 @@ from crmjit.kernels import btyd_predict as P
 from crmjit.kernels.special import _digamma, _trigamma
 
 
-@pytest.fixture(scope="module")
-def cdnow():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
-        return load_cdnow_summary_data_with_monetary_value()
-
-
 def lt_fitters(lifetimes_quiet, d, penalizer=0.0):
     from lifetimes import BetaGeoFitter, GammaGammaFitter
     rep = d[d.frequency > 0]

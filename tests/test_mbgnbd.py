@@ -4,7 +4,6 @@ on its CDNOW sample, per-segment fits, save/load and CLV."""
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
@@ -12,16 +11,7 @@ import crmjit
 
 
 @pytest.fixture(scope="module")
-def cdnow():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
-        return load_cdnow_summary_data_with_monetary_value()
-
-
-@pytest.fixture(scope="module")
 def fitted(cdnow):
-    warnings.simplefilter("ignore")  # lifetimes under pandas 3 / NumPy 2
     from lifetimes import ModifiedBetaGeoFitter
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")

@@ -2,7 +2,6 @@
 mpmath (up to frequencies in the thousands, where lifetimes' series overflows),
 per-segment fits, save/load, CLV and bad input."""
 
-import warnings
 
 import mpmath
 import numpy as np
@@ -16,14 +15,6 @@ from crmjit._btyd_core import _Layout
 from crmjit.kernels import pareto as K
 
 CDNOW_FIT = [0.553, 10.58, 0.606, 11.67]
-
-
-@pytest.fixture(scope="module")
-def cdnow():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
-        return load_cdnow_summary_data_with_monetary_value()
 
 
 @pytest.fixture(scope="module")

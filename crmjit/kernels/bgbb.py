@@ -124,21 +124,13 @@ def _bgbb_table_pass(ux, uw, u_ptr, K, params, active, out, start, stop):
             W += w
             for k in range(15):
                 out[g, k] += w * sums[k]
-        # the constant -lB(alpha, beta) - lB(gamma, delta), times the total weight
-        _lbeta_terms(al, be, True, c)
-        out[g, 0] -= W * c[0]
-        out[g, 1] -= W * c[1]
-        out[g, 2] -= W * c[2]
-        out[g, 5] -= W * c[3]
-        out[g, 6] -= W * c[4]
-        out[g, 9] -= W * c[5]
-        _lbeta_terms(ga, de, True, c)
-        out[g, 0] -= W * c[0]
-        out[g, 3] -= W * c[1]
-        out[g, 4] -= W * c[2]
-        out[g, 12] -= W * c[3]
-        out[g, 13] -= W * c[4]
-        out[g, 14] -= W * c[5]
+        # the constant -lB(alpha, beta) - lB(gamma, delta), times the total weight: each
+        # into its pair's gradient slots and Hessian block
+        for pair in range(2):
+            _lbeta_terms(al if pair == 0 else ga, be if pair == 0 else de, True, c)
+            slots = (0, 1, 2, 5, 6, 9) if pair == 0 else (0, 3, 4, 12, 13, 14)
+            for k in range(6):
+                out[g, slots[k]] -= W * c[k]
     return out
 
 
