@@ -85,13 +85,13 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     ``GammaGammaFitter.customer_lifetime_value``).
 
     purchase_model : a fitted :class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel` or
-    :class:`ParetoNBDModel`; spend_model : fitted :class:`GammaGammaModel`.  frequency, recency, T, monetary_value : (n,) in the time
-    unit ``freq`` names ("D" days, "W" weeks, "M" months, "H" hours).  time : months
-    (int >= 1; with discount_rate > 0 the months that cannot change the sum, ``TAIL``,
-    are skipped, so at 1 % any horizon costs what 4,600 months cost; at rate <= 0 the
-    cost grows as the square of the horizon).  discount_rate : per month, > -1.
-    groups : segment labels for models fitted per segment.  Returns (n,) float64 (a
-    Series when given Series).
+    :class:`ParetoNBDModel`; spend_model : fitted :class:`GammaGammaModel`.  frequency,
+    recency, T, monetary_value : (n,) in the time unit ``freq`` names ("D" days, "W"
+    weeks, "M" months, "H" hours).  time : months (int >= 1; with discount_rate > 0 the
+    months that cannot change the sum, ``TAIL``, are skipped, so at 1 % any horizon costs
+    what 4,600 months cost; at rate <= 0 the cost grows as the square of the horizon).
+    discount_rate : per month, > -1.  groups : segment labels for models fitted per
+    segment.  Returns (n,) float64 (a Series when given Series).
 
     One fused kernel: for each customer the purchase model's series is evaluated once
     for all ``time`` horizons, the Gamma-Gamma spend in the same pass.

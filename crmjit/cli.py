@@ -254,8 +254,9 @@ def _add_clv(sub):
                        description="Read LOG (CSV, or Parquet file or folder), summarise "
                        "each customer (frequency, recency, T, monetary value), fit a "
                        "purchase model (--model) and Gamma-Gamma (per segment with "
-                       "--groups) and write OUTPUT (.csv or Parquet): one row per customer with p_alive, expected purchases "
-                       "and spend over --months, and CLV. Example: crmjit clv log.csv "
+                       "--groups) and write OUTPUT (.csv or Parquet): one row per "
+                       "customer with p_alive, expected purchases and spend over "
+                       "--months, and CLV. Example: crmjit clv log.csv "
                        "clv.parquet --customer-id customer_id --date date --amount amount "
                        "--holdout-end 2025-09-30 --report report")
     c.add_argument("log", metavar="LOG", help="transactions: a .csv file, or Parquet")
