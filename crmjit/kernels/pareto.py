@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from ._jit import serial
+from ._jit import serial, serial_inline
 from .btyd import _log_moments, _nbd_terms
 from .btyd_predict import _gg_mean
 from .special import _digamma, _trigamma
@@ -202,7 +202,7 @@ def _log_i_quad(t1, t2, eM, em, M, m, want, out):
     return True
 
 
-@serial
+@serial_inline
 def _death_term(t1, t2, x, r, al, s, be, want, v, g, h):
     """log s + log G(t1) of one customer (t2 < 0), or log s + log I over (t1, t2) by
     quadrature (t2 >= 0): value v[0], gradient g (4,) and Hessian h (4, 4) in (r, alpha,
@@ -256,7 +256,7 @@ def _pareto_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
     return out
 
 
-@serial
+@serial_inline
 def _alive_term(x, T, r, al, s, be, v, g, h):
     """A = -(r + x) log(alpha + T) - s log(beta + T) with its derivatives (as
     :func:`_death_term`)."""
@@ -276,7 +276,7 @@ def _alive_term(x, T, r, al, s, be, v, g, h):
     h[3, 3] = s / (ub * ub)
 
 
-@serial
+@serial_inline
 def _copy_term(g, h, g_out, h_out):
     """g_out, h_out = g (4,), h (4, 4), element by element (a slice assignment would
     compile numba's shape-mismatch error formatting: seconds)."""
@@ -358,7 +358,7 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
     return acc
 
 
-@serial
+@serial_inline
 def _use_quad(tx, al, be):
     """Whether z(t_x) = |alpha - beta| / (max(alpha, beta) + t_x) > Z_QUAD: the death-time
     integral by quadrature (:func:`_log_i_quad`), not the series."""
