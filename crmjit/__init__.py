@@ -5,8 +5,9 @@ Public API
 Propensity: :class:`LogisticRegression`, :class:`BatchedLogisticRegression`,
 :func:`predict_proba`, :func:`decision_function`.
 Probabilistic CLV: :func:`rfm_summary`, :func:`rfm_calibration_holdout`,
-:class:`BetaGeoModel`, :class:`GammaGammaModel`, :func:`customer_lifetime_value`;
-subscriptions: :class:`ShiftedBetaGeoModel` (sBG) and :func:`cohort_data`; checked
+:class:`BetaGeoModel`, :class:`ParetoNBDModel`, :class:`ModifiedBetaGeoModel`,
+:class:`GammaGammaModel`, :func:`customer_lifetime_value`; discrete opportunities:
+:class:`BetaGeoBetaBinomModel` (BG/BB); subscriptions: :class:`ShiftedBetaGeoModel` (sBG) and :func:`cohort_data`; checked
 on a holdout with :func:`holdout_report` and :func:`expected_cumulative_transactions`.
 Value: :func:`clv`, :func:`cac`, :func:`conversion_rate`, :func:`channel_summary`.
 Evaluation: :mod:`crmjit.metrics` (``roc_auc_score``, ``log_loss``, ``brier_score``,
@@ -15,7 +16,8 @@ Evaluation: :mod:`crmjit.metrics` (``roc_auc_score``, ``log_loss``, ``brier_scor
 Synthetic data: :mod:`crmjit.data_gen` (``make_customers``, ``customer_chunks``,
 ``make_rfm``, ``make_transactions``).
 Pipelines: ``model.save(path)``, :func:`load`, :func:`score_parquet` (pyarrow), and
-:mod:`crmjit.dask` (``predict_proba``, ``clv``, ``fit_batched``).
+:mod:`crmjit.dask` (``predict_proba``, ``clv``, ``fit_batched``, ``rfm_summary``,
+``fit_btyd``, ``customer_lifetime_value``).
 Pure-Python yardsticks: :mod:`crmjit.reference`.
 
 Names are imported on first use (``import crmjit`` itself loads neither numba nor
