@@ -179,7 +179,7 @@ def test_kernels_match_twins(rng, rows_close):
     assert K._rate_integral(7.0, 1.0 + 1e-12, 40.0) == pytest.approx(
         reference.pareto.rate_integral(7.0, 1.0, 40.0), rel=1e-11)
 
-    rfm = crmjit.data_gen.make_rfm(2000, seed=int(rng.integers(1 << 30)))
+    rfm = crmjit.data_gen.make_rfm(800, seed=int(rng.integers(1 << 30)))
     x, tx, T, m = (rfm[c].to_numpy() for c in rfm.columns)
     codes = rng.integers(0, 3, x.shape[0])
     w = rng.uniform(0.5, 2.0, x.shape[0])
@@ -199,6 +199,21 @@ def test_kernels_match_twins(rng, rows_close):
     rows_close(acc, reference.pareto.pareto_customer_pass(
         take(x).tolist(), take(tx).tolist(), take(T).tolist(), take(w).tolist(),
         layout.chunk_ptr.tolist(), layout.chunk_group.tolist(), params.tolist(), active), 4)
+    # alpha << beta: z(t_x) > 0.9 for the young customers, whose integral is by quadrature
+    quad = np.array([[0.5, 2.0, 1.2, 40.0]])
+    few = slice(0, 40)
+    assert any(K._use_quad(v, 2.0, 40.0) for v in tx[few])
+    assert not all(K._use_quad(v, 2.0, 40.0) for v in tx[few])
+    one = np.ones(1, dtype=bool)
+    acc = K._pareto_customer_pass(x[few], tx[few], T[few], w[few], np.array([0, 40]),
+                                  np.zeros(1, dtype=np.int64), quad, one,
+                                  np.zeros((1, K.NACC_PARETO)), 0, 1)
+    rows_close(acc, reference.pareto.pareto_customer_pass(
+        x[few].tolist(), tx[few].tolist(), T[few].tolist(), w[few].tolist(), [0, 40], [0],
+        quad.tolist(), one), 4)
+    v, g, h = np.empty(15), np.empty(4), np.empty((4, 4))
+    assert K._p_alive_one(0.0, 0.0, 30.0, 0.5, 2.0, 1.2, 40.0, v, g, h) == pytest.approx(
+        reference.pareto.p_alive_one(0.0, 0.0, 30.0, 0.5, 2.0, 1.2, 40.0), rel=1e-12)
     gg = np.array([[6.25, 3.74, 15.4], [2.0, 8.0, 40.0], [1.1, 1.6, 3.0]])
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     t = rng.uniform(0, 100, x.shape[0])
