@@ -249,6 +249,9 @@ class BetaGeoBetaBinomModel(_Model):
         opportunities, for a population of ``counts.sum()`` customers; ``counts`` a
         Series of customers by observed frequency (its index the x values).  DataFrame
         with column ``model`` indexed by frequency."""
+        if not isinstance(counts, pd.Series):
+            raise TypeError("counts must be a pandas Series of customers indexed by "
+                            f"frequency, got {type(counts).__name__}")
         x = np.asarray(counts.index, dtype=np.float64)
         probs = self.probability_of_n_purchases(np.full(x.shape[0], float(n)), x)
         return pd.DataFrame({"model": np.atleast_1d(probs) * float(np.sum(counts))},

@@ -114,6 +114,13 @@ class _Model(Saveable):
                              f"{len(self.groups_)} segments")
         return self._params[0]
 
+    def _simulation(self, T, seed):
+        """(rng, ages, params) for ``simulate_frequency``: ages finite and >= 0."""
+        ages = _vector(T, "T")
+        if (ages < 0).any():
+            raise ValueError(f"T must be >= 0; negative at positions {positions(ages < 0)}")
+        return np.random.default_rng(seed), ages, self._one_set("simulate_frequency")
+
     def _check_fitted(self):
         if not hasattr(self, "_params"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: call fit first")
@@ -301,9 +308,7 @@ class BetaGeoModel(_PurchaseModel):
         parameters over ages T: N ~ Poisson(lambda T), lambda ~ Gamma(r, alpha), cut at
         the purchase after which the customer drops out (geometric, probability p ~
         Beta(a, b); MBG/NBD: possibly at the first purchase, giving 0)."""
-        rng = np.random.default_rng(seed)
-        ages = np.asarray(T, dtype=np.float64)
-        r, al, a, b = self._one_set("simulate_frequency")
+        rng, ages, (r, al, a, b) = self._simulation(T, seed)
         n = rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * ages)
         return np.minimum(n, rng.geometric(rng.beta(a, b, ages.shape)) - self.SHIFT)
 

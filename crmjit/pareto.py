@@ -79,9 +79,7 @@ class ParetoNBDModel(_PurchaseModel):
         """Repeat purchases of len(T) new customers simulated from the (single) fitted
         parameters over ages T: Poisson(lambda min(tau, T)), lambda ~ Gamma(r, alpha), the
         time of death tau exponential at rate mu ~ Gamma(s, beta)."""
-        rng = np.random.default_rng(seed)
-        ages = np.asarray(T, dtype=np.float64)
-        r, al, s, be = self._one_set("simulate_frequency")
+        rng, ages, (r, al, s, be) = self._simulation(T, seed)
         tau = rng.exponential(1.0 / rng.gamma(s, 1.0 / be, ages.shape))
         return rng.poisson(rng.gamma(r, 1.0 / al, ages.shape) * np.minimum(tau, ages))
 

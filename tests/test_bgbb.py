@@ -180,3 +180,14 @@ def test_per_segment_fit_and_save_load(donations, model, tmp_path):
 def test_bad_input_is_a_clear_error(args, match):
     with pytest.raises(ValueError, match=match):
         crmjit.BetaGeoBetaBinomModel().fit(*args)
+
+
+def test_bad_prediction_input_is_a_clear_error(model):
+    with pytest.raises(ValueError, match=r"m_periods_in_future must be >= 0"):
+        model.expected_purchases(-1, 3, 4, 6)
+    with pytest.raises(ValueError, match=r"m_periods_in_future must hold whole numbers"):
+        model.p_alive(3, 4, 6, 0.5)
+    with pytest.raises(ValueError, match=r"x must be <= n_periods; not at positions \[1\]"):
+        model.probability_of_n_purchases([6, 6], [2, 7])
+    with pytest.raises(TypeError, match="counts must be a pandas Series"):
+        model.expected_number_of_transactions_in_first_n_periods(6, [3, 4])

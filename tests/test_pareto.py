@@ -262,6 +262,14 @@ def test_bad_input_is_a_clear_error(model):
         model.probability_of_n_purchases(10.0, 1.5)
     with pytest.raises(ValueError, match="T must be > 0"):
         crmjit.ParetoNBDModel().fit([0, 0], [0.0, 0.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="give all of frequency, recency and T, or none"):
+        model.probability_of_n_purchases(10.0, 1, frequency=[2])
+    with pytest.raises(ValueError, match=r"t must be > 0; not at positions \[0\]"):
+        model.probability_of_n_purchases(0.0, 1)
+    with pytest.raises(ValueError, match=r"T must be >= 0; negative at positions \[1\]"):
+        model.simulate_frequency([3.0, -1.0])
+    with pytest.raises(ValueError, match=r"T contains NaN or inf at positions \[0\]"):
+        model.simulate_frequency([np.nan])
 
 
 @pytest.mark.parametrize("cls, params", [("ParetoNBDModel", CDNOW_FIT),
