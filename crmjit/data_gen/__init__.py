@@ -138,7 +138,8 @@ def _setup(n_customers, n_features, n_segments, n_periods, seed, dtype, segment_
 
     s64 = np.uint64(seed)
     coef = _normals(s64, STREAM_COEF, np.empty((g, d))) * (2.0 / math.sqrt(d))
-    intercept = _normals(s64, STREAM_INTERCEPT, np.empty(g)) * 0.5 - 1.0
+    # (g, 1), not (g,): the kernel then has one signature, compiled once
+    intercept = _normals(s64, STREAM_INTERCEPT, np.empty((g, 1)))[:, 0] * 0.5 - 1.0
     seg_cdf = _cdf(1.0 / np.arange(1, g + 1, dtype=np.float64) ** segment_skew)
     chan_cdf = _cdf([c[1] for c in CHANNELS])
     chan_mu = np.log([c[2] for c in CHANNELS])

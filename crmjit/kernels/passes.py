@@ -40,7 +40,7 @@ def _chunk_terms(X, y, sample_weight, theta, chunk, c0, c1, row_stride, hess_str
     k = X.shape[1] + 1
     n = X.shape[0]
     xt, yb, sb, z, e, rb, qb, xq = _block_scratch(k, BLOCK, BLOCK)
-    no_order = np.empty(0, dtype=np.int64)
+    no_order = np.empty(0, dtype=np.int32)  # the batched fit's order type: one signature
     for c in range(c0, c1):
         _one_chunk(X, y, sample_weight, theta, c * chunk, min(n, c * chunk + chunk),
                    row_stride, hess_stride, parts[c], part_g[c], part_h[c], xt, yb, sb, z, e,
