@@ -151,7 +151,7 @@ class _Layout:
                             offsets[1:][self.chunk_group])
         self.chunk_ptr = np.append(starts, n).astype(np.int64)
         xs = self.take(x)
-        ws = w if w.shape[0] == 1 else self.take(w)
+        ws = self.take(w)
         row_w = np.broadcast_to(ws, (n,))
         group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
         self.W = np.bincount(group_of, weights=row_w, minlength=n_groups).astype(np.float64)
@@ -171,7 +171,14 @@ class _Layout:
         self.u_ptr = np.searchsorted(keys // width, np.arange(n_groups + 1)).astype(np.int64)
 
     def take(self, a):
-        return a if self.order is None else a[self.order]
+        """a (n,) in the layout's order (a (1,) weight stays as it is) as a read-only
+        C-contiguous array: one array type whatever the caller passed (a strided sample,
+        a writable array or a pandas column), so each pass compiles once and vectorises."""
+        if self.order is not None and a.shape[0] == self.n_rows:
+            a = a[self.order]
+        out = np.ascontiguousarray(a).view()
+        out.flags.writeable = False
+        return out
 
 
 def _unpack(tot, k):

@@ -168,7 +168,7 @@ class _PurchaseModel(_Model):
     def _problem(self, x, tx, age, w, codes, n_groups, penalizer):
         layout = _Layout(codes, n_groups, x, w)
         xs, txs, ages = layout.take(x), layout.take(tx), layout.take(age)
-        ws = w if w.shape[0] == 1 else layout.take(w)
+        ws = layout.take(w)
         sizes = np.diff(layout.offsets)
         t_max = np.ones(n_groups)  # a segment without customers (log_likelihood on a subset)
         if ages.size:

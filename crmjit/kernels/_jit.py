@@ -29,8 +29,8 @@ kernels over spans of the input on crmjit's own threads (``crmjit._threads``).
   version on a machine shares one cache.  An entry that cannot be loaded (a truncated or
   corrupted file) is recompiled with a warning naming the directory.  Set
   ``CRMJIT_NO_CACHE=1`` to turn caching off.
-* Intrinsics: two hand-written LLVM intrinsics (a prefetch hint, a float built from its
-  bits) each have a plain fallback, used when ``CRMJIT_NO_INTRINSICS=1`` or when the
+* Intrinsics: three hand-written LLVM intrinsics (a prefetch hint, a float built from its
+  bits and the bits of a float) each have a plain fallback, used when ``CRMJIT_NO_INTRINSICS=1`` or when the
   intrinsics fail to compile on this numba/llvmlite (checked once, at the first compile).
 """
 
@@ -243,6 +243,18 @@ def _bitcast_float(typingctx, bits):
     return out(bits), codegen
 
 
+@intrinsic
+def _bitcast_int(typingctx, value):
+    """The IEEE-754 bits of the float64 ``value`` as an int64 (a bit cast, no conversion)."""
+    if value != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(value), codegen
+
+
 @functools.lru_cache(maxsize=None)
 def intrinsics_enabled() -> bool:
     """Whether kernels compile with the intrinsics: not under ``CRMJIT_NO_INTRINSICS=1``,
@@ -253,7 +265,8 @@ def intrinsics_enabled() -> bool:
 
     def probe(a, b):
         _prefetch_byte(a, 0, 0)
-        return _bitcast_float(b) + np.float64(_bitcast_float(np.int32(b >> 32)))
+        return (_bitcast_float(b) + np.float64(_bitcast_float(np.int32(b >> 32)))
+                + _bitcast_int(a[0, 0]))
     try:
         numba.njit(probe)(np.zeros((1, 1)), np.int64(1 << 62))
     except Exception as exc:  # an llvmlite or numba these intrinsics do not fit
@@ -298,6 +311,44 @@ def _decode(bits, mbits, ebits, dtype):
     else:
         v = math.ldexp(float(mant + (np.int64(1) << mbits)), int(exp) - bias - mbits)
     return dtype(-v if neg else v)
+
+
+def bits_from_float(value):
+    """The IEEE-754 bits of the float64 ``value`` as an int64 (a bit cast, no conversion):
+    the inverse of ``float_from_bits``, so that a kernel can split a float into exponent
+    and mantissa in arithmetic LLVM vectorises (``math.frexp`` is a libm call).  For use
+    inside kernels; the plain fallback encodes the fields with ``math.frexp``, exactly."""
+    raise TypeError("bits_from_float is for use inside numba kernels")
+
+
+@overload(bits_from_float)
+def _bits_from_float(value):
+    if value != types.float64:
+        return None
+    if intrinsics_enabled():
+        return lambda value: _bitcast_int(value)
+    return lambda value: _encode(value)
+
+
+@numba.njit(**_COMMON)
+def _encode(v):
+    """The IEEE-754 bits of the float64 v, from its fields (``bits_from_float``'s plain
+    fallback)."""
+    if v != v:
+        return np.int64(0x7FF8000000000000)
+    neg = np.int64(1 if math.copysign(1.0, v) < 0.0 else 0)
+    a = abs(v)
+    if a == math.inf:
+        exp, mant = np.int64(2047), np.int64(0)
+    elif a == 0.0:
+        exp, mant = np.int64(0), np.int64(0)
+    else:
+        m, e = math.frexp(a)  # a = m 2^e, m in [0.5, 1)
+        if e >= -1021:  # a normal float: biased exponent e + 1022 >= 1
+            exp, mant = np.int64(e + 1022), np.int64((m * 2.0 - 1.0) * 4503599627370496.0)
+        else:  # subnormal: a = mant 2^-1074
+            exp, mant = np.int64(0), np.int64(math.ldexp(a, 1074))
+    return (neg << 63) | (exp << 52) | mant
 
 
 def prefetch_row(arr, i):

@@ -1,5 +1,6 @@
 """Elementwise maths of the logistic model: e^(-|z|), log(1 + e) on [0, 1], the sigmoid and
-log(1 + e^z), in float64 and (for scoring) float32.
+log(1 + e^z), in float64 and (for scoring) float32; and the natural log that the BG/NBD
+likelihood passes take twice a customer.
 
 Why our own exp and log1p: numba calls libm for ``math.exp``, which LLVM cannot vectorise
 without Intel SVML (absent from PyPI's llvmlite).  ``_exp_neg_abs`` and ``_log1p_unit`` are
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import float_from_bits, serial
+from ._jit import bits_from_float, float_from_bits, serial, serial_inline
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
@@ -25,6 +26,10 @@ _LN2_HI32 = np.float32(0.693359375)  # 9 significant bits: k * _LN2_HI32 is exac
 _LN2_LO32 = np.float32(-2.12194440e-4)  # ln 2 - _LN2_HI32
 _ROUND32 = np.float32(12582912.0)  # 1.5 * 2**23: (x + _ROUND32) - _ROUND32 rounds x
 _EXP32_MIN = np.float32(-104.0)  # e^-104 < 2**-150: below it, float32 rounds e^t to 0
+_SQRT2 = 1.4142135623730951
+_TINY = 2.2250738585072014e-308  # the smallest normal float64
+_MANTISSA = (1 << 52) - 1
+_ONE_BITS = 1023 << 52  # the exponent field of [1, 2)
 
 
 @serial
@@ -103,6 +108,26 @@ def _log1p_unit(e):
     p = p * s2 + 1.0 / 3.0
     p = p * s2 + 1.0
     return 2.0 * s * p
+
+
+@serial_inline
+def _log(u):
+    """The natural log of u, within 2 ulp (tested against mpmath, subnormals included): u = 2^k m
+    with m in [1/sqrt 2, sqrt 2) from u's bits (``bits_from_float``), log m =
+    ``_log1p_unit(m - 1)`` (m - 1 exact), plus k ln 2 in two parts.  0 gives -inf, inf
+    gives inf, negatives and NaN give NaN, as ``math.log`` (no exception).  Branch-free
+    selects, so a loop over customers vectorises (libm's log does not)."""
+    sub = u < _TINY
+    v = u * 18014398509481984.0 if sub else u  # 2^54: a subnormal made normal
+    bits = bits_from_float(v)
+    m = float_from_bits((bits & _MANTISSA) | _ONE_BITS)  # in [1, 2)
+    big = m > _SQRT2
+    k = (bits >> 52) - (1077 if sub else 1023) + (1 if big else 0)
+    kf = np.float64(k)
+    r = kf * _LN2_HI + (kf * _LN2_LO + _log1p_unit(m * 0.5 - 1.0 if big else m - 1.0))
+    if u > 0.0 and u < np.inf:
+        return r
+    return -np.inf if u == 0.0 else (u if u > 0.0 else np.nan)
 
 
 @serial
