@@ -18,7 +18,7 @@ from . import _threads
 from ._grouping import group_order
 from .kernels.btyd_predict import MAX_TERMS as MAX_WINDOW_TERMS
 
-CHUNK = 1 << 14  # customers per chunk of a likelihood pass (a function of n only)
+CHUNK = 1 << 14  # customers per chunk of a likelihood pass at most (a function of n only)
 START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
 
 
@@ -142,33 +142,45 @@ class _Layout:
         self.offsets = offsets
         sizes = np.diff(offsets)
         per = np.maximum(1, -(-sizes // CHUNK))
-        self.chunk_group = np.repeat(np.arange(n_groups, dtype=np.int64), per)
+        # a group of more than one chunk: a multiple of 4 chunks of equal size, which 2 or
+        # 4 threads share evenly (7 chunks of 100k customers on 2 threads: 4 against 3)
+        per = np.where(per > 1, -(-per // 4) * 4, per)
+        g_of = np.repeat(np.arange(n_groups, dtype=np.int64), per)
+        self.chunk_group = g_of
         first = np.zeros(n_groups, dtype=np.int64)
         np.cumsum(per[:-1], out=first[1:])
         self.chunk_first = first
-        within = np.arange(self.chunk_group.shape[0]) - first[self.chunk_group]
-        starts = np.minimum(offsets[:-1][self.chunk_group] + within * CHUNK,
-                            offsets[1:][self.chunk_group])
+        within = np.arange(g_of.shape[0]) - first[g_of]
+        starts = offsets[:-1][g_of] + within * sizes[g_of] // per[g_of]
         self.chunk_ptr = np.append(starts, n).astype(np.int64)
-        xs = self.take(x)
+        xi = self.take(x).astype(np.int64)
         ws = self.take(w)
-        row_w = np.broadcast_to(ws, (n,))
-        group_of = np.repeat(np.arange(n_groups, dtype=np.int64), sizes)
-        self.W = np.bincount(group_of, weights=row_w, minlength=n_groups).astype(np.float64)
-        xi = xs.astype(np.int64)
+        scalar_w = ws.shape[0] == 1 and n != 1
         width = int(xi.max()) + 1 if n else 1
+        key = xi  # group * width + x: one group needs no group column
+        if n_groups > 1:
+            key = np.repeat(np.arange(n_groups, dtype=np.int64), sizes) * width + xi
+        row_w = None if scalar_w else ws
         if n_groups * width <= 1 << 25:
-            key = group_of * width + xi
-            present = np.bincount(key, minlength=n_groups * width) > 0
-            total = np.bincount(key, weights=row_w, minlength=n_groups * width)
-            keys = np.flatnonzero(present)
-            uw = total[keys]
+            counts = np.bincount(key, minlength=n_groups * width)
+            keys = np.flatnonzero(counts)
+            # counts times the one weight (exact for the default 1, else better rounded)
+            uw = (counts[keys] * ws[0] if scalar_w
+                  else np.bincount(key, weights=row_w, minlength=n_groups * width)[keys])
         else:
-            keys, inverse = np.unique(group_of * width + xi, return_inverse=True)
-            uw = np.bincount(inverse, weights=row_w)
+            keys, inverse = np.unique(key, return_inverse=True)
+            uw = (np.bincount(inverse) * ws[0] if scalar_w
+                  else np.bincount(inverse, weights=row_w))
+        key_group = keys // width
+        self.W = np.bincount(key_group, weights=uw, minlength=n_groups).astype(np.float64)
         self.ux = (keys % width).astype(np.float64)
         self.uw = np.asarray(uw, dtype=np.float64)
-        self.u_ptr = np.searchsorted(keys // width, np.arange(n_groups + 1)).astype(np.int64)
+        self.u_ptr = np.searchsorted(key_group, np.arange(n_groups + 1)).astype(np.int64)
+
+    def weights(self, w):
+        """The weights as the customer passes take them (``row_weight``): one float when
+        everyone weighs the same (w of length 1), else ``take(w)``."""
+        return float(w[0]) if w.shape[0] == 1 and self.n_rows != 1 else self.take(w)
 
     def take(self, a):
         """a (n,) in the layout's order (a (1,) weight stays as it is) as a read-only
@@ -220,8 +232,9 @@ class _Likelihood:
                       self._tab, span=64, work=n)
         if self.customer is None:  # a likelihood of the table's keys alone (sBG)
             return _unpack(self._tab, self.k)
-        _threads.over(self.customer, self._acc.shape[0], *self.customer_args, params, active,
-                      self._acc, span=4, work=n)
+        chunks = self._acc.shape[0]
+        _threads.over(self.customer, chunks, *self.customer_args, params, active,
+                      self._acc, span=max(1, chunks // 32), work=n)
         return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),
                        self.k)
 

@@ -168,7 +168,7 @@ class _PurchaseModel(_Model):
     def _problem(self, x, tx, age, w, codes, n_groups, penalizer):
         layout = _Layout(codes, n_groups, x, w)
         xs, txs, ages = layout.take(x), layout.take(tx), layout.take(age)
-        ws = layout.take(w)
+        ws = layout.weights(w)
         sizes = np.diff(layout.offsets)
         t_max = np.ones(n_groups)  # a segment without customers (log_likelihood on a subset)
         if ages.size:

@@ -72,7 +72,7 @@ class GammaGammaModel(_Model):
             empty = labels[layout.W <= 0] if labels is not None else []
             raise ValueError("a segment has no repeat customers with weight > 0, e.g. "
                              f"{list(empty[:5])}: the spend model cannot be fitted there")
-        ws = layout.take(w)
+        ws = layout.weights(w)
         problem = _Likelihood(3, NACC_GG, _gg_table_pass, (layout.ux, layout.uw, layout.u_ptr),
                               _gg_customer_pass, (layout.take(x), layout.take(m), ws,
                                                   layout.chunk_ptr, layout.chunk_group),

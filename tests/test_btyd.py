@@ -122,6 +122,13 @@ def test_likelihood_passes_match_twins_and_finite_differences(rng, shift, rows_c
                                            layout.chunk_ptr.tolist(), layout.chunk_group.tolist(),
                                            shift, bg_params.tolist(), active)
     rows_close(acc, twin, 4)
+    # one float weight for everyone (``row_weight``) equals that weight for each customer
+    n_chunks = layout.chunk_group.shape[0]
+    one = [K._bg_customer_pass(take(x), take(tx), take(T), wt, layout.chunk_ptr,
+                               layout.chunk_group, shift, bg_params, active,
+                               np.zeros((n_chunks, K.NACC_BG)), 0, n_chunks)
+           for wt in (1.7, np.full(x.shape[0], 1.7))]
+    assert_allclose(one[0], one[1], rtol=1e-13)
     # the total equals lifetimes' formula summed over customers
     total = tab[:, 0].sum() + acc[:, 0].sum()
     direct = sum(reference.btyd.bg_log_likelihood(list(bg_params[g]), x[codes == g].tolist(),

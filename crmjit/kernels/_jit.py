@@ -351,6 +351,24 @@ def _encode(v):
     return (neg << 63) | (exp << 52) | mant
 
 
+def row_weight(w, i):
+    """Customer i's weight: ``w`` itself when it is a float (one weight for everyone),
+    else ``w[i]``.  A kernel taking its weights this way compiles a version without the
+    per-customer read and the select for the unweighted case (no gathers in a
+    vectorised loop: the BG/NBD pass 19 -> 15 ns a customer, measured), and one with it
+    when weights are given.  For use inside kernels."""
+    raise TypeError("row_weight is for use inside numba kernels")
+
+
+@overload(row_weight)
+def _row_weight(w, i):
+    if isinstance(w, types.Float):
+        return lambda w, i: w
+    if isinstance(w, types.Array) and w.ndim == 1:
+        return lambda w, i: w[i]
+    return None
+
+
 def prefetch_row(arr, i):
     """Hint the CPU to fetch every cache line of row ``i`` of the C-contiguous 2-D array
     ``arr``; no effect on results (the plain fallback does nothing).  Kernels that gather

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from ._jit import serial, serial_reduce
+from ._jit import row_weight, serial, serial_reduce
 from .elementwise import _exp_neg_abs, _log, _log1p_unit
 from .special import _digamma, _trigamma
 
@@ -123,7 +123,8 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, shift, params, active
     A4 = log a - log(b + x - 1) - (r + x) log(alpha + t_x).  shift 1 (MBG/NBD): b + x in
     A4 and the A4 term for every customer, x = 0 included.
 
-    x, tx, T : (n,) float64 sorted by group.  w : (1,) or (n,) float64.
+    x, tx, T : (n,) float64 sorted by group.  w : float64 (everyone's weight) or (n,)
+    float64 (``row_weight``).
     acc : (n_chunks, 15), overwritten (one row per chunk).
 
     Branch-free, so the loop over a chunk's customers vectorises: the A4 term is computed
@@ -133,7 +134,6 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, shift, params, active
     MBG/NBD one; this takes 10, measured on one thread).  The sums within a chunk are
     reassociated (``serial_reduce``): their order depends on the chunk, never on the
     thread count."""
-    scalar_w = w.shape[0] == 1
     for c in range(start, stop):
         g = chunk_group[c]
         if not active[g]:
@@ -145,7 +145,7 @@ def _bg_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, shift, params, active
         f = gr = gal = ga = gb = 0.0
         h_rr = h_ral = h_ra = h_rb = h_alal = h_ala = h_alb = h_aa = h_ab = h_bb = 0.0
         for i in range(chunk_ptr[c], chunk_ptr[c + 1]):
-            wi = w[0] if scalar_w else w[i]
+            wi = row_weight(w, i)
             xi = x[i]
             rx = r + xi
             uT = al + T[i]
@@ -246,8 +246,8 @@ def _gg_table_pass(ux, uw, u_ptr, params, active, out, start, stop):
 @serial
 def _gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active, acc, start, stop):
     """Gamma-Gamma terms that need the mean spend m: sum over customers of
-    w * ((p x - 1) log m - (p x + q) log(x m + v)).  acc (n_chunks, 10) overwritten."""
-    scalar_w = w.shape[0] == 1
+    w * ((p x - 1) log m - (p x + q) log(x m + v)).  w : float64 or (n,) float64
+    (``row_weight``); acc (n_chunks, 10) overwritten."""
     for c in range(start, stop):
         g = chunk_group[c]
         if not active[g]:
@@ -261,7 +261,7 @@ def _gg_customer_pass(x, m, w, chunk_ptr, chunk_group, params, active, acc, star
         hqv = 0.0
         hvv = 0.0
         for i in range(chunk_ptr[c], chunk_ptr[c + 1]):
-            wi = w[0] if scalar_w else w[i]
+            wi = row_weight(w, i)
             xi = x[i]
             s = p * xi + q
             u = xi * m[i] + v

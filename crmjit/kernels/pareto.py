@@ -33,7 +33,7 @@ import math
 
 import numpy as np
 
-from ._jit import serial, serial_inline
+from ._jit import row_weight, serial, serial_inline
 from .btyd import _log_moments, _nbd_terms
 from .btyd_predict import _gg_mean
 from .special import _digamma, _trigamma
@@ -291,9 +291,9 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
                           stop):
     """Per chunk: sum over its customers of w log(e^A + e^B - e^C), B = log s + log G(t_x),
     C = log s + log G(T) (by quadrature where z(t_x) > Z_QUAD: w log(e^A + e^B), B = log
-    s + log I), with the gradient and Hessian.  acc (n_chunks, 15), overwritten
-    for active chunks; a row is NaN where a series failed (the solver then backs off)."""
-    scalar_w = w.shape[0] == 1
+    s + log I), with the gradient and Hessian.  w : float64 or (n,) float64
+    (``row_weight``); acc (n_chunks, 15), overwritten for active chunks; a row is NaN
+    where a series failed (the solver then backs off)."""
     vs = np.empty((3, 15))
     gs = np.empty((3, 4))
     hs = np.empty((3, 4, 4))
@@ -310,7 +310,7 @@ def _pareto_customer_pass(x, tx, T, w, chunk_ptr, chunk_group, params, active, a
         have0 = False  # B of x = 0 (t_x = 0) depends on the parameters only: cached
         v0 = 0.0
         for i in range(chunk_ptr[c], chunk_ptr[c + 1]):
-            wi = w[0] if scalar_w else w[i]
+            wi = row_weight(w, i)
             xi = x[i]
             _alive_term(xi, T[i], r, al, s, be, vs[0], gs[0], hs[0])
             terms = 1
