@@ -126,9 +126,11 @@ def _check_penalizer(c):
 class _Layout:
     """Customers grouped for a likelihood pass: sorted by group (a counting sort, no copy
     when there is one group), cut into chunks of at most CHUNK customers inside a group,
-    and the distinct frequencies of each group with their total weights."""
+    and the distinct frequencies of each group with their total weights.  A heavier
+    pass takes smaller chunks (``chunk``), so that a small fit still spreads over the
+    threads."""
 
-    def __init__(self, codes, n_groups, x, w):
+    def __init__(self, codes, n_groups, x, w, chunk=CHUNK):
         n = x.shape[0]
         self.n_rows = n
         if codes is None:
@@ -141,7 +143,7 @@ class _Layout:
             self.order = None if grouped else order
         self.offsets = offsets
         sizes = np.diff(offsets)
-        per = np.maximum(1, -(-sizes // CHUNK))
+        per = np.maximum(1, -(-sizes // chunk))
         # a group of more than one chunk: a multiple of 4 chunks of equal size, which 2 or
         # 4 threads share evenly (7 chunks of 100k customers on 2 threads: 4 against 3)
         per = np.where(per > 1, -(-per // 4) * 4, per)
@@ -213,8 +215,11 @@ class _Likelihood:
     max_step = 1.0  # no parameter changes by more than a factor e in one step
 
     def __init__(self, k, nacc, table, table_args, customer, customer_args, layout,
-                 penalizer, penalty_scale):
+                 penalizer, penalty_scale, cost=1):
+        """``cost``: a customer's pass in units of ``crmjit._threads``' work (rows of a
+        light pass), which decide whether a pass is worth the threads."""
         self.k, self.table, self.customer = k, table, customer
+        self.cost = cost
         self.table_args, self.customer_args = table_args, customer_args
         self.layout = layout
         G = layout.W.shape[0]
@@ -234,7 +239,7 @@ class _Likelihood:
             return _unpack(self._tab, self.k)
         chunks = self._acc.shape[0]
         _threads.over(self.customer, chunks, *self.customer_args, params, active,
-                      self._acc, span=max(1, chunks // 32), work=n)
+                      self._acc, span=max(1, chunks // 32), work=n * self.cost)
         return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),
                        self.k)
 

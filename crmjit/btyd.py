@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import _newton, _state, _threads
-from ._btyd_core import (START, _Layout, _Likelihood, _broadcast, _check_penalizer,
+from ._btyd_core import (CHUNK, START, _Layout, _Likelihood, _broadcast, _check_penalizer,
                          _check_solver, _frequency, _group_input, _index_of, _solve,
                          _standard_errors, _vector, _weights, _wrap, check_summed,
                          horizon_arrays, rfm_arrays)
@@ -159,6 +159,7 @@ class _PurchaseModel(_Model):
     PARAMS: tuple = ()
     NAME = ""
     TIME = ()  # the parameters in units of time
+    COST = 1  # a customer's likelihood pass, in rows of a light pass (``_Likelihood``)
 
     def __init__(self, penalizer_coef=0.0, *, tol=1e-10, max_iter=200):
         self.penalizer_coef = penalizer_coef
@@ -166,7 +167,7 @@ class _PurchaseModel(_Model):
         self.max_iter = max_iter
 
     def _problem(self, x, tx, age, w, codes, n_groups, penalizer):
-        layout = _Layout(codes, n_groups, x, w)
+        layout = _Layout(codes, n_groups, x, w, chunk=max(256, CHUNK // self.COST))
         xs, txs, ages = layout.take(x), layout.take(tx), layout.take(age)
         ws = layout.weights(w)
         sizes = np.diff(layout.offsets)
@@ -181,7 +182,7 @@ class _PurchaseModel(_Model):
         return _Likelihood(len(self.PARAMS), nacc, table,
                            (layout.ux, layout.uw, layout.u_ptr, *table_extra), customer,
                            (xs, txs, ages, ws, layout.chunk_ptr, layout.chunk_group,
-                            *customer_extra), layout, penalizer, scale), t_max
+                            *customer_extra), layout, penalizer, scale, self.COST), t_max
 
     def fit(self, frequency, recency, T, weights=None, groups=None):
         """Fit by maximum likelihood.
