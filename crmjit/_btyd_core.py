@@ -18,6 +18,7 @@ from . import _threads
 from ._grouping import group_order
 from .kernels.btyd_predict import MAX_TERMS as MAX_WINDOW_TERMS
 
+SAME_POINT = 1e-8  # relative: the standard errors reuse a Hessian evaluated this close
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass at most (a function of n only)
 START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scaled time)
 
@@ -226,6 +227,9 @@ class _Likelihood:
         self.penalty = penalizer * penalty_scale  # (G, k)
         self._tab = np.zeros((G, nacc))
         self._acc = np.zeros((layout.chunk_group.shape[0], nacc))
+        # the last point each problem was evaluated at, and its Hessian there
+        self.last_params = np.full((G, k), np.nan)
+        self.last_hess = np.full((G, k, k), np.nan)
 
     def natural(self, params, idx):
         """Total log-likelihood (G,), gradient (G, k), Hessian (G, k, k) in the natural
@@ -236,12 +240,16 @@ class _Likelihood:
         _threads.over(self.table, params.shape[0], *self.table_args, params, active,
                       self._tab, span=64, work=n)
         if self.customer is None:  # a likelihood of the table's keys alone (sBG)
-            return _unpack(self._tab, self.k)
-        chunks = self._acc.shape[0]
-        _threads.over(self.customer, chunks, *self.customer_args, params, active,
-                      self._acc, span=max(1, chunks // 32), work=n * self.cost)
-        return _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first, axis=0),
-                       self.k)
+            out = _unpack(self._tab, self.k)
+        else:
+            chunks = self._acc.shape[0]
+            _threads.over(self.customer, chunks, *self.customer_args, params, active,
+                          self._acc, span=max(1, chunks // 32), work=n * self.cost)
+            out = _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first,
+                                                      axis=0), self.k)
+        self.last_params[idx] = params[idx]
+        self.last_hess[idx] = out[2][idx]
+        return out
 
     def evaluate(self, theta, idx, f, g, H):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -295,10 +303,19 @@ def _solve(problem, theta, tol, max_iter, labels, what, names):
 
 def _standard_errors(problem, params):
     """sqrt(diag(inverse observed information)) of the unpenalised log-likelihood; NaN
-    where the information is not positive definite (a fit stopped short of a maximum)."""
+    where the information is not positive definite (a fit stopped short of a maximum).
+
+    The information is the Hessian the solver last evaluated where that point is within
+    ``SAME_POINT`` (relative) of params (a converged fit: it then took a Newton step
+    below tol, 1e-10 by default), which saves a pass over the customers; otherwise
+    it is evaluated at params."""
+    Hn = problem.last_hess.copy()
+    off = np.abs(problem.last_params - params) > SAME_POINT * np.abs(params)
+    redo = np.flatnonzero(~np.isfinite(problem.last_params).all(axis=1) | off.any(axis=1))
+    if redo.size:
+        with np.errstate(invalid="ignore", over="ignore"):  # a fit run off to 0 or inf
+            Hn[redo] = problem.natural(params, redo)[2][redo]
     idx = np.arange(params.shape[0])
-    with np.errstate(invalid="ignore", over="ignore"):  # a fit run off to 0 or infinity
-        _, _, Hn = problem.natural(params, idx)
     ses = np.full(params.shape, np.nan)
     for g in idx:
         if not np.isfinite(Hn[g]).all():

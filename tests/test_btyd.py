@@ -625,3 +625,22 @@ def test_a_runaway_fit_names_the_parameter_and_its_true_iterations():
     name, where = re.search(r": (\w+) is running off to (0|infinity) \(", message).groups()
     value = bg.params_[name]
     assert (value < 1e-3) if where == "0" else (value > 1e3)
+
+
+@pytest.mark.parametrize("cls", [crmjit.BetaGeoModel, crmjit.ParetoNBDModel])
+def test_standard_errors_reuse_the_solvers_last_hessian_only_at_the_fitted_point(cls):
+    """The fit's standard errors take the Hessian of the solver's last evaluation (a
+    converged Newton step away); they equal those from a fresh pass at the parameters,
+    and a last point further away than SAME_POINT is not reused."""
+    from crmjit._btyd_core import SAME_POINT, _standard_errors, rfm_arrays
+    rfm = make_rfm(4000, seed=5)
+    x, tx, T = rfm.frequency, rfm.recency, rfm["T"]
+    fitted = cls().fit(x, tx, T)
+    assert fitted.converged_
+    problem, _ = cls()._problem(*rfm_arrays(x, tx, T), np.ones(1), None, 1, 0.0)
+    params = fitted._params
+    fresh = _standard_errors(problem, params)  # nothing evaluated yet: a pass at params
+    assert np.isfinite(fresh).all()
+    assert_allclose(fitted.standard_errors_.to_numpy(), fresh[0], rtol=1e-7)
+    problem.natural(params * (1 + 100 * SAME_POINT), np.arange(1))
+    assert_allclose(_standard_errors(problem, params), fresh, rtol=1e-13)
