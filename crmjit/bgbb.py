@@ -49,15 +49,22 @@ def bgbb_arrays(frequency, recency, n_periods):
 DENSE_CELLS = 1 << 24  # patterns indexed by a dense table up to this many possible keys
 
 
-def _distinct(columns):
+def _distinct(columns, n):
     """(distinct rows of the whole-number columns, each row's index among them): by a
-    dense table of every possible key when that is small (no sort), else np.unique."""
+    dense table of every possible key when that is small (no sort), else np.unique.
+    Columns have length n, or 1 (one value for every row: read once, not broadcast)."""
     sizes = [int(c.max(initial=0)) + 1 for c in columns]
-    key = np.zeros(columns[0].shape[0], dtype=np.int64)
-    total = 1
-    for c, size in zip(columns, sizes):
-        key = key * size + c.astype(np.int64)
-        total *= size
+    total = int(np.prod(sizes, dtype=object))
+    if total < 2 ** 53:  # the key in float64 arithmetic, exact below 2^53: no int copies
+        keyf = np.zeros(n)
+        for c, size in zip(columns, sizes):
+            keyf *= size
+            keyf += c
+        key = keyf.astype(np.int64)
+    else:
+        key = np.zeros(n, dtype=np.int64)
+        for c, size in zip(columns, sizes):
+            key = key * size + c.astype(np.int64)
     if total <= DENSE_CELLS:
         present = np.zeros(total, dtype=bool)
         present[key] = True
@@ -68,7 +75,8 @@ def _distinct(columns):
     elif total < 2 ** 62:
         keys, inverse = np.unique(key, return_inverse=True)
     else:
-        rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+        rows, inverse = np.unique(np.stack([np.broadcast_to(c, (n,)) for c in columns],
+                                           axis=1), axis=0, return_inverse=True)
         return ([rows[:, 0].astype(np.int64)]
                 + [rows[:, j].astype(np.float64) for j in range(1, len(columns))],
                 inverse.ravel())
@@ -149,10 +157,12 @@ class BetaGeoBetaBinomModel(_Model):
         base has few distinct patterns: opportunities are counted in years or months)."""
         mm = _frequency(m, "m_periods_in_future")
         x, tx, n = bgbb_arrays(frequency, recency, n_periods)
+        one_m = mm[:1] if mm.shape[0] == 1 else None  # one horizon: one value, no column
         mm, x, tx, n = _broadcast([("m_periods_in_future", mm), ("frequency", x),
                                    ("recency", tx), ("n_periods", n)])
-        codes = np.broadcast_to(self._codes(groups, x.shape[0]), x.shape)
-        cols, inverse = _distinct([codes, x, tx, n, mm])
+        codes = np.atleast_1d(self._codes(groups, x.shape[0]))
+        cols, inverse = _distinct([codes, x, tx, n, mm if one_m is None else one_m],
+                                  x.shape[0])
         c, ux, utx, un, um = cols
         p = self._params[c]
         a, b, g, d = (p[:, j] for j in range(4))
