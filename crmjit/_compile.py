@@ -60,8 +60,9 @@ def _btyd():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for g in (None, groups):
-            crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, groups=g)  # the fit kernels
-            crmjit.GammaGammaModel(max_iter=3).fit(f, m, groups=g)
+            for w in (None, np.ones(len(rfm))):  # one weight (a float) or one a customer
+                crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
+                crmjit.GammaGammaModel(max_iter=3).fit(f, m, weights=w, groups=g)
             labels = None if g is None else np.unique(g)  # valid models for the predictions
             rows = 1 if g is None else labels.shape[0]
             bg = crmjit.BetaGeoModel.from_params([[0.243, 30.9, 0.793, 2.426]] * rows, labels)
@@ -85,7 +86,8 @@ def _btyd_models():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for g in (None, np.arange(len(rfm)) % 2):
-            crmjit.ParetoNBDModel(max_iter=3).fit(f, r, T, groups=g)
+            for w in (None, np.ones(len(rfm))):
+                crmjit.ParetoNBDModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
         pm = crmjit.ParetoNBDModel.from_params([0.55, 10.6, 0.61, 11.7])
         pm.p_alive(f, r, T)
         pm.expected_purchases(30, f, r, T)

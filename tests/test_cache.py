@@ -130,3 +130,43 @@ def test_float_from_bits_fallback_decodes_every_kind_of_float():
     for v in np.array([0.0, 1.0, -3.5, 1e-45, 1.1754944e-38, 3.4e38, np.inf], np.float32):
         bits = np.array([v], np.float32).view(np.int32)[0]
         assert plain32(bits) == v
+
+
+PREWARMED = """
+import warnings
+import numpy as np
+from numba.core import event
+import crmjit
+from crmjit.data_gen import make_rfm
+compiled = []
+class Listen(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Listen())
+rfm = make_rfm(60_000, seed=2)  # above the warm start's size: its subsample pass too
+f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
+w = np.random.default_rng(0).uniform(0.5, 2.0, len(rfm))
+g = np.arange(len(rfm)) % 3
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    for weights in (None, w):
+        for groups in (None, g):
+            for cls in (crmjit.BetaGeoModel, crmjit.ModifiedBetaGeoModel,
+                        crmjit.ParetoNBDModel):
+                cls(max_iter=4).fit(f.to_numpy(), r, T, weights=weights, groups=groups)
+            crmjit.GammaGammaModel(max_iter=4).fit(f, m, weights=weights, groups=groups)
+print("COMPILED", sorted(set(compiled)))
+"""
+
+
+def test_prewarmed_probabilistic_fits_compile_nothing(tmp_path):
+    """After the pre-warm steps of ``crmjit compile`` for the probabilistic models, their
+    fits compile nothing: with and without weights (a float or an array reaches the
+    kernels), segments, the warm start's subsample, writable or read-only inputs."""
+    env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)}
+    run("from crmjit._compile import _btyd, _btyd_models\n_btyd()\n_btyd_models()", env)
+    done = run(PREWARMED, env)
+    line = [ln for ln in done.stdout.splitlines() if ln.startswith("COMPILED")][0]
+    assert line == "COMPILED []", line
