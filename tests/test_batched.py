@@ -12,7 +12,7 @@ from crmjit._segment_fit import carve, lane_buffers, segment_blocks
 from crmjit._grouping import group_order as _group_order
 from crmjit._grouping import map_labels as _map_labels
 from crmjit._segment_fit import fit_lanes
-from crmjit.kernels.logloss import (_block_scratch, _block_temps, _block_terms, _dot, _dot4,
+from crmjit.kernels.logloss import (_block_scratch, _block_temps, _block_terms, _dot,
                                     _hess_upper, _load_rows, _row_terms, _rows_gradient,
                                     _symmetrize, _theta_dot, _total)
 from crmjit.kernels.newton import (_accept, _converged, _lagged, _newton_direction,
@@ -346,8 +346,6 @@ def test_load_rows_and_block_terms_match_reference(rng, dtype):
         assert _dot(q, ss, B) == pytest.approx(reference.logloss.dot(q.tolist(), r_ss, B),
                                                rel=1e-13)
         assert _total(q, B) == pytest.approx(reference.logloss.total(q.tolist(), B), rel=1e-13)
-        assert_allclose(_dot4(q, xb, 2, B - 3),
-                        reference.logloss.dot4(q.tolist(), r_xb, 2, B - 3), rtol=1e-13)
         zq = rng.normal(0, 30, B)
         rb2, qb2 = np.empty(B), np.empty(B)
         loss = _row_terms(zq, yy, ss, B, np.empty(B), rb2, qb2)

@@ -20,6 +20,14 @@ def log1p_unit(e):
     return math.log1p(e)
 
 
+def log(u):
+    """The natural log, with the kernel's answers where math.log raises: -inf at 0, NaN
+    below 0."""
+    if u > 0.0:
+        return math.log(u)
+    return -math.inf if u == 0.0 else math.nan
+
+
 def sigmoid(z):
     """1 / (1 + e^-z), on the side that cannot overflow."""
     if z >= 0:

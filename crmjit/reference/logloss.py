@@ -55,11 +55,6 @@ def dot(a, b, m):
     return sum(a[r] * b[r] for r in range(m))
 
 
-def dot4(a, xt, j0, m):
-    """Four dot products of a with the rows j0 .. j0+3 of xt over r < m."""
-    return tuple(dot(a, xt[j0 + t], m) for t in range(4))
-
-
 def total(a, m):
     """sum a[r] over r < m."""
     return sum(a[:m])
