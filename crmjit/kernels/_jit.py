@@ -22,11 +22,12 @@ kernels over spans of the input on crmjit's own threads (``crmjit._threads``).
   ``NUMBA_NUM_THREADS``.
 * Caching: compiled kernels are kept in :func:`cache_dir` (``CRMJIT_CACHE_DIR``, else
   ``NUMBA_CACHE_DIR``/crmjit-VERSION, else the user cache directory
-  ``~/.cache/crmjit/VERSION``), never inside site-packages: an install can be read-only,
-  and files written there survive ``pip uninstall`` (they once left an empty namespace
-  package that shadowed a later editable install).  An entry is valid while its source
-  file's content is unchanged (numba's content hash), so every environment of one crmjit
-  version on a machine shares one cache.  An entry that cannot be loaded (a truncated or
+  ``~/.cache/crmjit/VERSION-...``), never inside site-packages: an install can be
+  read-only, and files written there survive ``pip uninstall`` (they once left an empty
+  namespace package that shadowed a later editable install).  The folder is named by the
+  version and a digest of every kernel source (``_sources_digest``: a cached kernel
+  holds its callees' code, which numba does not check), so every environment of one
+  crmjit build on a machine shares one cache, and no other build reads it.  An entry that cannot be loaded (a truncated or
   corrupted file) is recompiled with a warning naming the directory.  Set
   ``CRMJIT_NO_CACHE=1`` to turn caching off.
 * Intrinsics: three hand-written LLVM intrinsics (a prefetch hint, a float built from its
@@ -61,10 +62,23 @@ CACHE_FORMAT = "c1"  # the layout of a cache entry (``_Impl``): a new one, a new
 
 
 # ------------------------------------------------------------------------------ caching
+@functools.lru_cache(maxsize=None)
+def _sources_digest() -> str:
+    """A digest of every kernel module's source.  numba checks only the file of the kernel
+    it loads, but a cached kernel holds the code of the kernels it calls, inlined from
+    other files: a folder per set of sources means none is ever loaded with a stale
+    callee (an install from a newer commit of the same version, a local edit)."""
+    digest = hashlib.sha256()
+    for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def cache_dir() -> pathlib.Path:
     """Where compiled kernels are kept (see the module docstring); a separate folder when
     the intrinsics are off, so the two builds never mix."""
-    tag = f"{__version__}-{CACHE_FORMAT}" + ("-plain" if PLAIN else "")
+    tag = (f"{__version__}-{CACHE_FORMAT}-{_sources_digest()}"
+           + ("-plain" if PLAIN else ""))
     if os.environ.get("CRMJIT_CACHE_DIR"):
         return pathlib.Path(os.environ["CRMJIT_CACHE_DIR"]) / tag
     if numba.config.CACHE_DIR:
