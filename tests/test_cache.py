@@ -170,3 +170,20 @@ def test_prewarmed_probabilistic_fits_compile_nothing(tmp_path):
     done = run(PREWARMED, env)
     line = [ln for ln in done.stdout.splitlines() if ln.startswith("COMPILED")][0]
     assert line == "COMPILED []", line
+
+
+def test_cache_folder_changes_with_any_kernel_source(tmp_path):
+    """A cached kernel holds its callees' code, which numba does not check: the folder is
+    named by a digest of every kernel source, so an edit to a callee's file (here
+    elementwise.py, whose helpers the training and BG/NBD passes inline) moves it."""
+    import shutil
+    from crmjit.kernels import _jit
+    here = pathlib.Path(_jit.__file__).parent
+    copy = tmp_path / "kernels"
+    shutil.copytree(here, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert _jit._sources_digest(copy) == _jit._sources_digest()
+    assert _jit._sources_digest() in _jit.cache_dir().name
+    with open(copy / "elementwise.py", "a") as f:
+        f.write("\n# an edit\n")
+    _jit._sources_digest.cache_clear()
+    assert _jit._sources_digest(copy) != _jit._sources_digest()

@@ -63,13 +63,14 @@ CACHE_FORMAT = "c1"  # the layout of a cache entry (``_Impl``): a new one, a new
 
 # ------------------------------------------------------------------------------ caching
 @functools.lru_cache(maxsize=None)
-def _sources_digest() -> str:
-    """A digest of every kernel module's source.  numba checks only the file of the kernel
-    it loads, but a cached kernel holds the code of the kernels it calls, inlined from
-    other files: a folder per set of sources means none is ever loaded with a stale
-    callee (an install from a newer commit of the same version, a local edit)."""
+def _sources_digest(folder=None) -> str:
+    """A digest of every kernel module's source (in ``folder``, default this package).
+    numba checks only the file of the kernel it loads, but a cached kernel holds the code
+    of the kernels it calls, inlined from other files: a folder per set of sources means
+    none is ever loaded with a stale callee (an install from a newer commit of the same
+    version, a local edit)."""
     digest = hashlib.sha256()
-    for path in sorted(pathlib.Path(__file__).parent.glob("*.py")):
+    for path in sorted(pathlib.Path(folder or pathlib.Path(__file__).parent).glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
