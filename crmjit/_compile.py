@@ -48,21 +48,35 @@ def _value():
     crmjit.conversion_rate(np.array([2.0]), np.array([40.0]))
 
 
+def _btyd_fits():
+    """The likelihood passes of BG/NBD (and MBG/NBD), Gamma-Gamma and Pareto/NBD, with one
+    weight (a float reaches the kernels) or one a customer, with and without segments."""
+    import crmjit
+    from crmjit.data_gen import make_rfm
+    rfm = make_rfm(400, seed=1)
+    f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for g in (None, np.arange(len(rfm)) % 2):
+            for w in (None, np.ones(len(rfm))):
+                crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
+                crmjit.GammaGammaModel(max_iter=3).fit(f, m, weights=w, groups=g)
+                crmjit.ParetoNBDModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
+
+
 def _btyd():
     import crmjit
     from crmjit.data_gen import make_rfm, make_transactions
     log, _ = make_transactions(40, seed=1)
     crmjit.rfm_summary(log, "customer_id", "date", "amount")
     crmjit.rfm_summary(log, "customer_id", "date")
+    _btyd_fits()
     rfm = make_rfm(400, seed=1)
     f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
     groups = np.arange(len(rfm)) % 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for g in (None, groups):
-            for w in (None, np.ones(len(rfm))):  # one weight (a float) or one a customer
-                crmjit.BetaGeoModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
-                crmjit.GammaGammaModel(max_iter=3).fit(f, m, weights=w, groups=g)
             labels = None if g is None else np.unique(g)  # valid models for the predictions
             rows = 1 if g is None else labels.shape[0]
             bg = crmjit.BetaGeoModel.from_params([[0.243, 30.9, 0.793, 2.426]] * rows, labels)
@@ -84,10 +98,7 @@ def _btyd_models():
     f, r, T, m = rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value
     gg = crmjit.GammaGammaModel.from_params([6.25, 3.74, 15.4])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for g in (None, np.arange(len(rfm)) % 2):
-            for w in (None, np.ones(len(rfm))):
-                crmjit.ParetoNBDModel(max_iter=3).fit(f, r, T, weights=w, groups=g)
+        warnings.simplefilter("ignore")  # the Pareto/NBD fits: in _btyd_fits
         pm = crmjit.ParetoNBDModel.from_params([0.55, 10.6, 0.61, 11.7])
         pm.p_alive(f, r, T)
         pm.expected_purchases(30, f, r, T)
@@ -148,9 +159,9 @@ STEPS = (("propensity float64", lambda: _propensity(np.float64)),
          ("CLV and channel value", _value),
          ("synthetic data", _generators),
          ("Parquet scoring", _parquet),
-         ("Pareto/NBD, BG/BB", _btyd_models),
+         ("Pareto/NBD predictions, BG/BB", _btyd_models),
          ("propensity float32", lambda: _propensity(np.float32)),
-         ("RFM, BG/NBD, Gamma-Gamma, CLV", _btyd))
+         ("RFM, BG/NBD, Gamma-Gamma, Pareto/NBD fits, CLV", _btyd))
 HELPER_STEPS = 2  # the last steps, about as long as the others: a helper process's share
 
 
