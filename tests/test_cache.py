@@ -158,8 +158,9 @@ print("COMPILED", sorted(set(compiled)))
 
 def test_prewarmed_probabilistic_fits_compile_nothing(tmp_path):
     """After the pre-warm step of ``crmjit compile`` for the probabilistic fits (part of
-    its BTYD step), those fits compile nothing: with and without weights (a float or an array reaches the
-    kernels), segments, the warm start's subsample, writable or read-only inputs."""
+    its BTYD step), those fits compile nothing: with and without weights (a float or an
+    array reaches the kernels), segments, the warm start's subsample, writable or
+    read-only inputs."""
     env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": str(tmp_path)}
     run("from crmjit._compile import _btyd_fits\n_btyd_fits()", env)
     done = run(PREWARMED, env)
