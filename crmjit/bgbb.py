@@ -157,12 +157,11 @@ class BetaGeoBetaBinomModel(_Model):
         base has few distinct patterns: opportunities are counted in years or months)."""
         mm = _frequency(m, "m_periods_in_future")
         x, tx, n = bgbb_arrays(frequency, recency, n_periods)
-        one_m = mm[:1] if mm.shape[0] == 1 else None  # one horizon: one value, no column
-        mm, x, tx, n = _broadcast([("m_periods_in_future", mm), ("frequency", x),
-                                   ("recency", tx), ("n_periods", n)])
+        if mm.shape[0] != 1:  # a horizon per customer (one horizon stays one value)
+            mm, x, tx, n = _broadcast([("m_periods_in_future", mm), ("frequency", x),
+                                       ("recency", tx), ("n_periods", n)])
         codes = np.atleast_1d(self._codes(groups, x.shape[0]))
-        cols, inverse = _distinct([codes, x, tx, n, mm if one_m is None else one_m],
-                                  x.shape[0])
+        cols, inverse = _distinct([codes, x, tx, n, mm], x.shape[0])
         c, ux, utx, un, um = cols
         p = self._params[c]
         a, b, g, d = (p[:, j] for j in range(4))
