@@ -1,6 +1,8 @@
 """Shared benchmark plumbing: sizes (quick/full), machine info, per-run records.
 
-Run:  pytest bench --benchmark-json=bench.json [--quick]
+Run:  pytest bench -n 0 --benchmark-json=bench.json [--quick]
+(``-n 0``: the test configuration runs pytest in two worker processes, which would time
+each benchmark beside another one; ``crmjit bench`` passes it.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ import pytest
 import sklearn
 
 QUICK_ENV = "CRMJIT_BENCH_QUICK"
+
+
+def pytest_configure(config):
+    if getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError("benchmarks run in one process: pass -n 0")
 
 
 def pytest_addoption(parser):

@@ -59,7 +59,7 @@ def bench(args, out=None):
             return 2
         new_json = os.path.join(args.out, "bench.json")
         cmd = [sys.executable, "-m", "pytest", str(suite), "-q", "-p", "no:cacheprovider",
-               f"--benchmark-json={new_json}", "--benchmark-disable-gc"]
+               "-n", "0", f"--benchmark-json={new_json}", "--benchmark-disable-gc"]
         if args.quick:
             cmd.append("--quick")
         print("running: " + " ".join(cmd), file=out)
