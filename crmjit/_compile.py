@@ -169,14 +169,17 @@ def helper(module, function):
     """Start ``python -c "from MODULE import FUNCTION; FUNCTION()"``, a helper process that
     compiles kernels into the shared cache while this process compiles others (numba
     compiles one function at a time per process: a second process uses the second core).
-    None where it would not help: no cache, no writable cache folder, or one core."""
+    None where it would not help: no cache, no writable cache folder, one core, no Python
+    executable, or ``CRMJIT_COMPILE_HELPER=0`` (which every helper runs with: a helper
+    starts no helper of its own)."""
     import os
     import subprocess
     import sys
 
     from .kernels._jit import CACHE, cache_dir
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if not CACHE or (cores or 1) < 2:
+    if (not CACHE or (cores or 1) < 2 or not sys.executable
+            or os.environ.get("CRMJIT_COMPILE_HELPER", "") not in ("", "1")):
         return None
     try:
         folder = cache_dir()
@@ -185,7 +188,8 @@ def helper(module, function):
             return None
         return subprocess.Popen([sys.executable, "-c",
                                  f"from {module} import {function}; {function}()"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                env={**os.environ, "CRMJIT_COMPILE_HELPER": "0"})
     except OSError:  # no folder to write, or no process to start: compile here alone
         return None
 

@@ -183,3 +183,31 @@ def test_cache_folder_changes_with_any_kernel_source(tmp_path):
         f.write("\n# an edit\n")
     _jit._sources_digest.cache_clear()
     assert _jit._sources_digest(copy) != _jit._sources_digest()
+
+
+SOLVER = """
+import os, numpy as np, crmjit
+from crmjit.kernels.newton import _newton_directions
+from crmjit.data_gen import make_rfm
+d = make_rfm(500, seed=0)
+crmjit.BetaGeoModel().fit(d.frequency, d.recency, d["T"])
+cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+print("SOLVER", sum(_newton_directions.stats.cache_hits.values()),
+      sum(_newton_directions.stats.cache_misses.values()), cores)
+"""
+
+
+@pytest.mark.parametrize("allowed", ["", "0"])
+def test_a_first_fit_has_a_helper_compile_the_solver(tmp_path, allowed):
+    """The first fit of a fresh environment has a helper process compile the Newton
+    solver's kernels into the cache while it compiles its own passes: it loads them
+    (a cache hit), where ``CRMJIT_COMPILE_HELPER=0`` or a single core has it compile
+    them itself (a miss)."""
+    env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": "",
+           "CRMJIT_COMPILE_HELPER": allowed}
+    line = [ln for ln in run(SOLVER, env).stdout.splitlines() if ln.startswith("SOLVER")][0]
+    hits, misses, cores = map(int, line.split()[1:])
+    helped = allowed == "" and cores >= 2
+    assert (hits, misses) == ((1, 0) if helped else (0, 1)), line
+    again = [ln for ln in run(SOLVER, env).stdout.splitlines() if ln.startswith("SOLVER")][0]
+    assert again.split()[1:3] == ["1", "0"], again  # now in the cache either way
