@@ -22,10 +22,6 @@ subsampled, cheap).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import threading
-
 import numpy as np
 
 from .kernels._jit import fixed_chunks
@@ -192,43 +188,9 @@ class _Quadratic:
 
 
 def warm_solver():
-    """Compile the solver's own kernels (directions, acceptance, stopping rule): their
-    signatures are the same for every problem, so a helper process can compile them into
-    the cache while a first fit compiles its passes."""
+    """Compile this solver's own kernels (directions, acceptance, stopping rule), whose
+    signatures are the same for every problem (``crmjit._compile.first_call_helper``)."""
     minimize(_Quadratic(), np.zeros((2, 3)), 1e-8, 10)
-
-
-_helper = None  # the helper process compiling the solver kernels (False: none to start)
-_helper_lock = threading.Lock()  # fits from several threads start one helper
-
-
-def _solver_helper():
-    """The first ``minimize`` of a process whose solver kernels are neither compiled nor
-    in the cache starts a helper process that compiles them (``warm_solver``) while this
-    one compiles the problem's passes (on a second core: numba compiles one function at
-    a time per process): a first ``LogisticRegression.fit`` in a fresh environment 7.35 ->
-    6.2 s, ``ParetoNBDModel.fit`` 4.8 -> 3.9 s, ``BetaGeoModel.fit`` 3.55 -> 2.75 s
-    (``bench/coldstart.py``).  None when there is nothing to wait for (see
-    ``_compile.helper``)."""
-    global _helper
-    with _helper_lock:
-        if _helper is None:
-            cached = getattr(getattr(_newton_directions, "_cache", None), "_cache_file", None)
-            warm = _newton_directions.signatures or (
-                cached is None or os.path.exists(cached._index_path))
-            _helper = (not warm and _compile.helper("crmjit._newton", "warm_solver")) or False
-        return _helper or None
-
-
-def _await_helper(helper):
-    """Wait (a minute at most) for the helper to put the solver kernels in the cache."""
-    global _helper
-    if helper is not None:
-        try:
-            helper.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # compile here instead
-            pass
-        _helper = False
 
 
 def minimize(problem, theta, tol, max_iter, active=None):
@@ -250,9 +212,9 @@ def minimize(problem, theta, tol, max_iter, active=None):
     converged = np.zeros(G, dtype=bool)
     done = np.zeros(G, dtype=bool) if active is None else ~np.asarray(active, dtype=bool)
     all_idx = np.flatnonzero(~done)
-    helper = _solver_helper()
+    _compile.first_call_helper("warm_solver", _newton_directions)
     problem.evaluate(theta, all_idx, f, g, H)
-    _await_helper(helper)
+    _compile.await_helper()  # the solver's kernels are in the cache: load them
     _directions(problem, g, H, all_idx, n_free, step)
     ft, gt, Ht = f.copy(), g.copy(), H.copy()
     while True:

@@ -13,10 +13,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .persist import Saveable
-from . import _state, _threads
+from . import _compile, _state, _threads
 from ._validation import label_codes, positions
 from ._grouping import map_labels
 from ._segment_fit import fit_segments, grouped_data, start_point
+from .kernels.logloss import _row_terms
 from .kernels.scoring import _decision_function, _predict_proba
 from .logistic import (_names, _raise_nonfinite_rows, _set_names, class_weights,
                        sample_weights, training_data)
@@ -139,6 +140,7 @@ class BatchedLogisticRegression(Saveable, BaseEstimator):
         Categorical) in any order, sample_weight : (n,) non-negative, optional.
         """
         self._validate_params()
+        _compile.first_call_helper("warm_batched", _row_terms)
         # X's finiteness is checked as the fit copies its rows (``_fit_segments``)
         X, y, classes = training_data(self, X, y, check_X=False)
         n = X.shape[0]

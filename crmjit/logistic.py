@@ -13,10 +13,11 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _newton, _newton_cg, _state, _threads
+from . import _compile, _newton, _newton_cg, _state, _threads
 from .persist import Saveable
 from ._validation import check_finite, float_array, per_customer, positions
 from .kernels.checks import _mark_present
+from .kernels.logloss import _row_terms
 from .kernels.scoring import _decision_function, _predict_proba
 
 __all__ = ["LogisticRegression", "decision_function", "predict_proba"]
@@ -268,6 +269,7 @@ class LogisticRegression(Saveable, ClassifierMixin, BaseEstimator):
         sample_weight : array-like (n_samples,), non-negative, not all zero.
         """
         self._validate_params()
+        _compile.first_call_helper("warm_logistic", _row_terms)
         X, y, classes = training_data(self, X, y)
         if classes.shape[0] > 2:
             raise ValueError(f"Only binary classification is supported: y has "

@@ -185,6 +185,7 @@ def test_cache_folder_changes_with_any_kernel_source(tmp_path):
     assert _jit._sources_digest(copy) != _jit._sources_digest()
 
 
+
 SOLVER = """
 import os, numpy as np, crmjit
 from crmjit.kernels.newton import _newton_directions
@@ -200,9 +201,9 @@ print("SOLVER", sum(_newton_directions.stats.cache_hits.values()),
 @pytest.mark.parametrize("allowed", ["", "0"])
 def test_a_first_fit_has_a_helper_compile_the_solver(tmp_path, allowed):
     """The first fit of a fresh environment has a helper process compile the Newton
-    solver's kernels into the cache while it compiles its own passes: it loads them
-    (a cache hit), where ``CRMJIT_COMPILE_HELPER=0`` or a single core has it compile
-    them itself (a miss)."""
+    solver's kernels into the cache while it compiles its own passes, and waits for it
+    before its first Newton step: it loads them (a cache hit), where
+    ``CRMJIT_COMPILE_HELPER=0`` or a single core has it compile them itself (a miss)."""
     env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": "",
            "CRMJIT_COMPILE_HELPER": allowed}
     line = [ln for ln in run(SOLVER, env).stdout.splitlines() if ln.startswith("SOLVER")][0]
@@ -211,3 +212,39 @@ def test_a_first_fit_has_a_helper_compile_the_solver(tmp_path, allowed):
     assert (hits, misses) == ((1, 0) if helped else (0, 1)), line
     again = [ln for ln in run(SOLVER, env).stdout.splitlines() if ln.startswith("SOLVER")][0]
     assert again.split()[1:3] == ["1", "0"], again  # now in the cache either way
+
+
+WARMED = """
+import numpy as np, crmjit
+from crmjit.kernels import logloss, newton, passes
+rng = np.random.default_rng(0)
+X = rng.standard_normal((3000, 4))
+y = (rng.random(3000) < 0.4).astype(int)
+{fit}
+for k in {kernels}:
+    print("KERNEL", k.__name__, sum(k.stats.cache_hits.values()),
+          sum(k.stats.cache_misses.values()))
+"""
+
+HELPED = {
+    "warm_logistic": ("crmjit.LogisticRegression().fit(X, y)",
+                      "[logloss._row_terms, logloss._hess_upper, passes._merge_parts, "
+                      "newton._newton_directions, newton._accept_all, newton._converged_all]"),
+    "warm_batched": ("crmjit.BatchedLogisticRegression().fit(X, y, np.arange(3000) % 5)",
+                     "[logloss._row_terms, logloss._hess_upper, newton._newton_direction, "
+                     "newton._accept, newton._converged, newton._lagged]"),
+}
+
+
+@pytest.mark.parametrize("warm", sorted(HELPED))
+def test_a_first_call_helper_compiles_what_the_fit_uses(tmp_path, warm):
+    """What each first-call helper compiles (``crmjit._compile.warm_*``) is what the fit
+    then uses, signature for signature: after it, the fit loads every one of those kernels
+    from the cache and compiles none of them."""
+    env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": "",
+           "CRMJIT_COMPILE_HELPER": "0"}
+    run(f"from crmjit._compile import {warm}; {warm}()", env)
+    fit, kernels = HELPED[warm]
+    rows = [ln.split()[1:] for ln in run(WARMED.format(fit=fit, kernels=kernels),
+                                         env).stdout.splitlines() if ln.startswith("KERNEL")]
+    assert len(rows) == 6 and all(r[1:] == ["1", "0"] for r in rows), rows
