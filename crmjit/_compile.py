@@ -209,6 +209,7 @@ def compile_all(progress=True, out=None):
     the cache meanwhile (``helper``), so that here they load: 47.4 -> 27.0 s cold on 2 cores
     (measured)."""
     from ._progress import progress_bar
+    no_first_call_helper()
     background = helper("crmjit._compile", "helper_steps")
     seconds = {}
     try:
@@ -258,6 +259,14 @@ def first_call_helper(name, kernel):
     with _helper_lock:
         if _helper is None:
             _helper = (_cold(kernel) and helper("crmjit._compile", name)) or False
+
+
+def no_first_call_helper():
+    """For work that splits its compiling with a helper of its own (``compile_all``, the
+    demo): a first-call helper too would only compete with both for the two cores."""
+    global _helper
+    with _helper_lock:
+        _helper = False
 
 
 def await_helper():
