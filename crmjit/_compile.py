@@ -33,6 +33,10 @@ def _propensity(dtype):
     b.decision_function(X, groups)
     named = groups.astype(str)
     crmjit.BatchedLogisticRegression().fit(X, y, named).predict_proba(X, named)
+    # the label and segment dtypes of crmjit.data_gen.make_customers
+    crmjit.LogisticRegression().fit(X, y.astype(np.int8))
+    g32 = rng.permutation(groups).astype(np.int32)  # not grouped: the counting sort
+    crmjit.BatchedLogisticRegression().fit(X, y, g32).predict_proba(X, g32)
     wide = rng.standard_normal((40, 200)).astype(dtype)  # Newton-CG: more features than rows
     yw = np.arange(40) % 2
     crmjit.LogisticRegression().fit(wide, yw)
@@ -167,7 +171,6 @@ STEPS = (("propensity float64", lambda: _propensity(np.float64)),
          ("Pareto/NBD predictions, BG/BB", _btyd_models),
          ("propensity float32", lambda: _propensity(np.float32)),
          ("RFM, BG/NBD, Gamma-Gamma, Pareto/NBD fits, CLV", _btyd))
-HELPER_STEPS = 2  # the last steps, about as long as the others: a helper process's share
 
 
 def helper(module, function):
@@ -198,16 +201,16 @@ def helper(module, function):
 
 
 def helper_steps():
-    """The helper's share of ``compile_all``."""
-    for _, step in STEPS[-HELPER_STEPS:]:
+    """The helper's side of ``compile_all``: every step, last first."""
+    for _, step in STEPS[::-1]:
         step()
 
 
 def compile_all(progress=True, out=None):
     """Run every step (each compiles its kernels, or loads them from the cache); returns
-    the seconds each took, by step name.  A helper process compiles the last steps into
-    the cache meanwhile (``helper``), so that here they load: 47.4 -> 27.0 s cold on 2 cores
-    (measured)."""
+    the seconds each took, by step name.  A helper process takes the same steps last
+    first (``helper_steps``), so the two meet in the middle, and each loads what the other
+    compiled: no split to keep balanced by hand."""
     from ._progress import progress_bar
     no_first_call_helper()
     background = helper("crmjit._compile", "helper_steps")
@@ -215,9 +218,7 @@ def compile_all(progress=True, out=None):
     try:
         with progress_bar(total=len(STEPS), enabled=progress, desc="compile",
                           unit="step") as bar:
-            for i, (name, step) in enumerate(STEPS):
-                if background is not None and i == len(STEPS) - HELPER_STEPS:
-                    background.wait()  # its steps are in the cache: load them
+            for name, step in STEPS:
                 t0 = time.perf_counter()
                 step()
                 seconds[name] = time.perf_counter() - t0

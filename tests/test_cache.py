@@ -248,3 +248,43 @@ def test_a_first_call_helper_compiles_what_the_fit_uses(tmp_path, warm):
     rows = [ln.split()[1:] for ln in run(WARMED.format(fit=fit, kernels=kernels),
                                          env).stdout.splitlines() if ln.startswith("KERNEL")]
     assert len(rows) == 6 and all(r[1:] == ["1", "0"] for r in rows), rows
+
+
+AFTER_COMPILE = """
+import numpy as np
+from numba.core import event
+import crmjit
+from crmjit import metrics
+from crmjit.data_gen import make_customers, make_rfm
+compiled = []
+class Listen(event.Listener):
+    def on_start(self, ev):
+        compiled.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Listen())
+for dtype in (np.float64, np.float32):
+    c = make_customers(5000, n_features=4, n_segments=3, seed=4, dtype=dtype)
+    m = crmjit.LogisticRegression().fit(c.X, c.y)
+    p = m.predict_proba(c.X)[:, 1]
+    crmjit.BatchedLogisticRegression().fit(c.X, c.y, c.segment).predict_proba(c.X, c.segment)
+    crmjit.clv(c.cash_flows, c.rate, c.lifespan)
+    metrics.roc_auc_score(c.y, p)
+rfm = make_rfm(3000, seed=2)
+crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"])
+print("COMPILED", sorted(set(compiled)))
+"""
+
+
+def test_crmjit_compile_leaves_the_common_calls_nothing_to_compile(tmp_path):
+    """``crmjit compile`` (its steps split with a helper process taking them last first)
+    fills the cache: afterwards propensity fits and scores, per-segment fits, CLV, AUC and
+    a BG/NBD fit, in float64 and float32, compile nothing."""
+    env = {"CRMJIT_CACHE_DIR": str(tmp_path), "NUMBA_CACHE_DIR": ""}
+    done = subprocess.run([sys.executable, "-m", "crmjit", "compile", "--quiet"],
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = [ln for ln in run(AFTER_COMPILE, env).stdout.splitlines()
+            if ln.startswith("COMPILED")][0]
+    assert line == "COMPILED []", line
