@@ -292,6 +292,7 @@ def _warm_blocks():
 
 
 def warm_solver():
+    """A first probabilistic-CLV fit's: the Newton solver's kernels."""
     from ._newton import warm_solver as solver
     solver()
 

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -71,3 +75,17 @@ def cdnow():
         warnings.simplefilter("ignore")
         from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
         return load_cdnow_summary_data_with_monetary_value()
+
+
+@pytest.fixture
+def run_python():
+    """Run Python code in a fresh interpreter, its environment updated with ``env``;
+    asserts it exited 0 (unless ``check=False``) and returns the CompletedProcess."""
+    def run(code, env, check=True):
+        done = subprocess.run([sys.executable, "-W", "always", "-c", code],
+                              env={**os.environ, **env}, capture_output=True, text=True,
+                              timeout=600)
+        if check:
+            assert done.returncode == 0, done.stderr[-3000:]
+        return done
+    return run
