@@ -247,10 +247,11 @@ _helper_lock = threading.Lock()
 
 
 def _cold(kernel) -> bool:
-    """Whether ``kernel`` is neither compiled in this process nor in the cache."""
+    """Whether ``kernel`` is neither compiled in this process nor in the cache (False
+    where the cache's index cannot be located: no cache, or a numba laid out otherwise)."""
     cached = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
-    return (not kernel.signatures and cached is not None
-            and not os.path.exists(cached._index_path))
+    index = getattr(cached, "_index_path", None)
+    return not kernel.signatures and index is not None and not os.path.exists(index)
 
 
 def first_call_helper(name, kernel):
@@ -292,18 +293,19 @@ def _warm_blocks():
 
 
 def warm_solver():
-    """A first probabilistic-CLV fit's: the Newton solver's kernels."""
-    from ._newton import warm_solver as solver
-    solver()
+    """A first probabilistic-CLV fit's: the Newton solver's kernels (directions,
+    acceptance, stopping rule)."""
+    from ._newton import _Quadratic, minimize
+    minimize(_Quadratic(), np.zeros((2, 3)), 1e-8, 10)
 
 
 def warm_logistic():
     """``LogisticRegression.fit``'s: block terms, the merge of chunk sums, the solver."""
-    from ._newton import _slots, warm_solver as solver
+    from ._newton import _slots
     from .kernels.passes import _merge_parts
     _warm_blocks()
     _merge_parts(*_slots(2, 3), np.zeros((1, 3))[0], np.zeros((1, 3, 3))[0])
-    solver()
+    warm_solver()
 
 
 def warm_batched():

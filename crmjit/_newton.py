@@ -177,7 +177,9 @@ def _directions(problem, g, H, idx, n_free, step):
 
 
 class _Quadratic:
-    """f(theta) = ||theta - 1||^2 / 2 for every problem: what ``warm_solver`` solves."""
+    """f(theta) = ||theta - 1||^2 / 2 for every problem: what
+    ``crmjit._compile.warm_solver`` solves to compile this solver's own kernels, whose
+    signatures are the same for every problem."""
 
     fit_intercept = True
 
@@ -185,12 +187,6 @@ class _Quadratic:
         f[idx] = 0.5 * np.sum((theta[idx] - 1.0) ** 2, axis=1)
         g[idx] = theta[idx] - 1.0
         H[idx] = np.eye(theta.shape[1])
-
-
-def warm_solver():
-    """Compile this solver's own kernels (directions, acceptance, stopping rule), whose
-    signatures are the same for every problem (``crmjit._compile.first_call_helper``)."""
-    minimize(_Quadratic(), np.zeros((2, 3)), 1e-8, 10)
 
 
 def minimize(problem, theta, tol, max_iter, active=None):
