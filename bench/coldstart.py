@@ -129,6 +129,10 @@ FEATURES = {
         "lifetimes", DATA + BTYD_PEER,
         "gg.customer_lifetime_value(bg, _c.frequency, _c.recency, _c['T'], _c.monetary_value, "
         "time=12, discount_rate=0.01)"),
+    "BetaGeoModel.expected_purchases": (
+        "import crmjit" + DATA + BTYD, "bg.expected_purchases(30, freq, rec, T)",
+        "lifetimes", DATA + BTYD_PEER,
+        "bg.conditional_expected_number_of_purchases_up_to_time(30, freq, rec, T)"),
     "ParetoNBDModel.fit": (
         "import crmjit; crmjit.ParetoNBDModel" + DATA, "crmjit.ParetoNBDModel().fit(freq, rec, T)",
         "lifetimes", "from lifetimes import ParetoNBDFitter" + DATA,

@@ -89,12 +89,15 @@ def rfm_arrays(frequency, recency, T):
 
 
 def horizon_arrays(t, frequency, recency, T):
-    """Validated, broadcast (t, x, t_x, T) for a conditional expectation over (T, T + t]:
-    t >= 0 (scalar or (n,)) and the RFM rules of :func:`rfm_arrays`."""
+    """Validated (t, x, t_x, T) for a conditional expectation over (T, T + t]: t >= 0,
+    (1,) for one horizon (a scalar t, or a length-1 t with one customer) or (n,), and
+    (x, t_x, T) broadcast to n by the RFM rules of :func:`rfm_arrays`."""
     tt = _vector(t, "t")
     if (tt < 0).any():
         raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
     x, tx, age = rfm_arrays(frequency, recency, T)
+    if tt.shape[0] == 1:
+        return [tt, x, tx, age]
     return _broadcast([("t", tt), ("frequency", x), ("recency", tx), ("T", age)])
 
 

@@ -28,6 +28,7 @@ from ._btyd_core import (CHUNK, START, _Layout, _Likelihood, _broadcast, _check_
                          _check_solver, _frequency, _group_input, _index_of, _solve,
                          _standard_errors, _vector, _weights, _wrap, check_summed,
                          horizon_arrays, rfm_arrays)
+from ._horizon import horizon_sum
 from ._validation import positions
 from .kernels._jit import fixed_chunks
 from .kernels.btyd import NACC_BG, _bg_customer_pass, _bg_table_pass
@@ -39,6 +40,7 @@ __all__ = ["BetaGeoModel", "ModifiedBetaGeoModel", "rfm_arrays"]
 T_MIN = 1e-100  # the oldest customer's age must reach this (in the data's time unit)
 WARM_MIN = 50_000  # customers from which an ungrouped fit starts from ...
 WARM_STRIDE = 8  # ... the fit of every WARM_STRIDE-th customer
+_ONE = np.ones(1)  # one horizon weighted 1, one scale 1 (``horizon_sum``)
 
 
 class _Model(Saveable):
@@ -328,6 +330,9 @@ class BetaGeoModel(_PurchaseModel):
         in the data's time unit."""
         tt, x, tx, age = horizon_arrays(t, frequency, recency, T)
         codes = self._codes(groups, x.shape[0])
+        if tt.shape[0] == 1 and tt[0] > 0:  # one horizon for everyone: tables by frequency
+            out = horizon_sum(self._params, self.SHIFT, x, tx, age, codes, _ONE, tt, _ONE)
+            return _wrap(out, _index_of(frequency, recency, T))
         n = x.shape[0]
         out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
         _threads.over(_bg_expected, chunks, tt, x, tx, age, codes, self._params, self.SHIFT,

@@ -8,42 +8,13 @@ import numbers
 import numpy as np
 
 from . import _threads
-from ._btyd_core import _broadcast, _index_of, _vector, _wrap, check_summed, rfm_arrays
+from ._btyd_core import _broadcast, _index_of, _vector, _wrap, rfm_arrays
+from ._horizon import horizon_sum
 from .btyd import BetaGeoModel
 from .gamma_gamma import GammaGammaModel, _spend_arrays
-from .kernels._jit import fixed_chunks
-from .kernels.btyd_predict import CHEB_DEGREE, MAX_PIECES, _bg_clv, _clv_tables, _pair_counts
+from .kernels.btyd_predict import _gg_expected
 
 FREQ_FACTOR = {"D": 30.0, "W": 4.345, "M": 1.0, "H": 720.0, "h": 720.0}
-TABLE_MAX_X = 64  # CLV tables for frequencies below this ...
-TABLE_MIN_CUSTOMERS = 64  # ... shared by this many customers of a segment (a table costs
-#                           about as much as summing the series for 100 customers)
-
-_COS = np.cos(np.pi * np.outer(np.arange(CHEB_DEGREE + 1),
-                               np.arange(CHEB_DEGREE + 1) + 0.5) / (CHEB_DEGREE + 1))
-
-
-def _clv_tables_for(x, codes, params, shift, times, disc):
-    """Chebyshev tables of the CLV horizon sum for every (segment, frequency < TABLE_MAX_X)
-    pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
-    costs less than summing the series per customer).  A customer's CLV is then one table
-    read instead of one series; others, and ages outside a table, take the series."""
-    G = params.shape[0]
-    counts = _pair_counts(x, codes, TABLE_MAX_X, np.zeros(G * TABLE_MAX_X, dtype=np.int64))
-    pairs = np.flatnonzero(counts >= TABLE_MIN_CUSTOMERS)
-    tab_index = np.full((G, TABLE_MAX_X), -1, dtype=np.int64)
-    if pairs.size == 0:
-        return tab_index, np.zeros((0, MAX_PIECES, CHEB_DEGREE + 1)), np.zeros(0, np.int64)
-    pg, px = pairs // TABLE_MAX_X, (pairs % TABLE_MAX_X).astype(np.float64)
-    r, al, a, b = (params[pg, j] for j in range(4))
-    b = b + shift
-    coef = np.zeros((pairs.size, MAX_PIECES, CHEB_DEGREE + 1))
-    pieces = np.zeros(pairs.size, dtype=np.int64)
-    _threads.over(_clv_tables, pairs.size, times, disc, a + b - 1.0 - r, a - 1.0,
-                  a + b + px - 1.0, r + px, times[0] / al, _COS, coef, pieces, span=16,
-                  work=pairs.size << 12)
-    tab_index[pg, pairs % TABLE_MAX_X] = np.arange(pairs.size)
-    return tab_index, coef, pieces
 
 
 #: the purchase models by their command-line names
@@ -133,12 +104,8 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
         out = purchase_model._predict(2, np.zeros(1), x, tx, age, codes, m, gg_codes,
                                       spend_model._params, times, disc)
         return _wrap(out, _index_of(frequency, recency, T, monetary_value))
-    params = purchase_model._params
-    shift = purchase_model.SHIFT
-    tab_index, tab_coef, tab_pieces = _clv_tables_for(x, codes, params, shift, times, disc)
-    out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
-    _threads.over(_bg_clv, chunks, x, tx, age, m, codes, params, shift, gg_codes,
-                  spend_model._params, times, disc, tab_index, tab_coef, tab_pieces, chunks,
-                  out, span=1, work=n)
-    check_summed(out)
+    spend = np.empty(n)
+    _threads.over(_gg_expected, n, x, m, gg_codes, spend_model._params, spend)
+    out = horizon_sum(purchase_model._params, purchase_model.SHIFT, x, tx, age, codes, spend,
+                      times, disc)
     return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -175,13 +175,14 @@ def test_prediction_kernels_match_twins(rng, shift):
                                                     gg.tolist()), rtol=1e-12)
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     no_tables = np.full((3, 1), -1, dtype=np.int64)
-    P._bg_clv(x, tx, T, m, codes, params, shift, codes, gg, times, disc, no_tables,
-              np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5, out,
-              0, 5)
-    assert_allclose(out, reference.btyd.bg_clv(x.tolist(), tx.tolist(), T.tolist(), m.tolist(),
-                                               codes.tolist(), params.tolist(), shift, codes.tolist(),
-                                               gg.tolist(), times.tolist(), disc.tolist()),
-                    rtol=1e-9)
+    spend = reference.btyd.gg_expected(x.tolist(), m.tolist(), codes.tolist(), gg.tolist())
+    for scale in (np.asarray(spend), np.array([2.5])):  # per customer, or one for everyone
+        P._bg_horizon(x, tx, T, scale, codes, params, shift, times, disc, no_tables,
+                      np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64),
+                      5, out, 0, 5)
+        assert_allclose(out, reference.btyd.bg_horizon(
+            x.tolist(), tx.tolist(), T.tolist(), scale.tolist(), codes.tolist(),
+            params.tolist(), shift, times.tolist(), disc.tolist()), rtol=1e-9)
     # the series pieces on their own
     A, B, C = 0.9, -0.2, 2.4
     z = np.array([0.1, 0.5, 0.9])
@@ -205,7 +206,7 @@ def test_prediction_kernels_match_twins(rng, shift):
 def test_clv_tables_match_twins_and_the_series():
     """The per-(segment, frequency) Chebyshev tables of the CLV horizon sum: coefficients
     equal the twin's, and reading a table equals summing the series to ~1e-13."""
-    from crmjit.btyd_clv import _COS
+    from crmjit._horizon import _COS
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     r, al, a, b = 0.243, 30.9, 0.793, 2.426
     A, B = np.array([a + b - 1 - r] * 3), np.array([a - 1] * 3)
@@ -249,17 +250,30 @@ def test_pair_counts_match_twin(rng):
     assert one.tolist() == reference.btyd.pair_counts(x.tolist(), [2], 64, 4)
 
 
-def test_clv_same_with_and_without_tables(monkeypatch):
-    import crmjit.btyd
+def test_clv_and_expected_purchases_same_with_and_without_tables(monkeypatch):
+    """CLV and expected purchases over one horizon read Chebyshev tables per (segment,
+    frequency) where enough customers share one; summing every customer's series
+    instead gives the same numbers, for BG/NBD and MBG/NBD, one horizon of 1 day or a
+    year."""
     rfm = make_rfm(30_000, seed=9)
     groups = np.arange(30_000) % 3
-    bg = crmjit.BetaGeoModel().fit(rfm.frequency, rfm.recency, rfm["T"], groups=groups)
+    cols = (rfm.frequency, rfm.recency, rfm["T"])
     gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
-    args = (bg, gg, rfm.frequency, rfm.recency, rfm["T"], rfm.monetary_value)
-    with_tables = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
-    monkeypatch.setattr("crmjit.btyd_clv.TABLE_MIN_CUSTOMERS", 10**12)
-    without = crmjit.customer_lifetime_value(*args, groups=groups, freq="W", time=24)
-    assert_allclose(with_tables, without, rtol=1e-12)
+    for cls in (crmjit.BetaGeoModel, crmjit.ModifiedBetaGeoModel):
+        model = cls().fit(*cols, groups=groups)
+
+        def predictions():
+            clv = crmjit.customer_lifetime_value(model, gg, *cols, rfm.monetary_value,
+                                                 groups=groups, freq="W", time=24)
+            return [clv] + [model.expected_purchases(t, *cols, groups=groups)
+                            for t in (1.0, 365.0)]
+
+        with_tables = predictions()
+        with monkeypatch.context() as patch:
+            patch.setattr("crmjit._horizon.TABLE_MIN_CUSTOMERS", 10**12)
+            without = predictions()
+        for got, want in zip(with_tables, without):
+            assert_allclose(got, want, rtol=1e-12)
 
 
 def mp_expected(t, x, tx, T, r, al, a, b):
@@ -569,10 +583,11 @@ def test_clv_long_horizons_skip_only_months_that_cannot_matter():
     assert (1 + rate) ** -months < btyd_clv.TAIL * rate
     got = crmjit.customer_lifetime_value(*args, time=months, discount_rate=rate)
     steps = np.arange(1, months + 1, dtype=float)
-    twin = reference.btyd.bg_clv(few.frequency.tolist(), few.recency.tolist(),
-                                 few["T"].tolist(), few.monetary_value.tolist(), [0],
-                                 [bg.params_.tolist()], 0.0, [0], [gg.params_.tolist()],
-                                 (steps * 30).tolist(), ((1 + rate) ** -steps).tolist())
+    spend = reference.btyd.gg_expected(few.frequency.tolist(), few.monetary_value.tolist(),
+                                       [0], [gg.params_.tolist()])
+    twin = reference.btyd.bg_horizon(few.frequency.tolist(), few.recency.tolist(),
+                                     few["T"].tolist(), spend, [0], [bg.params_.tolist()],
+                                     0.0, (steps * 30).tolist(), ((1 + rate) ** -steps).tolist())
     assert_allclose(got, twin, rtol=1e-12)
     far = crmjit.customer_lifetime_value(*args, time=60_000)
     assert_allclose(far, crmjit.customer_lifetime_value(*args, time=5_000), rtol=1e-15)

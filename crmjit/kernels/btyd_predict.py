@@ -1,6 +1,7 @@
 """Prediction kernels of the BG/NBD and Gamma-Gamma models: P(alive), expected purchases
 (an Euler-transformed hypergeometric series, rescaled where it would overflow), expected
-spend, and the CLV horizon sum with its Chebyshev tables per (segment, frequency) pair.
+spend, and the discounted sum over shared horizons (CLV, or expected purchases over one
+horizon) with its Chebyshev tables per (segment, frequency) pair.
 
 They take ``codes`` (n,) int64 group codes (length 1: every customer uses
 ``params[codes[0]]``) and ``params`` (G, k) natural parameters; each works on a span of
@@ -259,11 +260,19 @@ CHEB_TOL = 1e-14  # a table is used only where its last coefficients are below t
 @serial
 def _piece_of(w, ratio):
     """Table piece holding w >= 0 (ratio = t_K / t_1): 0 on [0, 1/ratio), then p on
-    [2^(p-1) / ratio, 2^p / ratio)."""
+    [2^(p-1) / ratio, 2^p / ratio) (p the binary exponent of w * ratio: no log)."""
     y = w * ratio
     if y < 1.0:
         return 0
-    return 1 + int(math.floor(math.log2(y)))
+    return math.frexp(y)[1]
+
+
+@serial
+def _piece_edges(p, ratio):
+    """(lo, hi) of table piece p (:func:`_piece_of`)."""
+    if p == 0:
+        return 0.0, 1.0 / ratio
+    return math.ldexp(1.0, p - 1) / ratio, math.ldexp(1.0, p) / ratio
 
 
 @serial
@@ -291,8 +300,7 @@ def _clv_tables(times, disc, A, B, C, S, w_max, cheb_cos, coef, n_pieces, start,
             continue
         ok = True
         for p in range(need):
-            lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
-            hi = 2.0 ** p / ratio if p > 0 else 1.0 / ratio
+            lo, hi = _piece_edges(p, ratio)
             mid = 0.5 * (lo + hi)
             half = 0.5 * (hi - lo)
             for k in range(D1):
@@ -339,12 +347,14 @@ def _clenshaw(c, w, lo, hi):
 
 
 @serial
-def _bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc, tab_index,
-            tab_coef, tab_pieces, n_chunks, out, start, stop):
-    """Probabilistic CLV, fused: out[i] = spend_i * sum_j disc_j (E(t_j) - E(t_{j-1})),
-    E(t) the BG/NBD conditional expected purchases in (T, T+t] (E(t_0) = 0), spend_i the
-    Gamma-Gamma expected average spend.  times (K,) increasing, disc (K,) discount factors;
-    shift as :func:`_bg_expected`.
+def _bg_horizon(x, tx, T, scale, codes, params, shift, times, disc, tab_index, tab_coef,
+                tab_pieces, n_chunks, out, start, stop):
+    """Discounted expected purchases over shared horizons: out[i] = scale_i * sum_j
+    disc_j (E(t_j) - E(t_{j-1})), E(t) the BG/NBD conditional expected purchases in
+    (T, T+t] (E(t_0) = 0).  times (K,) increasing, disc (K,) weights, scale (1,) (one
+    factor for everyone) or (n,); shift as :func:`_bg_expected`.  With the Gamma-Gamma
+    expected spend as scale, times the months and disc their discount factors, it is the
+    probabilistic CLV; with times (t,), disc (1,) and scale (1,): expected purchases.
 
     E(t_j) = C P(alive) Q(t_j): the horizon sum of Q is read from the (segment, frequency)
     table tab_index[g, x] (``_clv_tables``; -1 or x >= tab_index.shape[1]: none) when it
@@ -353,7 +363,7 @@ def _bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc,
     n = out.shape[0]
     K = times.shape[0]
     one_code = codes.shape[0] == 1
-    one_gg = gg_codes.shape[0] == 1
+    one_scale = scale.shape[0] == 1
     xt = tab_index.shape[1]
     ratio = times[K - 1] / times[0]
     chunk = -(-n // n_chunks)
@@ -365,7 +375,6 @@ def _bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc,
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             g = codes[0] if one_code else codes[i]
             r, al, a, b = params[g, 0], params[g, 1], params[g, 2], params[g, 3] + shift
-            h = gg_codes[0] if one_gg else gg_codes[i]
             xi = x[i]
             C = a + b + xi - 1.0
             beta = al + T[i]
@@ -377,13 +386,12 @@ def _bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc,
                 if p >= tab_pieces[tab]:
                     p = -1
             if p >= 0:
-                lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
-                hi = 2.0 ** p / ratio if p > 0 else 1.0 / ratio
+                lo, hi = _piece_edges(p, ratio)
                 acc = _clenshaw(tab_coef[tab, p], w, lo, hi)
             else:
                 acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, r + xi,
                                    lane_z, lane_s, lane_pow, q)
-            spend = _gg_mean(xi, m[i], gg_params[h, 0], gg_params[h, 1], gg_params[h, 2])
+            factor = scale[0] if one_scale else scale[i]
             alive = _p_alive(xi, tx[i], T[i], r, al, a, b, shift > 0.0)
-            out[i] = spend * C * alive * acc if alive > 0.0 else 0.0
+            out[i] = factor * C * alive * acc if alive > 0.0 else 0.0
     return out

@@ -258,16 +258,16 @@ def gg_expected(x, m, codes, params):
     return [gg_mean(x[i], m[i], *params[_at(codes, i)]) for i in range(len(x))]
 
 
-def bg_clv(x, tx, T, m, codes, params, shift, gg_codes, gg_params, times, disc):
-    """lifetimes' CLV loop: sum_j spend (E(t_j) - E(t_{j-1})) disc_j, E(t_0 = 0) = 0."""
+def bg_horizon(x, tx, T, scale, codes, params, shift, times, disc):
+    """lifetimes' CLV loop: scale_i sum_j (E(t_j) - E(t_{j-1})) disc_j, E(t_0 = 0) = 0
+    (scale, codes broadcast from length 1)."""
     out = []
     for i in range(len(x)):
         r, alpha, a, b = params[_at(codes, i)]
-        spend = gg_mean(x[i], m[i], *gg_params[_at(gg_codes, i)])
         total, prev = 0.0, 0.0
         for tj, dj in zip(times, disc):
             e = expected(tj, x[i], tx[i], T[i], r, alpha, a, b + shift, shift > 0)
-            total += spend * (e - prev) * dj
+            total += _at(scale, i) * (e - prev) * dj
             prev = e
         out.append(total)
     return out
