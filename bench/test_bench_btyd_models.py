@@ -94,8 +94,7 @@ def test_model_fit(record, benchmark, model, impl, n):
     work = f"{model} fit"
     if impl == "crmjit":
         cls = getattr(crmjit, OURS[model])
-        record(lambda: cls().fit(*columns(frame)), work=work, impl=impl, size=n, items=n,
-               rounds=3)
+        record(lambda: cls().fit(*columns(frame)), work=work, impl=impl, size=n, items=n)
         return
     sample = frame.iloc[:min(n, LIFETIMES_FIT[model])]
     benchmark.extra_info["scale"] = n / len(sample)

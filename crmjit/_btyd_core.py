@@ -199,16 +199,23 @@ class _Layout:
         return out
 
 
-def _unpack(tot, k):
-    """(G, nacc) accumulators -> value (G,), gradient (G, k), Hessian (G, k, k)."""
-    G = tot.shape[0]
-    H = np.empty((G, k, k))
+def _upper_index(k):
+    """(k, k) index of each Hessian entry in an accumulator row: value, gradient, then
+    the upper triangle row by row (both halves of the symmetric matrix read it)."""
+    at = np.empty((k, k), dtype=np.int64)
     pos = 1 + k
     for i in range(k):
         for j in range(i, k):
-            H[:, i, j] = H[:, j, i] = tot[:, pos]
+            at[i, j] = at[j, i] = pos
             pos += 1
-    return tot[:, 0], tot[:, 1:1 + k], H
+    return at
+
+
+def _unpack(tot, at):
+    """(G, nacc) accumulators -> value (G,), gradient (G, k), Hessian (G, k, k); at from
+    :func:`_upper_index`."""
+    k = at.shape[0]
+    return tot[:, 0], tot[:, 1:1 + k], tot[:, at]
 
 
 class _Likelihood:
@@ -223,6 +230,7 @@ class _Likelihood:
         """``cost``: a customer's pass in units of ``crmjit._threads``' work (rows of a
         light pass), which decide whether a pass is worth the threads."""
         self.k, self.table, self.customer = k, table, customer
+        self._at = _upper_index(k)
         self.cost = cost
         self.table_args, self.customer_args = table_args, customer_args
         self.layout = layout
@@ -243,13 +251,13 @@ class _Likelihood:
         _threads.over(self.table, params.shape[0], *self.table_args, params, active,
                       self._tab, span=64, work=n)
         if self.customer is None:  # a likelihood of the table's keys alone (sBG)
-            out = _unpack(self._tab, self.k)
+            out = _unpack(self._tab, self._at)
         else:
             chunks = self._acc.shape[0]
             _threads.over(self.customer, chunks, *self.customer_args, params, active,
                           self._acc, span=max(1, chunks // 32), work=n * self.cost)
             out = _unpack(self._tab + np.add.reduceat(self._acc, self.layout.chunk_first,
-                                                      axis=0), self.k)
+                                                      axis=0), self._at)
         self.last_params[idx] = params[idx]
         self.last_hess[idx] = out[2][idx]
         return out

@@ -63,7 +63,7 @@ class ParetoNBDModel(_PurchaseModel):
     PARAMS = ("r", "alpha", "s", "beta")
     NAME = "Pareto/NBD"
     TIME = (1, 3)
-    COST = 32  # about 0.5 us a customer (two series): the 1/8 warm start is worth 2 threads
+    COST = 32  # about 0.5 us a customer (two series): the 1/16 warm start is worth 2 threads
 
     def _passes(self):
         return NACC_PARETO, _pareto_table_pass, (), _pareto_customer_pass, ()
