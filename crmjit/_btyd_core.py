@@ -17,6 +17,7 @@ from ._validation import check_finite, float_array, label_codes, positions
 from . import _threads
 from ._grouping import group_order
 from .kernels.btyd_predict import MAX_TERMS as MAX_WINDOW_TERMS
+from .kernels.checks import WHOLE_MAX, _rfm_bad_blocks
 
 SAME_POINT = 1e-8  # relative: the standard errors reuse a Hessian evaluated this close
 CHUNK = 1 << 14  # customers per chunk of a likelihood pass at most (a function of n only)
@@ -25,11 +26,13 @@ START = 0.1  # lifetimes' starting point: every log-parameter 0.1 (alpha in scal
 
 # ----------------------------------------------------------------------------- inputs
 
-def _vector(x, name):
-    """A scalar or 1-D float input as a float64 1-D array (a scalar gives length 1)."""
+def _vector(x, name, check=True):
+    """A scalar or 1-D float input as a float64 1-D array (a scalar gives length 1),
+    checked finite unless ``check`` is False (the caller checks it with more)."""
     a = float_array(np.atleast_1d(x) if np.ndim(x) == 0 else x, name, ndims=(1,))
     a = np.ascontiguousarray(a, dtype=np.float64)
-    check_finite(a, name)
+    if check:
+        check_finite(a, name)
     return a
 
 
@@ -53,7 +56,12 @@ def _broadcast(named):
 
 
 def _frequency(frequency, name="frequency"):
-    x = _vector(frequency, name)
+    return _whole_counts(_vector(frequency, name), name)
+
+
+def _whole_counts(x, name):
+    """x (finite) itself, or ValueError naming the positions that are not whole numbers
+    of purchases in [0, 2^53]."""
     bad = x < 0
     if bad.any():
         raise ValueError(f"{name} must be >= 0; negative values at positions {positions(bad)}")
@@ -61,7 +69,7 @@ def _frequency(frequency, name="frequency"):
     if frac.any():
         raise ValueError(f"{name} must hold whole numbers of repeat purchases; non-integer "
                          f"values at positions {positions(frac)}")
-    big = x > 2.0 ** 53
+    big = x > WHOLE_MAX
     if big.any():
         raise ValueError(f"{name} must be below 2**53 (whole numbers float64 holds "
                          f"exactly); larger at positions {positions(big)}")
@@ -70,11 +78,17 @@ def _frequency(frequency, name="frequency"):
 
 def rfm_arrays(frequency, recency, T):
     """Validated, broadcast (x, t_x, T) float64 arrays: finite, x whole and >= 0,
-    0 <= t_x <= T, and t_x = 0 where x = 0 (lifetimes' rules)."""
-    x = _frequency(frequency)
-    tx = _vector(recency, "recency")
-    age = _vector(T, "T")
-    x, tx, age = _broadcast([("frequency", x), ("recency", tx), ("T", age)])
+    0 <= t_x <= T, and t_x = 0 where x = 0 (lifetimes' rules).  Good input costs one
+    pass of a kernel over the three (``_rfm_bad_blocks``); only bad input pays for the
+    checks that name the argument and positions."""
+    named = [(name, _vector(a, name, check=False))
+             for name, a in (("frequency", frequency), ("recency", recency), ("T", T))]
+    x, tx, age = _broadcast(named)
+    if sum(_threads.over(_rfm_bad_blocks, x.shape[0], x, tx, age, span=1 << 20)) == 0:
+        return x, tx, age
+    for name, a in (("frequency", x), ("recency", tx), ("T", age)):
+        check_finite(a, name)
+    _whole_counts(x, "frequency")
     for name, a in (("recency", tx), ("T", age)):
         if (a < 0).any():
             raise ValueError(f"{name} must be >= 0; negative values at positions "
@@ -82,10 +96,8 @@ def rfm_arrays(frequency, recency, T):
     if (tx > age).any():
         raise ValueError(f"recency must be <= T (a purchase after the end of observation); "
                          f"recency > T at positions {positions(tx > age)}")
-    if ((x == 0) & (tx != 0)).any():
-        raise ValueError("recency must be 0 for customers with frequency 0 (no repeat "
-                         f"purchase); non-zero at positions {positions((x == 0) & (tx != 0))}")
-    return x, tx, age
+    raise ValueError("recency must be 0 for customers with frequency 0 (no repeat "
+                     f"purchase); non-zero at positions {positions((x == 0) & (tx != 0))}")
 
 
 def horizon_arrays(t, frequency, recency, T):

@@ -64,8 +64,10 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
     discount_rate : per month, > -1.  groups : segment labels for models fitted per
     segment.  Returns (n,) float64 (a Series when given Series).
 
-    One fused kernel: for each customer the purchase model's series is evaluated once
-    for all ``time`` horizons, the Gamma-Gamma spend in the same pass.
+    For each customer the purchase model's sum over all ``time`` horizons is read from
+    a Chebyshev table of its (segment, frequency) pair, or its series evaluated once for
+    all of them (:mod:`crmjit._horizon`; Pareto/NBD: a closed form), times the
+    Gamma-Gamma expected spend.
     """
     from .pareto import ParetoNBDModel
     if not isinstance(purchase_model, (BetaGeoModel, ParetoNBDModel)):

@@ -52,6 +52,39 @@ def test_nonfinite_blocks_match_reference(rng, dtype):
     assert _nonfinite_blocks(big) == 0
 
 
+def test_rfm_bad_counts_what_the_twin_counts(rng):
+    """The fused RFM check: every rule broken alone (NaN, inf, negative, fractional,
+    beyond 2^53, recency after T, recency without a repeat purchase) counts once, across
+    block edges; good rows count 0."""
+    n = 2 * BLOCK + 77
+    x = rng.integers(0, 50, n).astype(float)
+    T = rng.uniform(0, 400, n)
+    tx = np.where(x > 0, rng.uniform(0, 1, n) * T, 0.0)
+    T[5], tx[5], x[5] = 2.0 ** 53, 2.0 ** 53, 2.0 ** 53  # the largest allowed, exactly
+    x[6], tx[6] = -0.0, 0.0  # -0 is 0
+    breaks = [("x", np.nan), ("x", np.inf), ("x", -1.0), ("x", 2.5), ("x", 2.0 ** 53 + 2),
+              ("tx", np.nan), ("tx", -1e-300), ("tx", 1e9), ("T", np.inf), ("T", np.nan),
+              ("T", -1.0)]
+    cols = {"x": x, "tx": tx, "T": T}
+    kernel = kernels.checks._rfm_bad_blocks
+    assert kernel(x, tx, T, 0, n) == reference.checks.rfm_bad(x.tolist(), tx.tolist(),
+                                                             T.tolist()) == 0
+    for k, (col, bad) in enumerate(breaks):
+        pos = [0, BLOCK - 1, BLOCK, n - 1][k % 4]
+        broken = {c: a.copy() for c, a in cols.items()}
+        broken[col][pos] = bad
+        if col == "x" and x[pos] == 0:  # keep the zero-frequency rule out of it
+            broken["tx"][pos] = 0.0
+        args = (broken["x"], broken["tx"], broken["T"])
+        assert kernel(*args, 0, n) == reference.checks.rfm_bad(*(a.tolist() for a in args)) == 1
+    zero = x == 0
+    moved = tx.copy()
+    moved[np.flatnonzero(zero)[:3]] = 0.5  # recency without a repeat purchase, 3 times
+    assert kernel(x, moved, T + 1, 0, n) == reference.checks.rfm_bad(
+        x.tolist(), moved.tolist(), (T + 1).tolist()) == 3
+    assert kernel(x, tx, T, 0, 0) == 0
+
+
 @pytest.mark.parametrize("order", ["C", "F", "strided"])
 def test_check_finite_names_positions_in_any_layout(rng, order):
     X = rng.standard_normal((50_000, 6))

@@ -1,5 +1,6 @@
 """Passes the public layer uses to validate and encode its inputs: finding non-finite
-values and marking which small integers occur.
+values, counting customers whose (frequency, recency, T) break the RFM rules, and
+marking which small integers occur.
 
 Each reads a span of its input; the caller runs spans on the threads
 (``crmjit._threads.over``).  Neither result depends on the thread count or on the order
@@ -8,9 +9,13 @@ the spans finish in.
 
 from __future__ import annotations
 
+import math
+
 from ._jit import serial, serial_reduce
 
 _BLOCK = 1 << 16  # values per block
+WHOLE_MAX = 2.0 ** 53  # whole numbers up to here are exact in float64
+FLOAT_MAX = 1.7976931348623157e308
 
 
 @serial_reduce
@@ -33,6 +38,34 @@ def _nonfinite_blocks(a, start, stop):
     bad = 0
     for s0 in range(start, stop, _BLOCK):
         bad += 0 if _all_finite(a[s0:min(stop, s0 + _BLOCK)]) else 1
+    return bad
+
+
+@serial_reduce
+def _rfm_bad(x, tx, T):
+    """How many customers break a rule of an RFM summary: x whole with 0 <= x <= 2^53,
+    0 <= t_x <= T < inf, and t_x = 0 where x = 0.  Every comparison with NaN is false, so
+    NaN and inf break a rule too.  Branch-free (a count, exact in any order), so the loop
+    vectorises."""
+    bad = 0
+    for i in range(x.shape[0]):
+        xi = x[i]
+        ti = tx[i]
+        Ti = T[i]
+        ok = ((xi >= 0.0) & (xi <= WHOLE_MAX) & (xi == math.floor(xi)) & (ti >= 0.0)
+              & (ti <= Ti) & (Ti <= FLOAT_MAX) & ((xi > 0.0) | (ti == 0.0)))
+        bad += 0 if ok else 1
+    return bad
+
+
+@serial
+def _rfm_bad_blocks(x, tx, T, start, stop):
+    """:func:`_rfm_bad` over customers start..stop, block by block (views indexed from 0,
+    as :func:`_nonfinite_blocks`)."""
+    bad = 0
+    for s0 in range(start, stop, _BLOCK):
+        s1 = min(stop, s0 + _BLOCK)
+        bad += _rfm_bad(x[s0:s1], tx[s0:s1], T[s0:s1])
     return bad
 
 
