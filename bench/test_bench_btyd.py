@@ -228,3 +228,24 @@ def test_sbg_fit_per_segment(record, request, impl):
            items=int(rows.sum()), rounds=3)
     request.node.user_properties.append(("scaled_from", SBG_SAMPLE))
     request.getfixturevalue("benchmark").extra_info["scale"] = n / int(rows.sum())
+
+
+SBG_FIT = {"quick": 20_000, "full": 100_000}  # subscribers of the single fit
+
+
+@pytest.mark.parametrize("impl", ["crmjit", "scipy"])
+def test_sbg_fit(record, request, impl):
+    """One sBG fit on every subscriber against scipy.optimize on the same data (lifetimes
+    has no sBG; this is the script its users write), same optimum."""
+    quick = (request.config.getoption("--quick")
+             or os.environ.get("CRMJIT_BENCH_QUICK", "") not in ("", "0"))
+    n = SBG_FIT["quick" if quick else "full"]
+    t, c, _ = _sbg_data(1, n)
+    work = "sbg fit"
+    if impl == "crmjit":
+        record(lambda: crmjit.ShiftedBetaGeoModel().fit(t, c), work=work, impl=impl, size=n,
+               items=n)
+        return
+    mine = crmjit.ShiftedBetaGeoModel().fit(t, c)
+    np.testing.assert_allclose(np.exp(_scipy_sbg(t, c)), mine.params_, rtol=1e-3)
+    record(lambda: _scipy_sbg(t, c), work=work, impl=impl, size=n, items=n, rounds=3)
