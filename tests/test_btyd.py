@@ -226,8 +226,8 @@ def test_clv_tables_match_twins_and_the_series():
     for w in (1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
         p = P._piece_of(w, 12.0)
         assert p == reference.btyd.piece_of(w, 12.0)
-        lo = 0.0 if p == 0 else 2.0 ** (p - 1) / 12
-        hi = 2.0 ** p / 12
+        lo, hi = P._piece_edges(p, 12.0)
+        assert (lo, hi) == reference.btyd.piece_edges(p, 12.0)
         for i in range(3):
             if p >= pieces[i]:
                 continue

@@ -67,8 +67,8 @@ def test_rfm_bad_counts_what_the_twin_counts(rng):
               ("T", -1.0)]
     cols = {"x": x, "tx": tx, "T": T}
     kernel = kernels.checks._rfm_bad_blocks
-    assert kernel(x, tx, T, 0, n) == reference.checks.rfm_bad(x.tolist(), tx.tolist(),
-                                                             T.tolist()) == 0
+    assert kernel(x, tx, T, 0, n) == reference.checks.rfm_bad_blocks(
+        x.tolist(), tx.tolist(), T.tolist()) == 0
     for k, (col, bad) in enumerate(breaks):
         pos = [0, BLOCK - 1, BLOCK, n - 1][k % 4]
         broken = {c: a.copy() for c, a in cols.items()}

@@ -287,6 +287,11 @@ def piece_of(w, ratio):
     return p
 
 
+def piece_edges(p, ratio):
+    """(lo, hi) of table piece p of :func:`piece_of`."""
+    return (0.0, 1.0 / ratio) if p == 0 else (2.0 ** (p - 1) / ratio, 2.0 ** p / ratio)
+
+
 def clenshaw(c, w, lo, hi):
     """sum_m c[m] T_m(y) - c[0] / 2 by the Chebyshev polynomials' definition,
     T_m(y) = cos(m arccos y), y = (2w - lo - hi) / (hi - lo) in [-1, 1]."""
@@ -302,8 +307,7 @@ def clv_tables(times, disc, A, B, C, S, w_max, degree=20):
     n = degree + 1
     pieces = []
     for p in range(piece_of(w_max, ratio) + 1):
-        lo = 0.0 if p == 0 else 2.0 ** (p - 1) / ratio
-        hi = 2.0 ** p / ratio
+        lo, hi = piece_edges(p, ratio)
         nodes = [(lo + hi) / 2 + (hi - lo) / 2 * math.cos(math.pi * (k + 0.5) / n)
                  for k in range(n)]
         vals = [horizon_sum(times, disc, times[0] / w, A, B, C, S) for w in nodes]

@@ -24,6 +24,12 @@ def rfm_bad(x, tx, T):
     return sum(not ok(*row) for row in zip(x, tx, T))
 
 
+def rfm_bad_blocks(x, tx, T, block=1 << 16):
+    """rfm_bad summed over consecutive blocks (the same count)."""
+    return sum(rfm_bad(x[s:s + block], tx[s:s + block], T[s:s + block])
+               for s in range(0, len(x), block))
+
+
 def mark_present(values, lo, size):
     """[1 if lo + k occurs in values else 0 for k < size]."""
     seen = set(values)
