@@ -204,8 +204,10 @@ def test_prediction_kernels_match_twins(rng, shift):
 
 
 def test_clv_tables_match_twins_and_the_series():
-    """The per-(segment, frequency) Chebyshev tables of the CLV horizon sum: coefficients
-    equal the twin's, and reading a table equals summing the series to ~1e-13."""
+    """The per-(segment, frequency) Chebyshev tables of the CLV horizon sum over w:
+    coefficients equal the twin's, and w times a table read equals summing the series to
+    ~1e-13 relative, down to w = 1e-12 (a customer a million times older than the first
+    horizon), where a table of the sum itself was off by 3e-6."""
     from crmjit._horizon import _COS
     times, disc = np.arange(1, 13) * 30.0, 1.01 ** -np.arange(1, 13)
     r, al, a, b = 0.243, 30.9, 0.793, 2.426
@@ -223,7 +225,7 @@ def test_clv_tables_match_twins_and_the_series():
         assert len(twin) == pieces[i]
         assert_allclose(coef[i, :pieces[i]], twin, rtol=0, atol=1e-12 * abs(twin[0][0]))
     scratch = [np.empty(12) for _ in range(4)]
-    for w in (1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
+    for w in (1e-12, 1e-9, 1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
         p = P._piece_of(w, 12.0)
         assert p == reference.btyd.piece_of(w, 12.0)
         lo, hi = P._piece_edges(p, 12.0)
@@ -236,7 +238,7 @@ def test_clv_tables_match_twins_and_the_series():
                                         rel=1e-12)
             series = P._horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], S[i],
                                     *scratch)
-            assert got == pytest.approx(series, rel=1e-12)
+            assert w * got == pytest.approx(series, rel=1e-12)
             assert series == pytest.approx(reference.btyd.horizon_sum(
                 times.tolist(), disc.tolist(), times[0] / w, A[i], B[i], C[i], S[i]), rel=1e-10)
 
@@ -254,13 +256,17 @@ def test_clv_and_expected_purchases_same_with_and_without_tables(monkeypatch):
     """CLV and expected purchases over one horizon read Chebyshev tables per (segment,
     frequency) where enough customers share one; summing every customer's series
     instead gives the same numbers, for BG/NBD and MBG/NBD, one horizon of 1 day or a
-    year."""
+    year, and for customers a million times older than the others (w = t / (alpha + T)
+    near 1e-9, where the tables' relative accuracy matters)."""
     rfm = make_rfm(30_000, seed=9)
     groups = np.arange(30_000) % 3
+    fitted = (rfm.frequency, rfm.recency, rfm["T"])
+    old = rfm.index < 3_000
+    rfm.loc[old, ["recency", "T"]] *= 1e6
     cols = (rfm.frequency, rfm.recency, rfm["T"])
     gg = crmjit.GammaGammaModel().fit(rfm.frequency, rfm.monetary_value)
     for cls in (crmjit.BetaGeoModel, crmjit.ModifiedBetaGeoModel):
-        model = cls().fit(*cols, groups=groups)
+        model = cls().fit(*fitted, groups=groups)
 
         def predictions():
             clv = crmjit.customer_lifetime_value(model, gg, *cols, rfm.monetary_value,

@@ -277,14 +277,17 @@ def _piece_edges(p, ratio):
 
 @serial
 def _clv_tables(times, disc, A, B, C, S, w_max, cheb_cos, coef, n_pieces, start, stop):
-    """Chebyshev tables of the horizon sum S(w), w = t_1 / (alpha + T), one per (segment,
-    frequency) pair i with parameters A[i], B[i], C[i], S[i]: with the horizons fixed, a
-    customer's CLV depends on its age only through w, and S is analytic in w except at
-    w = -t_1 / t_j (j = 1..K), so pieces [0, 1/R], [1/R, 2/R], [2/R, 4/R] ... (R = t_K / t_1)
-    each lie at least their own length away from the nearest singularity and degree 20
-    resolves them to rounding.  coef (n, MAX_PIECES, CHEB_DEGREE + 1); n_pieces[i] = pieces
-    built (0: no usable table; the caller sums the series per customer there).
-    cheb_cos[m, k] = cos(pi m (k + 1/2) / (D + 1))."""
+    """Chebyshev tables of S(w) / w, S the horizon sum and w = t_1 / (alpha + T), one per
+    (segment, frequency) pair i with parameters A[i], B[i], C[i], S[i]: with the horizons
+    fixed, a customer's CLV depends on its age only through w, and S is analytic in w
+    except at w = -t_1 / t_j (j = 1..K), so pieces [0, 1/R], [1/R, 2/R], [2/R, 4/R] ...
+    (R = t_K / t_1) each lie at least their own length away from the nearest singularity
+    and degree 20 resolves them to rounding.  S(0) = 0, and a table of S itself would be
+    accurate only to rounding of its largest value: relatively poor near w = 0 (long-lived
+    customers, short horizons: 2e-7 at w = 1e-9 for one horizon, measured).  S(w) / w is analytic and non-zero
+    there, so w times its table keeps S's relative accuracy.  coef (n, MAX_PIECES,
+    CHEB_DEGREE + 1); n_pieces[i] = pieces built (0: no usable table; the caller sums the
+    series per customer there).  cheb_cos[m, k] = cos(pi m (k + 1/2) / (D + 1))."""
     K = times.shape[0]
     D1 = CHEB_DEGREE + 1
     ratio = times[K - 1] / times[0]
@@ -306,7 +309,7 @@ def _clv_tables(times, disc, A, B, C, S, w_max, cheb_cos, coef, n_pieces, start,
             for k in range(D1):
                 w = mid + half * cheb_cos[1, k]
                 vals[k] = _horizon_sum(times, disc, times[0] / w, A[i], B[i], C[i], S[i],
-                                       lane_z, lane_s, lane_pow, q)
+                                       lane_z, lane_s, lane_pow, q) / w
             top = 0.0
             for m in range(D1):
                 acc = 0.0
@@ -356,7 +359,7 @@ def _bg_horizon(x, tx, T, scale, codes, params, shift, times, disc, tab_index, t
     expected spend as scale, times the months and disc their discount factors, it is the
     probabilistic CLV; with times (t,), disc (1,) and scale (1,): expected purchases.
 
-    E(t_j) = C P(alive) Q(t_j): the horizon sum of Q is read from the (segment, frequency)
+    E(t_j) = C P(alive) Q(t_j): the horizon sum of Q is w times the (segment, frequency)
     table tab_index[g, x] (``_clv_tables``; -1 or x >= tab_index.shape[1]: none) when it
     has one, else summed from the series (all K horizons share one series per customer:
     its coefficients depend on x only).  Scratch is per chunk of customers."""
@@ -387,7 +390,7 @@ def _bg_horizon(x, tx, T, scale, codes, params, shift, times, disc, tab_index, t
                     p = -1
             if p >= 0:
                 lo, hi = _piece_edges(p, ratio)
-                acc = _clenshaw(tab_coef[tab, p], w, lo, hi)
+                acc = w * _clenshaw(tab_coef[tab, p], w, lo, hi)
             else:
                 acc = _horizon_sum(times, disc, beta, a + b - 1.0 - r, a - 1.0, C, r + xi,
                                    lane_z, lane_s, lane_pow, q)

@@ -301,8 +301,9 @@ def clenshaw(c, w, lo, hi):
 
 
 def clv_tables(times, disc, A, B, C, S, w_max, degree=20):
-    """Chebyshev interpolants of w -> horizon_sum(times, disc, times[0] / w, A, B, C, S) on the
-    pieces of :func:`piece_of` up to w_max: a list of coefficient lists, one per piece."""
+    """Chebyshev interpolants of w -> horizon_sum(times, disc, times[0] / w, A, B, C, S) / w
+    on the pieces of :func:`piece_of` up to w_max: a list of coefficient lists, one per
+    piece."""
     ratio = times[-1] / times[0]
     n = degree + 1
     pieces = []
@@ -310,7 +311,7 @@ def clv_tables(times, disc, A, B, C, S, w_max, degree=20):
         lo, hi = piece_edges(p, ratio)
         nodes = [(lo + hi) / 2 + (hi - lo) / 2 * math.cos(math.pi * (k + 0.5) / n)
                  for k in range(n)]
-        vals = [horizon_sum(times, disc, times[0] / w, A, B, C, S) for w in nodes]
+        vals = [horizon_sum(times, disc, times[0] / w, A, B, C, S) / w for w in nodes]
         pieces.append([2.0 / n * sum(v * math.cos(math.pi * m * (k + 0.5) / n)
                                      for k, v in enumerate(vals)) for m in range(n)])
     return pieces
