@@ -41,12 +41,12 @@ def _nonfinite_blocks(a, start, stop):
     return bad
 
 
-@serial_reduce
+@serial
 def _rfm_bad(x, tx, T):
     """How many customers break a rule of an RFM summary: x whole with 0 <= x <= 2^53,
     0 <= t_x <= T < inf, and t_x = 0 where x = 0.  Every comparison with NaN is false, so
-    NaN and inf break a rule too.  Branch-free (a count, exact in any order), so the loop
-    vectorises."""
+    NaN and inf break a rule too.  Branch-free, so the loop vectorises (an integer count
+    needs no reassociation flag)."""
     bad = 0
     for i in range(x.shape[0]):
         xi = x[i]
