@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _newton
-from ._validation import check_finite, float_array, label_codes, positions
+from ._validation import check_finite, float_array, label_codes, positions, readonly
 from . import _threads
 from ._grouping import group_order
 from .kernels.btyd_predict import MAX_TERMS as MAX_WINDOW_TERMS
@@ -102,15 +102,19 @@ def rfm_arrays(frequency, recency, T):
 
 def horizon_arrays(t, frequency, recency, T):
     """Validated (t, x, t_x, T) for a conditional expectation over (T, T + t]: t >= 0,
-    (1,) for one horizon (a scalar t, or a length-1 t with one customer) or (n,), and
-    (x, t_x, T) broadcast to n by the RFM rules of :func:`rfm_arrays`."""
+    (1,) for one horizon (a scalar, or the same t for every customer, like a holdout
+    period's length) or (n,), and (x, t_x, T) broadcast to n by the RFM rules of
+    :func:`rfm_arrays`."""
     tt = _vector(t, "t")
     if (tt < 0).any():
         raise ValueError(f"t must be >= 0; negative at positions {positions(tt < 0)}")
     x, tx, age = rfm_arrays(frequency, recency, T)
     if tt.shape[0] == 1:
         return [tt, x, tx, age]
-    return _broadcast([("t", tt), ("frequency", x), ("recency", tx), ("T", age)])
+    tt, x, tx, age = _broadcast([("t", tt), ("frequency", x), ("recency", tx), ("T", age)])
+    if tt.shape[0] and (tt == tt[0]).all():
+        tt = np.array(tt[:1])  # a fresh writable (1,): the one-horizon kernels' signature
+    return [tt, x, tx, age]
 
 
 def _weights(weights, n):
@@ -206,9 +210,7 @@ class _Layout:
         a writable array or a pandas column), so each pass compiles once and vectorises."""
         if self.order is not None and a.shape[0] == self.n_rows:
             a = a[self.order]
-        out = np.ascontiguousarray(a).view()
-        out.flags.writeable = False
-        return out
+        return readonly(np.ascontiguousarray(a))
 
 
 def _upper_index(k):

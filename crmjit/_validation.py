@@ -18,6 +18,15 @@ from .kernels.checks import _mark_present, _nonfinite_blocks
 _MAX_SHOWN = 5
 
 
+def readonly(a):
+    """A read-only view of the array a (no copy; a's own flags untouched): a kernel then
+    sees one array type whatever the caller passed, a writable array or a read-only
+    pandas column (numba types the two apart and compiles each)."""
+    out = a.view()
+    out.flags.writeable = False
+    return out
+
+
 def positions(mask) -> str:
     """Human-readable list of the first few True positions of a boolean array."""
     idx = np.argwhere(np.atleast_1d(np.asarray(mask)))

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import _threads
 from ._progress import progress_bar
+from ._validation import readonly
 from .persist import atomic_write, load
 
 BATCH_ROWS = 1 << 20  # rows per batch: ~128 MiB of float64 features at 16 columns
@@ -261,9 +262,7 @@ def _readonly(a, dtype):
     """A column as a contiguous read-only array of dtype: Arrow's zero-copy views are
     read-only, converted (e.g. integer) columns are made so, and the kernel gets one tuple
     type (numba types read-only and writable arrays apart)."""
-    a = np.ascontiguousarray(a, dtype=dtype)  # no copy when Arrow's buffer already fits
-    a.flags.writeable = False
-    return a
+    return readonly(np.ascontiguousarray(a, dtype=dtype))  # no copy when Arrow's fits
 
 
 def _sorted_integers(pa, column):

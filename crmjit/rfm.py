@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._validation import check_finite, label_codes, positions
+from ._validation import check_finite, label_codes, positions, readonly
 from ._grouping import group_order
 from . import _threads
 from .kernels.rfm import _floor_periods, _rfm_scan
@@ -100,9 +100,11 @@ def _scan(codes, n_cust, periods, amounts, p_end):
     first, last = np.empty(n_cust, dtype=np.int64), np.empty(n_cust, dtype=np.int64)
     n_periods = np.empty(n_cust, dtype=np.int64)
     repeat_total = np.empty(n_cust)
-    _threads.over(_rfm_scan, n_cust, order, offsets, periods, amounts, np.int64(p_end),
-                  np.empty(codes.shape[0], dtype=np.int64), first, last, n_periods,
-                  repeat_total)
+    # amounts read-only whatever made them (a pandas float column is, a selection or a
+    # converted column is not): one kernel signature
+    _threads.over(_rfm_scan, n_cust, order, offsets, periods, readonly(amounts),
+                  np.int64(p_end), np.empty(codes.shape[0], dtype=np.int64), first, last,
+                  n_periods, repeat_total)
     return first, last, n_periods, repeat_total
 
 

@@ -8,7 +8,7 @@ import mpmath
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import ConvergenceWarning
 
 import crmjit
@@ -483,6 +483,26 @@ def test_scalars_and_arrays_broadcast():
     assert isinstance(bg.expected_purchases_new_customer(10.0), float)
     assert math.isclose(bg.expected_purchases_new_customer(10.0),
                         bg.expected_purchases(10.0, 0, 0, 0)[0])
+
+
+def test_the_same_horizon_for_every_customer_is_one_horizon(monkeypatch):
+    """A horizon column that holds one value (a holdout period's length, read-only as
+    pandas hands it out) is predicted as one horizon: the same numbers, to the bit, as the
+    scalar, by the tables, never the per-customer series; horizons that differ take the
+    series, equal to the tables customer by customer (1e-12)."""
+    rfm = make_rfm(5000, seed=4)
+    f, r, T = rfm.frequency, rfm.recency, rfm["T"]
+    for cls in (crmjit.BetaGeoModel, crmjit.ModifiedBetaGeoModel, crmjit.ParetoNBDModel):
+        model = cls().fit(f, r, T)
+        scalar = model.expected_purchases(30.0, f, r, T)
+        column = pd.Series(30.0, index=rfm.index)
+        varied = model.expected_purchases(np.where(rfm.index % 2, 30.0, 60.0), f, r, T)
+        with monkeypatch.context() as patch:
+            if cls is not crmjit.ParetoNBDModel:  # the one-horizon path of BG/NBD, MBG/NBD
+                patch.setattr("crmjit.btyd._bg_expected", None)
+            assert_array_equal(model.expected_purchases(column, f, r, T), scalar)
+        assert_allclose(varied[1::2], scalar[1::2], rtol=1e-12)
+        assert (varied[::2] > scalar[::2]).all()
 
 
 def _beta_average_mpmath(u, s, a1, a2):
