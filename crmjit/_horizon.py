@@ -45,13 +45,15 @@ def tables(x, codes, params, shift, times, disc):
     return tab_index, coef, pieces
 
 
-def horizon_sum(params, shift, x, tx, age, codes, scale, times, disc):
+def horizon_sum(params, shift, x, tx, age, codes, scale, times, disc, out=None):
     """out (n,): scale_i * sum_j disc_j (E(t_j) - E(t_{j-1})) for validated (x, t_x, T),
-    parameter rows ``codes`` of ``params`` (G, 4) and scale (1,) or (n,); raises where a
-    series cannot be summed (``check_summed``)."""
+    parameter rows ``codes`` of ``params`` (G, 4) and scale (1,) or (n,); out may be scale
+    itself (each customer's scale is read before its result is written: no second array
+    of n).  Raises where a series cannot be summed (``check_summed``)."""
     tab_index, tab_coef, tab_pieces = tables(x, codes, params, shift, times, disc)
     n = x.shape[0]
-    out, chunks = np.empty(n), fixed_chunks(n, 1 << 12)
+    out = np.empty(n) if out is None else out
+    chunks = fixed_chunks(n, 1 << 12)
     _threads.over(_bg_horizon, chunks, x, tx, age, scale, codes, params, shift, times, disc,
                   tab_index, tab_coef, tab_pieces, chunks, out, span=1, work=n)
     check_summed(out)

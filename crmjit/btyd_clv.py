@@ -106,8 +106,8 @@ def customer_lifetime_value(purchase_model, spend_model, frequency, recency, T,
         out = purchase_model._predict(2, np.zeros(1), x, tx, age, codes, m, gg_codes,
                                       spend_model._params, times, disc)
         return _wrap(out, _index_of(frequency, recency, T, monetary_value))
-    spend = np.empty(n)
+    spend = np.empty(n)  # the expected spend, then (in place) the CLV
     _threads.over(_gg_expected, n, x, m, gg_codes, spend_model._params, spend)
     out = horizon_sum(purchase_model._params, purchase_model.SHIFT, x, tx, age, codes, spend,
-                      times, disc)
+                      times, disc, out=spend)
     return _wrap(out, _index_of(frequency, recency, T, monetary_value))

@@ -182,6 +182,14 @@ def test_prediction_kernels_match_twins(rng, shift):
         assert_allclose(out, reference.btyd.bg_horizon(
             x.tolist(), tx.tolist(), T.tolist(), scale.tolist(), codes.tolist(),
             params.tolist(), shift, times.tolist(), disc.tolist()), rtol=1e-9)
+    in_place = np.array(spend)  # the scale, overwritten by the result (as CLV runs it)
+    P._bg_horizon(x, tx, T, in_place, codes, params, shift, times, disc, no_tables,
+                  np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5,
+                  in_place, 0, 5)
+    P._bg_horizon(x, tx, T, np.array(spend), codes, params, shift, times, disc, no_tables,
+                  np.zeros((0, P.MAX_PIECES, P.CHEB_DEGREE + 1)), np.zeros(0, np.int64), 5,
+                  out, 0, 5)
+    assert (in_place == out).all()
     # the series pieces on their own
     A, B, C = 0.9, -0.2, 2.4
     z = np.array([0.1, 0.5, 0.9])

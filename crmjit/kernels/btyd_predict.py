@@ -355,7 +355,8 @@ def _bg_horizon(x, tx, T, scale, codes, params, shift, times, disc, tab_index, t
     """Discounted expected purchases over shared horizons: out[i] = scale_i * sum_j
     disc_j (E(t_j) - E(t_{j-1})), E(t) the BG/NBD conditional expected purchases in
     (T, T+t] (E(t_0) = 0).  times (K,) increasing, disc (K,) weights, scale (1,) (one
-    factor for everyone) or (n,); shift as :func:`_bg_expected`.  With the Gamma-Gamma
+    factor for everyone) or (n,), and out may be scale itself (scale_i is read before
+    out_i is written); shift as :func:`_bg_expected`.  With the Gamma-Gamma
     expected spend as scale, times the months and disc their discount factors, it is the
     probabilistic CLV; with times (t,), disc (1,) and scale (1,): expected purchases.
 
