@@ -23,8 +23,9 @@ _COS = np.cos(np.pi * np.outer(np.arange(CHEB_DEGREE + 1),
 
 
 def tables(x, codes, params, shift, times, disc):
-    """Chebyshev tables of the horizon sum for every (segment, frequency < TABLE_MAX_X)
-    pair shared by at least TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
+    """Chebyshev tables of the horizon sum over w (:func:`_clv_tables`, read as w times the
+    table) for every (segment, frequency < TABLE_MAX_X) pair shared by at least
+    TABLE_MIN_CUSTOMERS customers (where building one, ~35 us,
     costs less than summing the series per customer): (tab_index (G, TABLE_MAX_X), coef,
     pieces) as :func:`crmjit.kernels.btyd_predict._bg_horizon` reads them."""
     G = params.shape[0]
