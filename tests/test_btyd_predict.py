@@ -39,7 +39,7 @@ def test_clv_tables_match_twins_and_the_series():
         assert len(twin) == pieces[i]
         assert_allclose(coef[i, :pieces[i]], twin, rtol=0, atol=1e-12 * abs(twin[0][0]))
     scratch = [np.empty(12) for _ in range(4)]
-    for w in (1e-12, 1e-9, 1e-4, 0.05, 1 / 12, 0.3, 0.97, 7.0, 49.0):
+    for w in (1e-12, 1e-9, 1e-4, 0.05, 1 / 12, 2 / 12, 4 / 12, 0.3, 0.97, 7.0, 49.0):
         p = P._piece_of(w, 12.0)
         assert p == reference.btyd.piece_of(w, 12.0)
         lo, hi = P._piece_edges(p, 12.0)
